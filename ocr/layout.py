@@ -1,0 +1,76 @@
+"""Word boxes -> text lines in reading order -> line crops.
+
+Boxes are (x, y, w, h) fractions of the handwritten-region image they were detected in.
+
+Grouping links each word to at most one right-hand neighbour and one left-hand neighbour (a greedy
+one-to-one matching over candidate pairs, cheapest first), so lines form as chains of words. Each link needs
+the two words to share at least ``min_v_overlap`` of the smaller word's height; the cost prefers small
+horizontal gaps and aligned centres. Chains follow sloped lines word by word, lines that touch (a descender
+reaching into the next line) stay apart because every word has only one neighbour per side, and a line of a
+single word is still a line. Unlike the reference's heuristics nothing is dropped for its position or length.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ocr.data.transforms import crop_image
+
+
+@dataclass
+class TextLine:
+    box: tuple                                   # (x, y, w, h) fractions of the region, union of its words + margin
+    word_indices: list = field(default_factory=list)   # indices into the input word boxes, left to right
+
+
+def _link_candidates(boxes, min_v_overlap):
+    """(cost, left, right) for every word pair that may be neighbours on one line, right word to the right."""
+    x1, y1, w, h = boxes.T
+    x2, y2, cx, cy = x1 + w, y1 + h, x1 + w / 2, y1 + h / 2
+    median_h = float(np.median(h))
+    overlap = np.minimum(y2[:, None], y2[None, :]) - np.maximum(y1[:, None], y1[None, :])
+    overlap_frac = overlap / np.minimum(h[:, None], h[None, :])
+    gap = x1[None, :] - x2[:, None]                                 # > 0: right word starts after left word ends
+    h_overlap = np.minimum(x2[:, None], x2[None, :]) - np.maximum(x1[:, None], x1[None, :])
+    ok = (overlap_frac >= min_v_overlap) & (cx[None, :] > cx[:, None]) & \
+         (h_overlap < 0.5 * np.minimum(w[:, None], w[None, :]))
+    cost = np.maximum(gap, 0) / median_h + 2.0 * np.abs(cy[None, :] - cy[:, None]) / median_h
+    left, right = np.nonzero(ok)
+    return sorted(zip(cost[left, right], left.tolist(), right.tolist()))
+
+
+def group_words_into_lines(word_boxes, min_v_overlap=0.4, min_area=1e-5, margin=(0.01, 0.1)):
+    """Group word boxes (n, 4) (x, y, w, h fractions) into TextLines sorted top to bottom.
+
+    ``margin`` = (fraction of the region width, fraction of the median word height) added around each line's
+    union box, clipped to [0, 1]. Words with area <= ``min_area`` are ignored.
+    """
+    word_boxes = np.asarray(word_boxes, dtype=np.float64).reshape(-1, 4)
+    keep = np.nonzero(word_boxes[:, 2] * word_boxes[:, 3] > min_area)[0]
+    if len(keep) == 0:
+        return []
+    boxes = word_boxes[keep]
+    right_of, left_of = {}, {}
+    for _, left, right in _link_candidates(boxes, min_v_overlap):
+        if left not in right_of and right not in left_of:
+            right_of[left], left_of[right] = right, left
+    median_h = float(np.median(boxes[:, 3]))
+    lines = []
+    for start in range(len(boxes)):
+        if start in left_of:
+            continue
+        chain = [start]
+        while chain[-1] in right_of:
+            chain.append(right_of[chain[-1]])
+        members = boxes[chain]
+        x1, y1 = members[:, 0].min() - margin[0], members[:, 1].min() - margin[1] * median_h
+        x2 = (members[:, 0] + members[:, 2]).max() + margin[0]
+        y2 = (members[:, 1] + members[:, 3]).max() + margin[1] * median_h
+        x1, y1, x2, y2 = max(0.0, x1), max(0.0, y1), min(1.0, x2), min(1.0, y2)
+        lines.append((float(np.mean(members[:, 1] + members[:, 3] / 2)),
+                      TextLine(box=(x1, y1, x2 - x1, y2 - y1), word_indices=[int(keep[i]) for i in chain])))
+    return [line for _, line in sorted(lines, key=lambda item: item[0])]
+
+
+def crop_lines(region_image, lines):
+    """Pixel crops (uint8 (h, w) arrays) of each TextLine's box from the region image, in the same order."""
+    return [crop_image(region_image, line.box) for line in lines]

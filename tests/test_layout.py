@@ -1,0 +1,42 @@
+"""Word boxes -> lines: touching lines, a one-word line, a sloped line, reading order."""
+import numpy as np
+
+from ocr.layout import crop_lines, group_words_into_lines
+
+
+def _words(rows):
+    """rows of (x, y) word origins with a fixed word size 0.1 x 0.05."""
+    return np.array([[x, y, 0.1, 0.05] for x, y in rows])
+
+
+def test_lines_in_reading_order_with_a_one_word_line():
+    boxes = _words([(0.5, 0.1), (0.1, 0.1), (0.3, 0.11), (0.1, 0.3)])     # words given out of order
+    lines = group_words_into_lines(boxes)
+    assert [line.word_indices for line in lines] == [[1, 2, 0], [3]]
+
+
+def test_touching_lines_stay_apart():
+    # second line's words start 0.04 below the first line's: 0.01 of vertical overlap (20% of a word's height)
+    # and one tall word with a descender reaching 0.03 into the second line
+    boxes = np.array([[0.1, 0.10, 0.1, 0.05], [0.25, 0.10, 0.1, 0.08], [0.4, 0.10, 0.1, 0.05],
+                      [0.1, 0.14, 0.1, 0.05], [0.25, 0.15, 0.1, 0.05], [0.4, 0.14, 0.1, 0.05]])
+    lines = group_words_into_lines(boxes)
+    assert [line.word_indices for line in lines] == [[0, 1, 2], [3, 4, 5]]
+
+
+def test_sloped_line_is_one_line():
+    # each word 0.02 lower than the previous: neighbours overlap by 60%, the ends do not overlap at all
+    boxes = _words([(0.1 + 0.12 * i, 0.1 + 0.02 * i) for i in range(6)])
+    lines = group_words_into_lines(boxes)
+    assert len(lines) == 1 and lines[0].word_indices == list(range(6))
+    x, y, w, h = lines[0].box
+    assert x <= 0.1 and y <= 0.1 and x + w >= 0.8 and y + h >= 0.25   # the box holds every word
+
+
+def test_tiny_boxes_ignored_and_crops_match_lines():
+    boxes = np.array([[0.1, 0.1, 0.3, 0.1], [0.5, 0.5, 0.001, 0.001]])
+    lines = group_words_into_lines(boxes)
+    assert [line.word_indices for line in lines] == [[0]]
+    crops = crop_lines(np.zeros((100, 200), np.uint8), lines)
+    assert len(crops) == 1 and crops[0].shape[0] >= 10 and crops[0].shape[1] >= 60
+    assert group_words_into_lines(np.zeros((0, 4))) == []
