@@ -1,0 +1,84 @@
+"""Inference API of the line recogniser: ``Recognizer.load(name_or_path).recognize(images)``.
+
+A model is two files, ``<name>.params`` (weights) and ``<name>.json`` (everything else: network config, alphabet,
+input size, normalisation, training command and data, metrics); the net is rebuilt from the JSON alone.
+"""
+import json
+import os
+
+import mxnet as mx
+import numpy as np
+
+from ocr.alphabet import ALPHABET, BLANK
+from ocr.data.transforms import resize_image, to_gray
+from ocr.nets.recognizer import build_recognizer
+from ocr.paths import MODELS_DIR
+
+DEFAULT_MODEL = "handwriting_line"
+# The reference's statistics of IAM lines fitted into 60 x 800, as grey levels / 255.
+REFERENCE_MEAN, REFERENCE_STD = 0.942532484060557, 0.15926149044640417
+
+
+def standardise(images, mean=REFERENCE_MEAN, std=REFERENCE_STD):
+    """uint8 gray images (N, H, W) -> float32 (N, 1, H, W) of (pixel / 255 - mean) / std."""
+    images = np.asarray(images, dtype=np.float32)
+    return ((images / 255.0 - mean) / std)[:, None, :, :]
+
+
+def greedy_decode(probs):
+    """Best-path CTC decoding of scores (T, C) (blank = last class): argmax per step, collapse repeats, drop blanks."""
+    best = np.asarray(probs).argmax(axis=-1)
+    keep = np.ones(len(best), dtype=bool)
+    keep[1:] = best[1:] != best[:-1]
+    return "".join(ALPHABET[i] for i in best[keep] if i != BLANK)
+
+
+def resolve_model(name_or_path=None):
+    """Model name or path (stem, .params or .json; None = the shipped default) -> (params path, json path)."""
+    name_or_path = name_or_path or DEFAULT_MODEL
+    stem = os.path.splitext(name_or_path)[0] if name_or_path.endswith((".params", ".json")) else name_or_path
+    if not os.path.exists(stem + ".json") and not os.path.dirname(stem):
+        stem = os.path.join(MODELS_DIR, stem)
+    if not (os.path.exists(stem + ".json") and os.path.exists(stem + ".params")):
+        raise FileNotFoundError("no recogniser model %s.params + %s.json" % (stem, stem))
+    return stem + ".params", stem + ".json"
+
+
+class Recognizer:
+    """A trained line recogniser: ``net`` (hybridized LineRecognizer), its ``info`` dict (the model JSON), ``ctx``."""
+
+    def __init__(self, net, info, ctx=None):
+        if info.get("alphabet", ALPHABET) != ALPHABET:
+            raise ValueError("model alphabet differs from ocr.alphabet.ALPHABET")
+        self.net, self.info, self.ctx = net, info, ctx or mx.cpu()
+        self.input_size = tuple(info["input_size"])
+        self.mean, self.std = info["normalisation"]["mean"], info["normalisation"]["std"]
+
+    @classmethod
+    def load(cls, name_or_path=None, ctx=None):
+        """Load ``<name>.params`` + ``<name>.json`` (see resolve_model) on ``ctx`` (default CPU)."""
+        params_path, json_path = resolve_model(name_or_path)
+        with open(json_path, encoding="utf-8") as f:
+            info = json.load(f)
+        ctx = ctx or mx.cpu()
+        net = build_recognizer(info["network"])
+        net.load_parameters(params_path, ctx=ctx)
+        net.hybridize(static_alloc=True)
+        return cls(net, info, ctx)
+
+    def prepare(self, image):
+        """Any line image (any size, colour, dtype; see to_gray) -> uint8 (H, W) fitted into the input size."""
+        return resize_image(to_gray(image), self.input_size)[0]
+
+    def predict(self, fitted):
+        """uint8 fitted lines (N, H, W) -> float32 softmax probabilities (N, T, C)."""
+        scores = self.net(mx.nd.array(standardise(fitted, self.mean, self.std), ctx=self.ctx))
+        return mx.nd.softmax(scores, axis=-1).asnumpy()
+
+    def recognize(self, images, batch_size=16):
+        """Line images (a list of arrays, any size/colour/dtype) -> list of (text, probs (T, C) float32 softmax)."""
+        results = []
+        for start in range(0, len(images), batch_size):
+            fitted = np.stack([self.prepare(image) for image in images[start:start + batch_size]])
+            results.extend((greedy_decode(p), p) for p in self.predict(fitted))
+        return results

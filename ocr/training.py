@@ -1,0 +1,158 @@
+"""The one training loop of the toolkit: epochs, logged metrics, atomic checkpoints, keep-best, resume, loss curve.
+
+A model plugs in three callables (see ``fit``): ``make_batches(epoch, rng)`` yields training batches,
+``loss_fn(net, batch)`` returns the mean loss of a batch (recorded by autograd), ``evaluate(net)`` returns a dict
+of held-out metrics. Per epoch the loop writes:
+
+* ``<log_dir>/<name>.jsonl``: one JSON object per epoch (epoch, step, train_loss, seconds, lr, the metrics);
+* ``<checkpoint_dir>/<name>.ckpt``: the latest state (params, optimizer states, next epoch, step, best metric,
+  history, loop RNG state), one pickle written temp+rename;
+* ``<checkpoint_dir>/<name>.params`` + ``<name>.json``: the weights with the best ``best_metric`` so far and the
+  caller's model description plus the epoch and metrics they came from;
+* at the end, ``<log_dir>/<name>.png``: train loss and held-out metrics per epoch.
+
+Randomness: the loop's numpy Generator (handed to ``make_batches``) is saved in the checkpoint, and MXNet's RNG
+(dropout) is reseeded from (seed, epoch) at every epoch start, so a resumed run replays what a run without
+interruption would do from that epoch on.
+"""
+import io
+import json
+import os
+import pickle
+import tempfile
+import time
+
+import mxnet as mx
+import numpy as np
+from mxnet import autograd, gluon
+from tqdm import tqdm
+
+from ocr.paths import atomic_write_bytes, atomic_write_text
+
+
+def _saved_bytes(save):
+    """Bytes of a file written by ``save(path)`` (MXNet only saves to paths)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "blob")
+        save(path)
+        with open(path, "rb") as f:
+            return f.read()
+
+
+def _load_bytes(load, data):
+    """Call ``load(path)`` on a temp file holding ``data``."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "blob")
+        with open(path, "wb") as f:
+            f.write(data)
+        load(path)
+
+
+def save_params(net, path):
+    """Write the net's parameters to ``path`` atomically (MXNet .params format)."""
+    atomic_write_bytes(path, _saved_bytes(net.save_parameters))
+
+
+def save_json(path, obj):
+    """Write ``obj`` as indented JSON to ``path`` atomically."""
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def load_checkpoint(path):
+    """The dict stored by ``fit`` in a .ckpt file (params/trainer bytes, epoch, step, best, history, rng, extra)."""
+    with open(path, "rb") as f:
+        return pickle.load(f)
+
+
+def restore(net, trainer, checkpoint):
+    """Load a checkpoint dict's parameters into ``net`` and optimizer states into the gluon ``trainer``."""
+    _load_bytes(net.load_parameters, checkpoint["params"])
+    _load_bytes(trainer.load_states, checkpoint["trainer"])
+
+
+def plot_history(history, path, best_metric=None):
+    """Save a PNG of train loss (and every other numeric metric) per epoch from ``history`` (list of dicts)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    epochs = [h["epoch"] for h in history]
+    keys = [k for k in history[0] if k not in ("epoch", "step", "seconds", "lr", "train_loss")
+            and isinstance(history[0][k], (int, float))]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    axes[0].plot(epochs, [h["train_loss"] for h in history], "o-", label="train loss")
+    for key in keys:
+        ax = axes[0] if "loss" in key else axes[1]
+        ax.plot(epochs, [h[key] for h in history], "o-", label=key + (" (best by)" if key == best_metric else ""))
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def fit(net, trainer, make_batches, loss_fn, evaluate, *, epochs, checkpoint_dir, log_dir, name,
+        best_metric, lower_is_better=True, model_info=None, clip_norm=None, seed=0, resume=None, log=print):
+    """Train ``net`` with the gluon ``trainer`` for epochs [start, epochs); return the history (list of dicts).
+
+    make_batches(epoch, rng) -> iterable of batches (rng: numpy Generator owned and checkpointed by the loop;
+    an iterable with ``len`` gives a sized progress bar). loss_fn(net, batch) -> scalar NDArray, the batch's mean
+    loss, computed inside autograd.record(). evaluate(net) -> dict of float metrics on held-out data; it must
+    contain ``best_metric``. model_info: JSON-able dict saved beside the best weights (and in the checkpoint as
+    ``extra``). clip_norm: global gradient-norm clip (None = off). resume: a checkpoint dict (load_checkpoint)
+    whose params/optimizer states/epoch/step/best/history/RNG are restored before training.
+    """
+    os.makedirs(checkpoint_dir, exist_ok=True)
+    os.makedirs(log_dir, exist_ok=True)
+    ckpt_path = os.path.join(checkpoint_dir, name + ".ckpt")
+    log_path = os.path.join(log_dir, name + ".jsonl")
+    rng = np.random.default_rng(seed)
+    start_epoch, step, best, history = 0, 0, None, []
+    if resume is not None:
+        restore(net, trainer, resume)
+        start_epoch, step, best, history = resume["epoch"], resume["step"], resume["best"], resume["history"]
+        rng.bit_generator.state = resume["rng"]
+        log("resuming at epoch %d, step %d (best %s = %s)" % (start_epoch, step, best_metric, best))
+    params = [p for p in net.collect_params().values() if p.grad_req != "null"]
+    for epoch in range(start_epoch, epochs):
+        mx.random.seed(seed * 100003 + epoch)
+        started, total, count = time.time(), 0.0, 0
+        batches = make_batches(epoch, rng)
+        bar = tqdm(batches, desc="epoch %d/%d" % (epoch + 1, epochs), leave=False, dynamic_ncols=True)
+        for batch in bar:
+            with autograd.record():
+                loss = loss_fn(net, batch)
+            loss.backward()
+            if clip_norm:
+                gluon.utils.clip_global_norm([p.grad() for p in params], clip_norm)
+            trainer.step(1)
+            step += 1
+            value = float(loss.asscalar())
+            total, count = total + value, count + 1
+            bar.set_postfix(loss="%.3f" % (total / count))
+        bar.close()
+        record = {"epoch": epoch + 1, "step": step, "train_loss": total / max(1, count),
+                  "lr": trainer.learning_rate}
+        record.update(evaluate(net))
+        record["seconds"] = round(time.time() - started, 1)
+        history.append(record)
+        value = record[best_metric]
+        improved = best is None or (value < best if lower_is_better else value > best)
+        if improved:
+            best = value
+            save_params(net, os.path.join(checkpoint_dir, name + ".params"))
+            save_json(os.path.join(checkpoint_dir, name + ".json"),
+                      {**(model_info or {}), "best_epoch": epoch + 1, "step": step, "metrics": record})
+        atomic_write_bytes(ckpt_path, pickle.dumps({
+            "params": _saved_bytes(net.save_parameters), "trainer": _saved_bytes(trainer.save_states),
+            "epoch": epoch + 1, "step": step, "best": best, "history": history,
+            "rng": rng.bit_generator.state, "extra": model_info}))
+        atomic_write_text(log_path, "".join(json.dumps(h) + "\n" for h in history))
+        log(" ".join("%s=%s" % (k, "%.4g" % v if isinstance(v, float) else v) for k, v in record.items())
+            + (" *" if improved else ""))
+    if history:
+        plot_history(history, os.path.join(log_dir, name + ".png"), best_metric)
+    return history

@@ -1,0 +1,127 @@
+"""Line recogniser: network shapes, a tiny model that learns, save/load round trip, inference API, augmentation."""
+import cv2
+import mxnet as mx
+import numpy as np
+import pytest
+from mxnet import autograd, gluon
+from PIL import Image, ImageDraw, ImageFont
+
+from ocr.alphabet import BLANK, NUM_CLASSES, encode
+from ocr.data.augment import AugmentParams, augment_line
+from ocr.data.transforms import resize_image
+from ocr.nets.recognizer import build_recognizer, sequence_length
+from ocr.recognizer import Recognizer, greedy_decode, standardise
+from ocr.training import save_json, save_params
+
+TINY = {"width": 1, "rnn_hidden": 16, "rnn_layers": 1, "dropout": 0.1}
+TINY_SIZE = (32, 128)
+WORDS = ["ab", "cab", "bad", "dab", "a cb", "bcd", "dc", "cad"]
+
+
+def render_line(text, size=None):
+    """``text`` drawn in PIL's default font, black on white, uint8 (h, w); fitted into ``size`` if given."""
+    font = ImageFont.load_default()
+    left, top, right, bottom = font.getbbox(text)
+    image = Image.new("L", (right + 8, bottom + 8), 255)
+    ImageDraw.Draw(image).text((4 - left, 4 - top), text, fill=0, font=font)
+    image = np.array(image)
+    return resize_image(image, size)[0] if size else image
+
+
+def tiny_batch(words=WORDS, size=TINY_SIZE):
+    """(images (N, 1, H, W) NDArray, labels (N, L) NDArray padded with -1) for ``words``."""
+    images = standardise(np.stack([render_line(w, size) for w in words]))
+    labels = np.full((len(words), max(map(len, words))), -1, np.float32)
+    for row, word in enumerate(words):
+        labels[row, :len(word)] = encode(word)
+    return mx.nd.array(images), mx.nd.array(labels)
+
+
+def tiny_net(seed=0):
+    mx.random.seed(seed)
+    net = build_recognizer(TINY)
+    net.initialize(mx.init.Xavier())
+    net.hybridize()
+    net(mx.nd.zeros((1, 1) + TINY_SIZE))      # settle deferred parameter shapes
+    return net
+
+
+def test_default_network_shape_and_size():
+    net = build_recognizer({})
+    net.initialize(mx.init.Xavier())
+    out = net(mx.nd.zeros((2, 1, 60, 800)))
+    assert out.shape == (2, 200, NUM_CLASSES) and sequence_length({}, 800) == 200
+    assert sum(p.data().size for p in net.collect_params().values()) < 3_000_000
+
+
+def test_tiny_model_loss_falls():
+    net, (images, labels) = tiny_net(), tiny_batch()
+    trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 0.01})
+    ctc, losses = gluon.loss.CTCLoss(), []
+    for _ in range(25):
+        with autograd.record():
+            loss = ctc(net(images), labels).mean()
+        loss.backward()
+        trainer.step(1)
+        losses.append(loss.asscalar())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_save_load_round_trip(tmp_path):
+    net = tiny_net()
+    save_params(net, str(tmp_path / "m.params"))
+    save_json(str(tmp_path / "m.json"), {"network": TINY, "input_size": list(TINY_SIZE),
+                                         "normalisation": {"mean": 0.94, "std": 0.16}})
+    recognizer = Recognizer.load(str(tmp_path / "m"))
+    lines = [render_line(w) for w in WORDS[:3]]
+    fitted = np.stack([resize_image(line, TINY_SIZE)[0] for line in lines])
+    expected = mx.nd.softmax(net(mx.nd.array(standardise(fitted, 0.94, 0.16))), axis=-1).asnumpy()
+    results = recognizer.recognize(lines, batch_size=2)
+    np.testing.assert_array_equal(np.stack([probs for _, probs in results]), expected)
+    again = Recognizer.load(str(tmp_path / "m.params")).recognize(lines)
+    assert all(np.array_equal(a[1], b[1]) and a[0] == b[0] for a, b in zip(results, again))
+
+
+def test_recognize_accepts_any_image(tmp_path):
+    save_params(tiny_net(), str(tmp_path / "m.params"))
+    save_json(str(tmp_path / "m.json"), {"network": TINY, "input_size": list(TINY_SIZE),
+                                         "normalisation": {"mean": 0.94, "std": 0.16}})
+    recognizer = Recognizer.load(str(tmp_path / "m.json"))
+    gray = render_line("abc")
+    images = [gray, np.dstack([gray] * 3), gray.astype(np.float32) / 255, np.dstack([gray] * 3 + [gray * 0 + 255]),
+              np.full((200, 40), 255, np.uint8)]
+    for text, probs in recognizer.recognize(images):
+        assert isinstance(text, str)
+        assert probs.dtype == np.float32 and probs.shape == (TINY_SIZE[1] // 4, NUM_CLASSES)
+        np.testing.assert_allclose(probs.sum(axis=1), 1, rtol=1e-5)
+    with pytest.raises(FileNotFoundError):
+        Recognizer.load(str(tmp_path / "missing"))
+
+
+def test_greedy_decode_collapses_repeats_and_drops_blanks():
+    a, b = encode("ab")
+    path = [a, a, BLANK, a, b, b, BLANK, BLANK]
+    assert greedy_decode(np.eye(NUM_CLASSES)[path]) == "aab"
+
+
+def test_augment_is_deterministic_and_keeps_shape():
+    line = render_line("hello world", (60, 800))
+    out1 = augment_line(line, np.random.default_rng(3))
+    out2 = augment_line(line, np.random.default_rng(3))
+    out3 = augment_line(line, np.random.default_rng(4))
+    assert out1.shape == line.shape and out1.dtype == np.uint8
+    np.testing.assert_array_equal(out1, out2)
+    assert not np.array_equal(out1, out3)
+
+
+def test_augment_keeps_ink_inside():
+    line = np.full((60, 800), 255, np.uint8)
+    for y, x in [(5, 2), (5, 786), (43, 2), (43, 786)]:   # four blobs in the corners of the ink box
+        line[y:y + 12, x:x + 12] = 0
+    strong = AugmentParams(translate_x=0.2, translate_y=0.2, scale_x=0.3, scale_y=0.3, shear=0.7, stroke=0,
+                           blur=0, noise=0, contrast=0, background=0, gamma=1)
+    for seed in range(10):
+        out = augment_line(line, np.random.default_rng(seed), strong)
+        count, labels = cv2.connectedComponents((out < 128).astype(np.uint8))
+        assert count - 1 == 4                            # no blob pushed out of the image
+        assert all((labels == i).sum() > 40 for i in range(1, count))
