@@ -1,0 +1,293 @@
+"""Train / evaluate the CNN-biLSTM-CTC line recogniser: ``python -m ocr.handwriting_line_recognition --iam-root DIR``.
+
+Flags follow the reference script (REFERENCE.md section 5.5); differences:
+* -u/--num_downsamples: how many pools also halve the width (T = W / 2**u: 2 -> 200 steps for a line);
+* -q/--resnet_layer_id: trunk width unit, stage channels = (4, 8, 16, 24) * q (default 4 -> 16..96);
+* -sl/--max_seq_len: label length cap (longer labels, or labels CTC cannot fit in T steps, are skipped);
+* -ga/--random_gamma: gamma drawn log-uniformly in [1/g, g] (g <= 1: off);
+* -m/--load_model: a ``.ckpt`` resumes a run (step, optimizer, RNG); a model (.params/.json) warm-starts weights.
+Train on the IAM 'trainset' split, validate each epoch on 'validation' (writer-disjoint), best checkpoint by
+validation CER (pooled, spaces included), final evaluation on 'test' written into ``<name>.json``.
+"""
+import argparse
+import functools
+import json
+import os
+import sys
+from dataclasses import asdict
+
+import mxnet as mx
+import numpy as np
+from mxnet import gluon
+
+from ocr.alphabet import ALPHABET, BLANK, NUM_CLASSES, encode, in_alphabet
+from ocr.config import LINE_SIZE, WORD_SIZE
+from ocr.data.augment import AugmentParams, augment_line
+from ocr.metrics import cer, wer
+from ocr.nets.recognizer import build_recognizer, sequence_length
+from ocr.recognizer import REFERENCE_MEAN, REFERENCE_STD, greedy_decode, resolve_model, standardise
+from ocr.training import fit, load_checkpoint, save_json
+
+CLIP_NORM = 5.0       # global gradient-norm clip
+
+
+def parse_args(argv=None):
+    """Command-line flags -> argparse.Namespace (see the module docstring)."""
+    p = argparse.ArgumentParser(description="Train the CNN-biLSTM-CTC handwriting line recogniser.")
+    p.add_argument("--iam-root", help="IAM-format tree (real IAM or synthetic)")
+    p.add_argument("-g", "--gpu_id", default="0", help="GPU id (first of a comma list is used); -1 = CPU")
+    p.add_argument("-t", "--line_or_word", default="line", choices=["line", "word"])
+    p.add_argument("-u", "--num_downsamples", type=int, default=2, help="width halvings: T = W / 2**u")
+    p.add_argument("-q", "--resnet_layer_id", type=int, default=4, help="trunk width unit (channels 4,8,16,24 x q)")
+    p.add_argument("-a", "--rnn_hidden_states", type=int, default=128)
+    p.add_argument("-o", "--rnn_layers", type=int, default=2)
+    p.add_argument("-e", "--epochs", type=int, default=10)
+    p.add_argument("-l", "--learning_rate", type=float, default=1e-3)
+    p.add_argument("-w", "--lr_scale", type=float, default=1.0, help="divide the LR by this every lr_period epochs")
+    p.add_argument("-r", "--lr_period", type=int, default=30, help="epochs between LR divisions")
+    p.add_argument("-s", "--batch_size", type=int, default=16)
+    p.add_argument("-x", "--random_x_translation", type=float, default=0.03)
+    p.add_argument("-y", "--random_y_translation", type=float, default=0.03)
+    p.add_argument("-j", "--random_x_scaling", type=float, default=0.10)
+    p.add_argument("-k", "--random_y_scaling", type=float, default=0.10)
+    p.add_argument("-p", "--random_shearing", type=float, default=0.5, help="max shear (radians)")
+    p.add_argument("-ga", "--random_gamma", type=float, default=1.5)
+    p.add_argument("--no-augment", action="store_true", help="train on the lines as they are")
+    p.add_argument("-d", "--log_dir", default="logs")
+    p.add_argument("-c", "--checkpoint_dir", default="model_checkpoint")
+    p.add_argument("-n", "--checkpoint_name", default="handwriting_line")
+    p.add_argument("-m", "--load_model", help=".ckpt to resume, or a model (.params/.json) to warm-start")
+    p.add_argument("-sl", "--max_seq_len", type=int, help="label length cap (default 100 line / 32 word)")
+    p.add_argument("--max-train-items", type=int, help="use at most this many training lines (random subset)")
+    p.add_argument("--max-test-items", type=int, help="use at most this many validation / test lines")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes (0 = in-process)")
+    p.add_argument("--dropout", type=float, default=0.5)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint of the same name")
+    return p.parse_args(argv)
+
+
+def fail(message):
+    """Print a one-line error and exit with status 2."""
+    print("error: " + message, file=sys.stderr)
+    sys.exit(2)
+
+
+def ctc_fits(label, steps):
+    """True when CTC can align ``label`` (int array) to ``steps`` frames (length + repeated neighbours <= steps)."""
+    return len(label) + int(np.sum(label[1:] == label[:-1])) <= steps
+
+
+class LineSet(gluon.data.Dataset):
+    """Items (uint8 image (H, W), int32 label) from ``source`` rows ``indices``; with ``seeds`` (one per item),
+    each image is augmented with numpy Generator(seed) so an epoch is the same in any worker process."""
+
+    def __init__(self, source, indices, labels, seeds=None, augment=None):
+        self.source, self.indices, self.labels, self.seeds, self.augment = source, indices, labels, seeds, augment
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, i):
+        image = self.source[self.indices[i]][0]
+        if self.seeds is not None:
+            image = augment_line(image, np.random.default_rng(self.seeds[i]), self.augment)
+        return image, self.labels[i]
+
+
+def batchify(items, mean, std):
+    """[(uint8 (H, W), int32 label)] -> (float32 NDArray (N, 1, H, W) standardised, float32 NDArray (N, L) labels
+    padded with -1)."""
+    images = standardise(np.stack([image for image, _ in items]), mean, std)
+    longest = max(1, max(len(label) for _, label in items))
+    labels = np.full((len(items), longest), -1, np.float32)
+    for row, (_, label) in enumerate(items):
+        labels[row, :len(label)] = label
+    return mx.nd.array(images), mx.nd.array(labels)
+
+
+def load_split(root, parse_method, split, max_len, steps, limit, seed):
+    """Rows of an IAMDataset split usable for CTC -> (dataset, indices, labels, texts, skip counts dict).
+
+    Lines whose text has characters outside ALPHABET, is empty, longer than ``max_len`` or too long for
+    ``steps`` CTC frames are skipped; ``limit`` keeps a seeded random subset of that many rows.
+    """
+    from ocr.data.iam import IAMDataset
+    dataset = IAMDataset(root, parse_method, split=split)
+    order = np.arange(len(dataset))
+    if limit is not None and limit < len(order):
+        order = np.sort(np.random.default_rng([seed, len(split)]).permutation(len(order))[:limit])
+    indices, labels, texts = [], [], []
+    skipped = {"alphabet": 0, "empty": 0, "too_long": 0}
+    for i in order:
+        text = dataset[i][1]
+        if not in_alphabet(text):
+            skipped["alphabet"] += 1
+        elif not text:
+            skipped["empty"] += 1
+        elif len(text) > max_len or not ctc_fits(encode(text), steps):
+            skipped["too_long"] += 1
+        else:
+            indices.append(int(i))
+            labels.append(encode(text))
+            texts.append(text)
+    return dataset, indices, labels, texts, skipped
+
+
+def evaluate(net, loader, texts, ctx, prefix):
+    """Mean CTC loss, pooled CER and WER of greedy decoding on ``loader`` (un-augmented, in order) ->
+    {prefix_loss, prefix_cer, prefix_wer}."""
+    loss_fn = gluon.loss.CTCLoss()
+    losses, hypotheses = [], []
+    for images, labels in loader:
+        scores = net(images.as_in_context(ctx))
+        losses.append(loss_fn(scores, labels.as_in_context(ctx)).asnumpy())
+        hypotheses.extend(greedy_decode(s) for s in scores.asnumpy())
+    return {prefix + "_loss": float(np.concatenate(losses).mean()), prefix + "_cer": cer(hypotheses, texts),
+            prefix + "_wer": wer(hypotheses, texts)}
+
+
+def pick_context(gpu_id):
+    """mx.gpu(first id) when asked for and available, else mx.cpu() (with a one-line notice if a GPU was asked)."""
+    first = int(str(gpu_id).split(",")[0])
+    if first < 0:
+        return mx.cpu()
+    if mx.context.num_gpus() == 0:
+        print("no GPU available: training on CPU")
+        return mx.cpu()
+    return mx.gpu(first)
+
+
+def main(argv=None):
+    """Entry point; returns the history list (or exits 2 on bad input)."""
+    args = parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if not args.iam_root:
+        fail("--iam-root is required (an IAM-format tree: xml/, lines/, split lists)")
+    if not os.path.isdir(args.iam_root):
+        fail("--iam-root %s is not a folder" % args.iam_root)
+    name = args.checkpoint_name[:-len(".params")] if args.checkpoint_name.endswith(".params") \
+        else args.checkpoint_name
+    resume = warm = None
+    if args.load_model:
+        if args.load_model.endswith(".ckpt"):
+            resume = load_checkpoint(args.load_model)
+        else:
+            warm = resolve_model(args.load_model)
+    elif not args.overwrite and any(os.path.exists(os.path.join(args.checkpoint_dir, name + ext))
+                                    for ext in (".ckpt", ".params")):
+        fail("%s/%s already exists: resume with -m %s/%s.ckpt, pick another -n, or pass --overwrite"
+             % (args.checkpoint_dir, name, args.checkpoint_dir, name))
+    ctx = pick_context(args.gpu_id)
+
+    size = LINE_SIZE if args.line_or_word == "line" else WORD_SIZE
+    if resume is not None:
+        network = resume["extra"]["network"]
+    elif warm is not None:
+        with open(warm[1], encoding="utf-8") as f:
+            network = json.load(f)["network"]
+    else:
+        network = {"width": args.resnet_layer_id, "num_downsamples": args.num_downsamples,
+                   "rnn_hidden": args.rnn_hidden_states, "rnn_layers": args.rnn_layers, "dropout": args.dropout,
+                   "num_classes": NUM_CLASSES}
+    steps = sequence_length(network, size[1])
+    max_len = args.max_seq_len or (100 if args.line_or_word == "line" else 32)
+
+    from ocr.data.iam import IAMNotFoundError
+    splits = {}
+    try:
+        for role, split, limit in (("train", "trainset", args.max_train_items),
+                                   ("validation", "validation", args.max_test_items),
+                                   ("test", "test", args.max_test_items)):
+            splits[role] = load_split(args.iam_root, args.line_or_word, split, max_len, steps, limit, args.seed)
+            skipped = splits[role][4]
+            print("%s: %d %ss (skipped: %d too long, %d outside the alphabet, %d empty)"
+                  % (role, len(splits[role][1]), args.line_or_word, skipped["too_long"], skipped["alphabet"],
+                     skipped["empty"]))
+    except IAMNotFoundError as err:
+        fail(str(err))
+    if not splits["train"][1] or not splits["validation"][1]:
+        fail("no usable training or validation %ss in %s" % (args.line_or_word, args.iam_root))
+
+    mean, std = REFERENCE_MEAN, REFERENCE_STD
+    collate = functools.partial(batchify, mean=mean, std=std)
+    augment = AugmentParams(translate_x=args.random_x_translation, translate_y=args.random_y_translation,
+                            scale_x=args.random_x_scaling, scale_y=args.random_y_scaling,
+                            shear=args.random_shearing, gamma=args.random_gamma)
+
+    def loader(role, seeds=None, shuffle_order=None):
+        source, indices, labels = splits[role][:3]
+        if shuffle_order is not None:
+            indices, labels = [indices[i] for i in shuffle_order], [labels[i] for i in shuffle_order]
+        return gluon.data.DataLoader(LineSet(source, indices, labels, seeds, augment), batch_size=args.batch_size,
+                                     shuffle=False, last_batch="keep" if seeds is None else "discard",
+                                     batchify_fn=collate, num_workers=args.num_workers)
+
+    def make_batches(epoch, rng):
+        count = len(splits["train"][1])
+        order = rng.permutation(count)
+        seeds = None if args.no_augment else rng.integers(0, 2**63, size=count)
+        return loader("train", seeds, order)
+
+    def loss_fn(net, batch):
+        images, labels = batch
+        return ctc(net(images.as_in_context(ctx)), labels.as_in_context(ctx)).mean()
+
+    validation_loader = loader("validation")
+    ctc = gluon.loss.CTCLoss()
+    net = build_recognizer(network)
+    net.initialize(mx.init.Xavier(), ctx=ctx)
+    net.hybridize(static_alloc=True)
+    if warm is not None:
+        net.load_parameters(warm[0], ctx=ctx)
+    steps_per_epoch = max(1, len(splits["train"][1]) // args.batch_size)
+    scheduler = None
+    if args.lr_scale != 1:
+        scheduler = mx.lr_scheduler.FactorScheduler(step=max(1, args.lr_period * steps_per_epoch),
+                                                    factor=1.0 / args.lr_scale, base_lr=args.learning_rate)
+    trainer = gluon.Trainer(net.collect_params(), "adam",
+                            {"learning_rate": args.learning_rate, "lr_scheduler": scheduler})
+    net(mx.nd.zeros((1, 1) + size, ctx=ctx))     # settle deferred shapes before a resume loads states
+
+    model_info = {
+        "format": "ocr-line-recognizer/1",
+        "network": network, "alphabet": ALPHABET, "blank": BLANK, "input_size": list(size),
+        "sequence_length": steps, "parse_method": args.line_or_word,
+        "normalisation": {"mean": mean, "std": std,
+                          "source": "reference constants (IAM lines fitted into 60x800, grey/255)"},
+        "parameters": sum(p.data().size for p in net.collect_params().values()),
+        "hyperparameters": {"optimizer": "adam", "learning_rate": args.learning_rate, "lr_scale": args.lr_scale,
+                            "lr_period": args.lr_period, "batch_size": args.batch_size, "epochs": args.epochs,
+                            "clip_norm": CLIP_NORM, "max_seq_len": max_len, "seed": args.seed,
+                            "augmentation": None if args.no_augment else asdict(augment)},
+        "training": {"command": "python -m ocr.handwriting_line_recognition " + " ".join(argv),
+                     "iam_root": os.path.abspath(args.iam_root),
+                     "splits": {"train": "trainset", "validation": "validation", "test": "test"},
+                     "items": {role: len(s[1]) for role, s in splits.items()},
+                     "skipped": {role: s[4] for role, s in splits.items()},
+                     "warm_start": warm[0] if warm else None},
+    }
+    print("network %s: %d parameters, T=%d steps" % (network, model_info["parameters"], steps))
+    history = fit(net, trainer, make_batches, loss_fn,
+                  lambda n: evaluate(n, validation_loader, splits["validation"][3], ctx, "val"),
+                  epochs=args.epochs, checkpoint_dir=args.checkpoint_dir, log_dir=args.log_dir, name=name,
+                  best_metric="val_cer", model_info=model_info, clip_norm=CLIP_NORM, seed=args.seed,
+                  resume=resume)
+
+    params_path = os.path.join(args.checkpoint_dir, name + ".params")
+    json_path = os.path.join(args.checkpoint_dir, name + ".json")
+    if history and splits["test"][1]:
+        net.load_parameters(params_path, ctx=ctx)
+        test = evaluate(net, loader("test"), splits["test"][3], ctx, "test")
+        with open(json_path, encoding="utf-8") as f:
+            info = json.load(f)
+        info["test_metrics"] = test
+        info["history"] = history
+        save_json(json_path, info)
+        print("test (best epoch %d): %s" % (info["best_epoch"],
+                                           " ".join("%s=%.4f" % kv for kv in test.items())))
+    return history
+
+
+if __name__ == "__main__":
+    main()

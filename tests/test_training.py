@@ -1,0 +1,137 @@
+"""The training loop (logs, keep-best, resume) and the line-recognition CLI end to end on a tiny IAM-format tree."""
+import json
+import os
+
+import cv2
+import mxnet as mx
+import numpy as np
+import pytest
+from mxnet import gluon
+
+from ocr import handwriting_line_recognition as cli
+from ocr.recognizer import Recognizer
+from ocr.training import fit, load_checkpoint
+from tests.test_recognizer import TINY_SIZE, WORDS, render_line, tiny_batch, tiny_net
+
+FORM_XML = """<?xml version="1.0" encoding="ISO-8859-1"?>
+<form height="100" id="{form}" writer-id="{writer}" width="400"><handwritten-part>{lines}</handwritten-part></form>
+"""
+LINE_XML = '<line id="{id}" text="{text}"><word id="{id}-00" text="{text}">' \
+           '<cmp x="10" y="10" width="100" height="20"/></word></line>'
+
+
+def make_iam_tree(root, forms=6, lines_per_form=3, seed=0):
+    """A tiny IAM-format tree (xml, line PNGs rendered with PIL's font, split lists); returns str(root).
+    Forms 0-3 are trainset, 4 validation, 5 test."""
+    rng = np.random.default_rng(seed)
+    splits = {"trainset.txt": [], "validationset1.txt": [], "validationset2.txt": [], "testset.txt": []}
+    for f in range(forms):
+        form = "a%02d-%03d" % (f, f)
+        lines = []
+        for k in range(lines_per_form):
+            line_id = "%s-%02d" % (form, k)
+            text = " ".join(rng.choice(WORDS, size=2))
+            lines.append(LINE_XML.format(id=line_id, text=text))
+            path = os.path.join(root, "lines", form.split("-")[0], form, line_id + ".png")
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            cv2.imwrite(path, render_line(text))
+            split = "trainset.txt" if f < forms - 2 else "validationset1.txt" if f == forms - 2 else "testset.txt"
+            splits[split].append(line_id)
+        os.makedirs(os.path.join(root, "xml"), exist_ok=True)
+        with open(os.path.join(root, "xml", form + ".xml"), "w", encoding="latin-1") as out:
+            out.write(FORM_XML.format(form=form, writer=f, lines="".join(lines)))
+    for name, ids in splits.items():
+        with open(os.path.join(root, name), "w") as out:
+            out.write("".join(i + "\n" for i in ids))
+    return str(root)
+
+
+def _run_fit(tmp_path, epochs, resume=None):
+    """Fit a tiny net on two fixed batches per epoch; return (net, trainer, history, losses seen by evaluate)."""
+    net = tiny_net(seed=1)
+    trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 0.01})
+    batches = [tiny_batch(WORDS[:4]), tiny_batch(WORDS[4:])]
+    ctc = gluon.loss.CTCLoss()
+
+    def make_batches(epoch, rng):
+        return [batches[i] for i in rng.permutation(2)]
+
+    def evaluate(n):
+        return {"val_loss": float(ctc(n(batches[0][0]), batches[0][1]).mean().asscalar())}
+
+    history = fit(net, trainer, make_batches, lambda n, b: ctc(n(b[0]), b[1]).mean(), evaluate, epochs=epochs,
+                  checkpoint_dir=str(tmp_path / "ckpt"), log_dir=str(tmp_path / "logs"), name="tiny",
+                  best_metric="val_loss", model_info={"network": "tiny"}, clip_norm=5.0, seed=7,
+                  resume=resume, log=lambda *_: None)
+    return net, trainer, history
+
+
+def test_fit_logs_checkpoints_and_keeps_best(tmp_path):
+    _, _, history = _run_fit(tmp_path, epochs=3)
+    assert [h["epoch"] for h in history] == [1, 2, 3] and history[-1]["step"] == 6
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    with open(tmp_path / "logs" / "tiny.jsonl") as f:
+        assert [json.loads(row)["epoch"] for row in f] == [1, 2, 3]
+    assert (tmp_path / "logs" / "tiny.png").stat().st_size > 1000
+    info = json.loads((tmp_path / "ckpt" / "tiny.json").read_text())
+    assert info["network"] == "tiny"
+    assert info["metrics"]["val_loss"] == min(h["val_loss"] for h in history)
+    assert not [f for f in os.listdir(tmp_path / "ckpt") if f.endswith(".tmp")]
+
+
+def test_resume_continues_from_step_with_optimizer_state(tmp_path):
+    full_net, _, full = _run_fit(tmp_path / "full", epochs=3)
+    _run_fit(tmp_path / "part", epochs=2)
+    checkpoint = load_checkpoint(str(tmp_path / "part" / "ckpt" / "tiny.ckpt"))
+    assert (checkpoint["epoch"], checkpoint["step"]) == (2, 4)
+    net, trainer, resumed = _run_fit(tmp_path / "part", epochs=3, resume=checkpoint)
+    assert trainer.optimizer.num_update == 6                   # Adam's step count came back with its states
+    assert [h["step"] for h in resumed] == [2, 4, 6]
+    assert resumed[-1]["train_loss"] == pytest.approx(full[-1]["train_loss"], rel=1e-4)
+    for a, b in zip(net.collect_params().values(), full_net.collect_params().values()):
+        np.testing.assert_allclose(a.data().asnumpy(), b.data().asnumpy(), rtol=1e-4, atol=1e-6)
+
+
+CLI_FLAGS = ["-g", "-1", "-e", "1", "-s", "4", "-q", "1", "-a", "16", "-o", "1", "--seed", "1"]
+
+
+def _cli_args(tmp_path, root):
+    return ["--iam-root", root, "-d", str(tmp_path / "logs"), "-c", str(tmp_path / "ckpt"), "-n", "line"] + CLI_FLAGS
+
+
+@pytest.fixture
+def iam_root(tmp_path, monkeypatch):
+    monkeypatch.setattr("ocr.data.iam.DATA_DIR", str(tmp_path / "data"))     # the loader's cache
+    return make_iam_tree(tmp_path / "iam")
+
+
+def test_cli_trains_one_epoch_end_to_end(tmp_path, iam_root):
+    history = cli.main(_cli_args(tmp_path, iam_root))
+    assert len(history) == 1 and 0 <= history[0]["val_cer"]
+    info = json.loads((tmp_path / "ckpt" / "line.json").read_text())
+    assert info["training"]["items"] == {"train": 12, "validation": 3, "test": 3}
+    assert set(info["test_metrics"]) == {"test_loss", "test_cer", "test_wer"}
+    assert info["network"]["width"] == 1 and info["sequence_length"] == 200
+    text, probs = Recognizer.load(str(tmp_path / "ckpt" / "line")).recognize([render_line("bad")])[0]
+    assert probs.shape == (200, 80)
+    with pytest.raises(SystemExit) as exit_info:           # refuses to overwrite without --overwrite / -m
+        cli.main(_cli_args(tmp_path, iam_root))
+    assert exit_info.value.code == 2
+    resumed = cli.main(_cli_args(tmp_path, iam_root)[:-len(CLI_FLAGS)] + CLI_FLAGS[:2] + ["-e", "2", "-s", "4", "-m",
+                       str(tmp_path / "ckpt" / "line.ckpt")])
+    assert [h["epoch"] for h in resumed] == [1, 2] and resumed[1]["step"] == 6
+
+
+@pytest.mark.parametrize("args", [[], ["--iam-root", "/nonexistent"]])
+def test_cli_bad_input_exits_2(args, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(args + ["-g", "-1"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_cli_folder_without_lines_exits_2(tmp_path, monkeypatch):
+    monkeypatch.setattr("ocr.data.iam.DATA_DIR", str(tmp_path / "data"))
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--iam-root", str(tmp_path), "-g", "-1"])
+    assert exit_info.value.code == 2
