@@ -1,0 +1,118 @@
+"""Page-level realism for synthetic forms: paper, ink, one geometric warp, scanner artefacts.
+
+The geometric warp (small rotation + smooth elastic field) is a dest->source map (``PageWarp``) applied with
+cv2.remap to every ink layer; the generator warps each word's ink mask with the same map to get exact boxes.
+Photometric steps (paper texture, illumination, ink pressure, blur, noise, contrast, JPEG, scan shadow)
+never move ink.
+"""
+import cv2
+import numpy as np
+
+
+def _smooth_field(rng, h, w, cell, amplitude):
+    """Smooth random field ~N(0, amplitude) varying over ``cell`` px (bicubic upsampling of a coarse grid)."""
+    gh, gw = max(2, int(h / cell) + 2), max(2, int(w / cell) + 2)
+    coarse = rng.normal(0, amplitude, (gh, gw)).astype(np.float32)
+    return cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
+
+
+class PageWarp:
+    """Rotation about the page centre by ``angle`` degrees plus an elastic field; dest -> source maps."""
+
+    def __init__(self, h, w, rng, scale=1.0, max_angle=2.0, elastic=2.0):
+        self.h, self.w = h, w
+        self.angle = float(np.clip(rng.normal(0, max_angle / 2.5), -max_angle, max_angle))
+        amp = rng.uniform(0.0, elastic) * scale
+        cell = rng.uniform(60, 160) * scale
+        # compute the maps at quarter resolution (smooth anyway), then upsample: fast on big pages
+        sh, sw = (h + 3) // 4, (w + 3) // 4
+        ex = _smooth_field(rng, sh, sw, cell / 4, amp)
+        ey = _smooth_field(rng, sh, sw, cell / 4, amp)
+        self.margin = float(max(np.abs(ex).max(), np.abs(ey).max())) + 2.0
+        t = np.deg2rad(self.angle)
+        self.c, self.s = np.cos(t), np.sin(t)
+        self.cx, self.cy = (w - 1) / 2.0, (h - 1) / 2.0
+        ys, xs = np.mgrid[0:sh, 0:sw].astype(np.float32) * 4
+        # src = Rinv (dest - c) + c + e
+        mx = self.c * (xs - self.cx) + self.s * (ys - self.cy) + self.cx + ex
+        my = -self.s * (xs - self.cx) + self.c * (ys - self.cy) + self.cy + ey
+        self.mapx = cv2.resize(mx, (sw * 4, sh * 4), interpolation=cv2.INTER_LINEAR)[:h, :w]
+        self.mapy = cv2.resize(my, (sw * 4, sh * 4), interpolation=cv2.INTER_LINEAR)[:h, :w]
+
+    def apply(self, layer, border=0.0):
+        return cv2.remap(layer, self.mapx, self.mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                         borderValue=border)
+
+    def dest_region(self, x1, y1, x2, y2):
+        """Conservative destination box (ints, clipped) of the source box [x1, x2) x [y1, y2)."""
+        xs = np.array([x1, x2, x1, x2], float) - self.cx
+        ys = np.array([y1, y1, y2, y2], float) - self.cy
+        dx = self.c * xs - self.s * ys + self.cx
+        dy = self.s * xs + self.c * ys + self.cy
+        m = self.margin + 2
+        return (max(int(dx.min() - m), 0), max(int(dy.min() - m), 0),
+                min(int(np.ceil(dx.max() + m)) + 1, self.w), min(int(np.ceil(dy.max() + m)) + 1, self.h))
+
+    def warp_patch(self, patch, px, py):
+        """Warp one source patch placed at (px, py): returns (dest mask crop, dest x0, dest y0)."""
+        ph, pw = patch.shape
+        x1, y1, x2, y2 = self.dest_region(px, py, px + pw, py + ph)
+        if x2 <= x1 or y2 <= y1:
+            return np.zeros((0, 0), np.float32), x1, y1
+        mx = self.mapx[y1:y2, x1:x2] - px
+        my = self.mapy[y1:y2, x1:x2] - py
+        out = cv2.remap(patch, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return out, x1, y1
+
+
+def paper(h, w, rng, scale=1.0):
+    """Paper background, float32 grey levels: base tone, illumination gradient, fibre texture."""
+    base = rng.uniform(222, 252)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    gx, gy = rng.normal(0, 6), rng.normal(0, 6)
+    page = base + gx * (xx / w - 0.5) + gy * (yy / h - 0.5)
+    page += _smooth_field(rng, h // 8 + 1, w // 8 + 1, 30, rng.uniform(0.5, 4.0))[:, :].repeat(8, 0).repeat(8, 1)[:h, :w]
+    grain = rng.normal(0, 1, (h, w)).astype(np.float32)
+    page += cv2.GaussianBlur(grain, (0, 0), rng.uniform(0.6, 1.5)) * rng.uniform(1.0, 5.0)
+    return page
+
+
+def ink_alpha(coverage, rng, pressure=0.9, variation=0.15, scale=1.0):
+    """Ink opacity from coverage: low-frequency pressure changes and fine ballpoint grain."""
+    h, w = coverage.shape
+    field = pressure + _smooth_field(rng, h // 8 + 1, w // 8 + 1, 25, variation).repeat(8, 0).repeat(8, 1)[:h, :w]
+    grain = 1.0 - np.abs(rng.normal(0, rng.uniform(0.05, 0.25), (h, w))).astype(np.float32)
+    return np.clip(coverage * field * grain, 0.0, 1.0)
+
+
+def compose(background, layers):
+    """Lay ink over the page: ``layers`` is a list of (alpha, ink grey level)."""
+    page = background
+    for alpha, level in layers:
+        page = page - alpha * (page - level)
+    return page
+
+
+def scan_effects(page, rng, scale=1.0):
+    """Blur, noise, contrast/brightness, an occasional scan shadow and JPEG artefacts -> uint8 page."""
+    h, w = page.shape
+    if rng.random() < 0.15:  # shadow along one edge (book gutter / lid)
+        side = rng.integers(4)
+        width = rng.uniform(0.02, 0.08) * (w if side < 2 else h)
+        depth = rng.uniform(20, 90)
+        ramp = np.exp(-np.arange(w if side < 2 else h, dtype=np.float32) / width) * depth
+        if side == 1 or side == 3:
+            ramp = ramp[::-1]
+        page = page - (ramp[None, :] if side < 2 else ramp[:, None])
+    sigma = rng.uniform(0.0, 0.9) * scale
+    if sigma > 0.25:
+        page = cv2.GaussianBlur(page, (0, 0), sigma)
+    page = page + rng.normal(0, rng.uniform(0.5, 4.0), page.shape).astype(np.float32)
+    contrast, brightness = rng.uniform(0.85, 1.12), rng.normal(0, 6)
+    page = (page - 128.0) * contrast + 128.0 + brightness
+    img = np.clip(np.rint(page), 0, 255).astype(np.uint8)
+    if rng.random() < 0.6:
+        quality = int(rng.integers(55, 95))
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+    return img

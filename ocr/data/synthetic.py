@@ -1,0 +1,597 @@
+"""Synthetic IAM-format data engine: handwriting-font writers fill IAM-layout forms; the tree reads like IAM.
+
+    python -m ocr.data.synthetic --out DIR --forms N --seed S [--split-fractions 0.75,0.12,0.13] [--workers 2]
+        [--dpi 150] [--overwrite]
+
+Writes (as IAM distributes it):
+
+    DIR/forms/<form>.png  DIR/lines/<a>/<form>/<line>.png  DIR/words/<a>/<form>/<word>.png  DIR/xml/<form>.xml
+    DIR/ascii/{forms,lines,words,sentences}.txt
+    DIR/{trainset,validationset1,validationset2,testset}.txt   (line ids; IAM writer-independent task lists)
+
+Writers are fonts (ocr/data/fonts.py) with a persistent style; the fonts of train / validation / test forms are
+disjoint. Text comes from ocr.data.corpus, the part matching the form's split. Every form is seeded from
+(seed, form index), so the output is identical for any number of workers. Boxes (<cmp>) are computed from each
+word's ink after the page warp, so they are exact.
+"""
+import argparse
+import hashlib
+import multiprocessing
+import os
+import shutil
+import sys
+
+import cv2
+import numpy as np
+from lxml import etree
+
+from ocr.alphabet import in_alphabet
+from ocr.paths import atomic_write_bytes, atomic_write_text
+from ocr.data import degrade
+from ocr.data.handwriting import Writer, get_font
+
+SPLITS = ("train", "validation", "test")
+DEFAULT_FRACTIONS = (0.75, 0.12, 0.13)
+VARIANTS_PER_FONT = 3          # writers per font (same font, different persistent style)
+MIN_LINES, MAX_LINES = 4, 12
+FIRST_NAMES = ("Anna", "Ben", "Clara", "David", "Emma", "Frank", "Grace", "Henry", "Iris", "Jack", "Karen", "Leo",
+               "Maria", "Nick", "Olga", "Peter", "Rosa", "Sam", "Tina", "Victor", "Wendy", "Alex", "Beth", "Chris",
+               "Diane", "Eric", "Fiona", "George", "Helen", "Ian", "Julia", "Kurt", "Laura", "Mark", "Nora", "Oscar")
+LAST_NAMES = ("Miller", "Smith", "Brown", "Meyer", "Keller", "Wilson", "Baker", "Young", "Taylor", "Clark", "Hall",
+              "Wright", "Walker", "King", "Scott", "Green", "Adams", "Nelson", "Hill", "Moore", "Fischer", "Weber")
+OUT_ENTRIES = ("forms", "lines", "words", "xml", "ascii", "trainset.txt", "validationset1.txt",
+               "validationset2.txt", "testset.txt")
+
+
+class UsageError(Exception):
+    """Bad arguments or an unusable output folder: one-line message, exit status 2."""
+
+
+# ---------------------------------------------------------------------------------------------- plan
+
+def form_id(index):
+    """IAM-like form id for form ``index``: s01-000 .. s01-099, s02-000, ... (the first part names the folder)."""
+    folder, number = divmod(index, 100)
+    letters = "stuvwxyzabcdefghijklmnopqr"
+    letter, num = divmod(folder, 99)
+    return "%s%02d-%03d" % (letters[letter % len(letters)], num + 1, number)
+
+
+def split_counts(n, fractions):
+    """Forms per split; every split with a positive fraction gets at least one form when n >= 3."""
+    counts = [int(round(n * f)) for f in fractions]
+    if n >= 3:
+        counts = [max(c, 1) if f > 0 else 0 for c, f in zip(counts, fractions)]
+    while sum(counts) > n:
+        counts[int(np.argmax(counts))] -= 1
+    counts[0] += n - sum(counts)
+    return counts
+
+
+def make_plan(num_forms, seed, fractions=DEFAULT_FRACTIONS, fonts=None):
+    """Deterministic plan: for each form index its id, split, writer (font + variant) and writer id."""
+    from ocr.data.fonts import list_fonts
+    fonts = fonts if fonts is not None else list_fonts()
+    writers = {}
+    wid = 0
+    for split in SPLITS:
+        members = []
+        for font in sorted((f for f in fonts if f["split"] == split), key=lambda f: f["name"]):
+            for v in range(VARIANTS_PER_FONT):
+                members.append({"font": font, "variant": v, "writer_id": "%03d" % (wid % 1000)})
+                wid += 1
+        order = np.random.default_rng([seed, 7, SPLITS.index(split)]).permutation(len(members))
+        writers[split] = [members[i] for i in order]
+    counts = split_counts(num_forms, fractions)
+    labels = sum(([s] * c for s, c in zip(SPLITS, counts)), [])
+    labels = [labels[i] for i in np.random.default_rng([seed, 11]).permutation(num_forms)]
+    plan, seen = [], {s: 0 for s in SPLITS}
+    for i, split in enumerate(labels):
+        if not writers[split]:
+            raise UsageError("no usable font for the %s split: run `python -m ocr.data.fonts install`" % split)
+        k = seen[split]
+        seen[split] += 1
+        writer = writers[split][k % len(writers[split])]
+        task = "train" if split == "train" else "test" if split == "test" else "validation%d" % (k % 2 + 1)
+        plan.append({"index": i, "id": form_id(i), "split": split, "task": task, "seed": seed, **writer})
+    return plan
+
+
+# ---------------------------------------------------------------------------------------------- text
+
+def pick_text(rng, part, target_chars):
+    """Consecutive sentences of the corpus part, starting at a random sentence, about ``target_chars`` long."""
+    from ocr.data.corpus import load_sentences
+    sentences = load_sentences(part)
+    start = int(rng.integers(len(sentences)))
+    out, total = [], 0
+    i = start
+    while total < target_chars and len(out) < 40:
+        s = sentences[i % len(sentences)]
+        i += 1
+        if not in_alphabet(s):
+            continue
+        out.append(s)
+        total += len(s) + 1
+    return out
+
+
+def word_tag(word):
+    core = word.strip("\"'()")
+    if not any(c.isalnum() for c in word):
+        return word[:3]
+    if core.replace(",", "").replace(".", "").isdigit():
+        return "CD"
+    if core[:1].isupper():
+        return "NP"
+    return "NN"
+
+
+# ---------------------------------------------------------------------------------------------- rendering
+
+def _place(ink, patch, x, y):
+    """max-composite ``patch`` into ``ink`` with its top-left at (x, y) (clipped)."""
+    h, w = patch.shape
+    H, W = ink.shape
+    x1, y1, x2, y2 = max(x, 0), max(y, 0), min(x + w, W), min(y + h, H)
+    if x2 <= x1 or y2 <= y1:
+        return
+    np.maximum(ink[y1:y2, x1:x2], patch[y1 - y:y2 - y, x1 - x:x2 - x], out=ink[y1:y2, x1:x2])
+
+
+def _print_text(ink, font, text, x, y):
+    """Machine print: draw ``text`` with its baseline start at (x, y) into the coverage layer."""
+    mask, (dx, dy) = font.getmask2(text, mode="L", anchor="ls")
+    w, h = mask.size
+    if w and h:
+        arr = np.frombuffer(bytes(mask), np.uint8).reshape(h, w).astype(np.float32) / 255.0
+        _place(ink, arr, int(x) + dx, int(y) + dy)
+
+
+def _wrap(font, words, width):
+    lines, cur = [], []
+    for word in words:
+        trial = " ".join(cur + [word])
+        if cur and font.getlength(trial) > width:
+            lines.append(" ".join(cur))
+            cur = [word]
+        else:
+            cur.append(word)
+    if cur:
+        lines.append(" ".join(cur))
+    return lines
+
+
+def render_form(item, dpi=150):
+    """Render one form: returns (page uint8, form dict with printed lines and handwritten lines/words/cmps)."""
+    from ocr.data.fonts import printed_fonts
+    rng = np.random.default_rng([item["seed"], item["index"], 1])
+    scale = dpi / 150.0
+    W, H = int(round(8.27 * dpi)), int(round(11.69 * dpi))
+    wrng = np.random.default_rng([item["seed"], int(hashlib.md5(item["font"]["name"].encode()).hexdigest()[:8], 16),
+                                  item["variant"]])
+    writer = Writer(item["font"], wrng, scale=scale, writer_id=item["writer_id"])
+    pfonts = {f["name"]: f["path"] for f in printed_fonts()}
+    serif = pfonts.get("dejavu-serif") or next(iter(pfonts.values()))
+    if "liberation-serif" in pfonts and rng.random() < 0.5:
+        serif = pfonts["liberation-serif"]
+    bold = pfonts.get("dejavu-sans-bold") or pfonts.get("liberation-sans-bold") or serif
+    sans = pfonts.get("dejavu-sans") or serif
+
+    print_ink = np.zeros((H, W), np.float32)
+    hand_ink = np.zeros((H, W), np.float32)
+
+    # ---- printed header and prompt
+    m_left, m_right = int(0.1 * W), int(0.9 * W)
+    y = int(0.06 * H)
+    head = get_font(bold, int(22 * scale))
+    _print_text(print_ink, head, "Sentence Database", m_left, y)
+    fid = item["id"].upper()
+    _print_text(print_ink, head, fid, m_right - head.getlength(fid), y)
+    y += int(0.035 * H)
+    max_lines = int(rng.integers(MIN_LINES, MAX_LINES + 1))
+    # estimate how much text the writer needs for max_lines lines
+    avg_char = writer.xh * (0.62 if not writer.cursive else 0.55) + writer.tracking * writer.xh
+    line_w = W * (1 - writer.left_margin - writer.right_margin)
+    sentences = pick_text(rng, item["split"], max(60, max_lines * line_w / max(avg_char, 3)))
+    pfont = get_font(serif, int(rng.uniform(19, 23) * scale))
+    p_line_h = int(pfont.size * 1.35)
+
+    # ---- handwriting: render all words first, then lay them out
+    words = " ".join(sentences).split()
+    space = writer.word_space * writer.xh
+    hw_top_gap = int(0.03 * H)
+    # printed prompt height depends on the text: lay out printed text provisionally to find the area
+    bottom_rule_y = int(H * rng.uniform(0.86, 0.9))
+    line_pitch = writer.line_spacing * writer.xh
+    patches = [writer.render_word(w, rng) for w in words]
+
+    def layout(n_words, hand_top):
+        lines, cur, x = [], [], None
+        left = writer.left_margin * W
+        right = W * (1 - writer.right_margin)
+        for i in range(n_words):
+            patch, ox, oy, adv = patches[i]
+            wwidth = max(patch.shape[1] - ox, adv)
+            if x is None:
+                x = left + rng_layout.normal(0, writer.line_start_jitter * W) + (
+                    2.5 * writer.xh if (writer.indent_first and not lines) else 0)
+            elif x + space + wwidth > right and cur:
+                lines.append(cur)
+                cur = []
+                x = left + rng_layout.normal(0, writer.line_start_jitter * W)
+            else:
+                x += space * (1 + rng_layout.normal(0, writer.word_space_jitter))
+            cur.append((i, x))
+            x += wwidth
+        if cur:
+            lines.append(cur)
+        return lines
+
+    # choose how many words fit: at most max_lines lines and the area between the rules
+    n = len(words)
+    printed_lines = _wrap(pfont, words[:n], m_right - m_left)
+    while True:
+        rng_layout = np.random.default_rng([item["seed"], item["index"], 2])
+        printed_lines = _wrap(pfont, words[:n], m_right - m_left)
+        hand_top = y + len(printed_lines) * p_line_h + hw_top_gap + int(0.01 * H)
+        avail = bottom_rule_y - hand_top - int(0.02 * H)
+        fit_lines = max(1, min(max_lines, int((avail - 1.5 * writer.xh) / line_pitch)))
+        hand_lines = layout(n, hand_top)
+        if len(hand_lines) <= fit_lines or n <= 3:
+            break
+        # drop the words of the surplus lines (keep whole sentences when that still leaves >= MIN_LINES)
+        n = sum(len(ln) for ln in hand_lines[:fit_lines])
+    words = words[:n]
+
+    # printed prompt
+    for k, text in enumerate(printed_lines):
+        _print_text(print_ink, pfont, text, m_left, y + (k + 1) * p_line_h - int(p_line_h * 0.3))
+    rule1 = y + len(printed_lines) * p_line_h + int(0.012 * H)
+    cv2.line(print_ink, (m_left - 20, rule1), (m_right + 20, rule1), 1.0, max(1, int(round(1.5 * scale))))
+    cv2.line(print_ink, (m_left - 20, bottom_rule_y), (m_right + 20, bottom_rule_y), 1.0,
+             max(1, int(round(1.5 * scale))))
+    name_y = bottom_rule_y + int(0.045 * H)
+    name_font = get_font(sans, int(20 * scale))
+    _print_text(print_ink, name_font, "Name:", m_left, name_y)
+
+    # handwritten lines
+    first_base = hand_top + 2.2 * writer.xh
+    slope_base = writer.line_slope
+    placed = []   # per line: list of (word index, patch, px, py)
+    for li, line in enumerate(hand_lines):
+        base = first_base + li * line_pitch + rng.normal(0, 0.12 * writer.xh)
+        slope = slope_base + rng.normal(0, writer.line_slope_jitter)
+        x_start = line[0][1]
+        drift = 0.0
+        row = []
+        for i, x in line:
+            patch, ox, oy, adv = patches[i]
+            drift = 0.7 * drift + rng.normal(0, writer.baseline_wobble * writer.xh)
+            by = base + slope * (x - x_start) + drift
+            px, py = int(round(x - ox)), int(round(by - oy))
+            _place(hand_ink, patch, px, py)
+            row.append((i, patch, px, py))
+        placed.append(row)
+
+    # signature after "Name:"
+    sig_words = [FIRST_NAMES[int(rng.integers(len(FIRST_NAMES)))], LAST_NAMES[int(rng.integers(len(LAST_NAMES)))]]
+    sx = m_left + name_font.getlength("Name:") + writer.xh * rng.uniform(1.5, 4)
+    for sw in sig_words:
+        patch, ox, oy, adv = writer.render_word(sw, rng)
+        _place(hand_ink, patch, int(sx - ox), int(name_y - oy + rng.normal(0, 2)))
+        sx += patch.shape[1] - ox + space
+
+    # ---- page warp, paper, ink, scanner
+    warp = degrade.PageWarp(H, W, rng, scale=scale)
+    hand_w = warp.apply(hand_ink)
+    print_w = warp.apply(print_ink)
+    background = degrade.paper(H, W, rng, scale)
+    alpha_hand = degrade.ink_alpha(hand_w, rng, writer.pressure, writer.pressure_var, scale)
+    print_level = rng.uniform(0, 40)
+    page = degrade.compose(background, [(np.clip(print_w, 0, 1) * rng.uniform(0.85, 1.0), print_level),
+                                        (alpha_hand, writer.ink_level)])
+    page = degrade.scan_effects(page, rng, scale)
+
+    # ---- boxes from each word's warped ink
+    paper_level = float(np.median(page[::8, ::8]))
+    threshold = int(round((paper_level + writer.ink_level) / 2))
+    lines_out = []
+    for row in placed:
+        line_words = []
+        for i, patch, px, py in row:
+            mask, x0, y0 = warp.warp_patch(patch, px, py)
+            cmps = _components(mask > 0.3, x0, y0, W, H)
+            if not cmps:   # ink entirely lost (should not happen): keep the word with its warped patch box
+                ys, xs = np.nonzero(mask > 0.02)
+                if len(xs) == 0:
+                    continue
+                cmps = [(x0 + int(xs.min()), y0 + int(ys.min()), int(xs.max() - xs.min()) + 1,
+                         int(ys.max() - ys.min()) + 1)]
+            line_words.append({"text": words[i], "cmps": cmps})
+        if line_words:
+            lines_out.append({"words": line_words, "text": " ".join(w["text"] for w in line_words),
+                              "threshold": threshold})
+    form = {"id": item["id"], "writer_id": item["writer_id"], "width": W, "height": H, "split": item["split"],
+            "task": item["task"], "font": item["font"]["name"], "font_class": item["font"]["class"],
+            "printed": printed_lines, "lines": lines_out, "sentences": sentences,
+            "xh": writer.xh, "created": _created(item)}
+    return page, form
+
+
+def _components(mask, x0, y0, W, H):
+    """Ink connected components of a word mask (page pixels): list of (x, y, w, h)."""
+    m = mask.astype(np.uint8)
+    if not m.any():
+        return []
+    n, _, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    out = []
+    for k in range(1, n):
+        x, y, w, h, area = (int(v) for v in stats[k])
+        x, y = x + x0, y + y0
+        x2, y2 = min(x + w, W), min(y + h, H)
+        x, y = max(x, 0), max(y, 0)
+        if x2 > x and y2 > y:
+            out.append((x, y, x2 - x, y2 - y))
+    return sorted(out)
+
+
+def _created(item):
+    r = np.random.default_rng([item["seed"], item["index"], 3])
+    days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    return "%s %s %2d %02d:%02d:%02d 2001" % (days[r.integers(7)], months[r.integers(12)], r.integers(1, 29),
+                                             r.integers(24), r.integers(60), r.integers(60))
+
+
+# ---------------------------------------------------------------------------------------------- output
+
+def _box(boxes):
+    x1 = min(b[0] for b in boxes)
+    y1 = min(b[1] for b in boxes)
+    x2 = max(b[0] + b[2] for b in boxes)
+    y2 = max(b[1] + b[3] for b in boxes)
+    return x1, y1, x2 - x1, y2 - y1
+
+
+def form_xml(form):
+    """IAM-format xml bytes of one form."""
+    root = etree.Element("form", {"created": form["created"], "height": str(form["height"]), "id": form["id"],
+                                  "width": str(form["width"]), "writer-id": form["writer_id"]})
+    mp = etree.SubElement(root, "machine-printed-part")
+    for text in form["printed"]:
+        etree.SubElement(mp, "machine-print-line", {"text": text})
+    hp = etree.SubElement(root, "handwritten-part")
+    for li, line in enumerate(form["lines"]):
+        lid = "%s-%02d" % (form["id"], li)
+        allc = [c for w in line["words"] for c in w["cmps"]]
+        x, y, w, h = _box(allc)
+        base = y + int(round(h * 0.72))
+        el = etree.SubElement(hp, "line", {
+            "id": lid, "text": line["text"], "segmentation": "ok", "threshold": str(line["threshold"]),
+            "asx": str(x), "asy": str(y), "dsx": str(x), "dsy": str(y + h), "lbx": str(x), "lby": str(base),
+            "lex": str(x + w), "ley": str(base)})
+        for wi, word in enumerate(line["words"]):
+            wel = etree.SubElement(el, "word", {"id": "%s-%02d" % (lid, wi), "tag": word_tag(word["text"]),
+                                                "text": word["text"]})
+            for cx, cy, cw, ch in word["cmps"]:
+                etree.SubElement(wel, "cmp", {"x": str(cx), "y": str(cy), "width": str(cw), "height": str(ch)})
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _png(img):
+    ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    if not ok:
+        raise RuntimeError("PNG encoding failed")
+    return buf.tobytes()
+
+
+def _crop(page, box, margin):
+    x, y, w, h = box
+    H, W = page.shape
+    return page[max(y - margin, 0):min(y + h + margin, H), max(x - margin, 0):min(x + w + margin, W)]
+
+
+def write_form(out_dir, item, dpi=150):
+    """Render one form and write its page, line and word images and its xml; returns the form dict."""
+    cv2.setNumThreads(1)
+    page, form = render_form(item, dpi)
+    fid = form["id"]
+    folder = fid.split("-")[0]
+    atomic_write_bytes(os.path.join(out_dir, "forms", fid + ".png"), _png(page))
+    margin_line, margin_word = max(2, int(6 * dpi / 150)), max(1, int(3 * dpi / 150))
+    for li, line in enumerate(form["lines"]):
+        lid = "%s-%02d" % (fid, li)
+        line["box"] = _box([c for w in line["words"] for c in w["cmps"]])
+        atomic_write_bytes(os.path.join(out_dir, "lines", folder, fid, lid + ".png"),
+                           _png(_crop(page, line["box"], margin_line)))
+        for wi, word in enumerate(line["words"]):
+            word["box"] = _box(word["cmps"])
+            atomic_write_bytes(os.path.join(out_dir, "words", folder, fid, "%s-%02d.png" % (lid, wi)),
+                               _png(_crop(page, word["box"], margin_word)))
+    atomic_write_bytes(os.path.join(out_dir, "xml", fid + ".xml"), form_xml(form))
+    return form
+
+
+def _write_ascii(out_dir, forms):
+    head = ("#--- %s ---------------------------------------------------------------\n"
+            "#\n# synthetic IAM-format data (ocr.data.synthetic): %s\n#\n")
+    f_rows, l_rows, w_rows, s_rows = [], [], [], []
+    for form in forms:
+        nwords = sum(len(ln["words"]) for ln in form["lines"])
+        f_rows.append("%s %s %d all %d %d %d %d" % (form["id"], form["writer_id"], len(form["sentences"]),
+                                                    len(form["lines"]), len(form["lines"]), nwords, nwords))
+        sent_idx, sent_part, pos = 0, 0, 0
+        sent_lens = [len(s.split()) for s in form["sentences"]]
+        for li, line in enumerate(form["lines"]):
+            lid = "%s-%02d" % (form["id"], li)
+            ncmp = sum(len(w["cmps"]) for w in line["words"])
+            x, y, w, h = line["box"]
+            l_rows.append("%s ok %d %d %d %d %d %d %s" % (lid, line["threshold"], ncmp, x, y, w, h,
+                                                          line["text"].replace(" ", "|")))
+            piece = []
+            for wi, word in enumerate(line["words"]):
+                bx, by, bw, bh = word["box"]
+                w_rows.append("%s-%02d ok %d %d %d %d %d %s %s" % (lid, wi, line["threshold"], bx, by, bw, bh,
+                                                                   word_tag(word["text"]), word["text"]))
+                piece.append(word)
+                pos += 1
+                if sent_idx < len(sent_lens) and pos == sent_lens[sent_idx] or wi == len(line["words"]) - 1:
+                    cm = [c for pw in piece for c in pw["cmps"]]
+                    sx, sy, sw, sh = _box(cm)
+                    s_rows.append("%s-s%02d-%02d ok %d %d %d %d %d %d %s" % (
+                        form["id"], sent_idx, sent_part, line["threshold"], len(cm), sx, sy, sw, sh,
+                        "|".join(p["text"] for p in piece)))
+                    piece = []
+                    if sent_idx < len(sent_lens) and pos == sent_lens[sent_idx]:
+                        sent_idx, sent_part, pos = sent_idx + 1, 0, 0
+                    else:
+                        sent_part += 1
+    fmt = {
+        "forms.txt": "format: form-id writer-id #sentences word-segmentation #lines #lines-ok #words #words-ok",
+        "lines.txt": "format: line-id result graylevel #components x y w h transcription(| = space)",
+        "words.txt": "format: word-id result graylevel x y w h grammatical-tag transcription",
+        "sentences.txt": "format: form-sNN-PP result graylevel #components x y w h transcription(| = space)",
+    }
+    for name, rows in (("forms.txt", f_rows), ("lines.txt", l_rows), ("words.txt", w_rows),
+                       ("sentences.txt", s_rows)):
+        atomic_write_text(os.path.join(out_dir, "ascii", name), head % (name, fmt[name]) + "\n".join(rows) + "\n")
+
+
+def _write_splits(out_dir, forms):
+    tasks = {"train": "trainset.txt", "validation1": "validationset1.txt", "validation2": "validationset2.txt",
+             "test": "testset.txt"}
+    rows = {name: [] for name in tasks.values()}
+    for form in forms:
+        for li in range(len(form["lines"])):
+            rows[tasks[form["task"]]].append("%s-%02d" % (form["id"], li))
+    for name, ids in rows.items():
+        atomic_write_text(os.path.join(out_dir, name), "".join(i + "\n" for i in ids))
+
+
+def _prepare_out(out_dir, overwrite):
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise UsageError("--out %s exists and is not a folder" % out_dir)
+    if os.path.isdir(out_dir) and os.listdir(out_dir):
+        if not overwrite:
+            raise UsageError("--out %s is not empty (use --overwrite to replace the tree in it)" % out_dir)
+        for entry in OUT_ENTRIES:   # only what this generator writes
+            path = os.path.join(out_dir, entry)
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            elif os.path.exists(path):
+                os.unlink(path)
+    os.makedirs(out_dir, exist_ok=True)
+
+
+def _worker(args):
+    out_dir, item, dpi = args
+    return write_form(out_dir, item, dpi)
+
+
+def generate(out_dir, num_forms, seed, workers=1, fractions=DEFAULT_FRACTIONS, dpi=150, overwrite=False,
+             progress=True):
+    """Write an IAM-format tree of ``num_forms`` synthetic forms into ``out_dir``; returns the list of form dicts
+    (id, writer_id, split, task, font, lines with words/cmps/boxes, ...)."""
+    if num_forms < 1:
+        raise UsageError("--forms must be at least 1")
+    if not 50 <= dpi <= 600:
+        raise UsageError("--dpi must be between 50 and 600")
+    _prepare_out(out_dir, overwrite)
+    plan = make_plan(num_forms, seed, fractions)
+    from ocr.data.corpus import load_sentences
+    for split in SPLITS:     # load the corpus and the fonts once here, fail early
+        if any(p["split"] == split for p in plan):
+            load_sentences(split)
+    from tqdm import tqdm
+    jobs = [(out_dir, item, dpi) for item in plan]
+    if workers <= 1:
+        forms = [_worker(j) for j in tqdm(jobs, desc="forms", unit="form", disable=not progress)]
+    else:
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(workers) as pool:
+            forms = list(tqdm(pool.imap(_worker, jobs, chunksize=1), total=len(jobs), desc="forms", unit="form",
+                              disable=not progress))
+    _write_ascii(out_dir, forms)
+    _write_splits(out_dir, forms)
+    return forms
+
+
+def draw_form_boxes(form_png, form_xml, out_png, line_colour=(0, 0, 255), word_colour=(0, 160, 0)):
+    """Draw the line boxes (red) and word boxes (green) of an IAM xml onto its page; writes ``out_png`` atomically
+    and returns the BGR image."""
+    page = cv2.imread(form_png, cv2.IMREAD_GRAYSCALE)
+    if page is None:
+        raise FileNotFoundError("cannot read %s" % form_png)
+    img = cv2.cvtColor(page, cv2.COLOR_GRAY2BGR)
+    root = etree.parse(form_xml).getroot()
+    for line in root.iter("line"):
+        lc = []
+        for word in line.iter("word"):
+            cmps = [(int(c.get("x")), int(c.get("y")), int(c.get("width")), int(c.get("height")))
+                    for c in word.iter("cmp")]
+            if not cmps:
+                continue
+            lc += cmps
+            x, y, w, h = _box(cmps)
+            cv2.rectangle(img, (x, y), (x + w - 1, y + h - 1), word_colour, 1)
+        if lc:
+            x, y, w, h = _box(lc)
+            cv2.rectangle(img, (x - 2, y - 2), (x + w + 1, y + h + 1), line_colour, 2)
+    ok, buf = cv2.imencode(".png", img)
+    atomic_write_bytes(out_png, buf.tobytes())
+    return img
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def _fractions(text):
+    try:
+        parts = [float(p) for p in text.split(",")]
+    except ValueError:
+        raise UsageError("--split-fractions must be three numbers like 0.75,0.12,0.13") from None
+    if len(parts) != 3 or any(p < 0 for p in parts) or sum(parts) <= 0:
+        raise UsageError("--split-fractions must be three non-negative numbers like 0.75,0.12,0.13")
+    total = sum(parts)
+    return tuple(p / total for p in parts)
+
+
+def main(argv=None):
+    parser = _Parser(prog="python -m ocr.data.synthetic", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, help="output folder (must be empty unless --overwrite)")
+    parser.add_argument("--forms", type=int, required=True, help="number of forms")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same tree)")
+    parser.add_argument("--split-fractions", default="0.75,0.12,0.13",
+                        help="fractions of forms for train,validation,test (default 0.75,0.12,0.13)")
+    parser.add_argument("--workers", type=int, default=2, help="processes (default 2)")
+    parser.add_argument("--dpi", type=int, default=150, help="page resolution (A4; default 150)")
+    parser.add_argument("--overwrite", action="store_true", help="replace the generated tree in a non-empty --out")
+    try:
+        args = parser.parse_args(argv)
+        if args.workers < 1:
+            raise UsageError("--workers must be at least 1")
+        if args.seed < 0:
+            raise UsageError("--seed must be non-negative")
+        fractions = _fractions(args.split_fractions)
+        forms = generate(args.out, args.forms, args.seed, workers=args.workers, fractions=fractions, dpi=args.dpi,
+                         overwrite=args.overwrite)
+    except UsageError as err:
+        print("error: %s" % err, file=sys.stderr)
+        return 2
+    except FileNotFoundError as err:
+        print("error: %s" % err, file=sys.stderr)
+        return 2
+    nl = sum(len(f["lines"]) for f in forms)
+    print("wrote %d forms, %d lines, %d words to %s" % (len(forms), nl,
+                                                        sum(len(ln["words"]) for f in forms for ln in f["lines"]),
+                                                        args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
