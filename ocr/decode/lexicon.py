@@ -1,0 +1,151 @@
+"""Lexicon search: a CTC decoder's words that are not in a lexicon are replaced by close, frequent words.
+
+For each word of the decoded line (a run of letters, with inner apostrophes, not touching a digit):
+
+1. kept when its lower case is in the lexicon (or when it is a single letter);
+2. else candidates = lexicon words within 2 plain edits (SymSpell's symmetric-delete lookup, from the
+   pinned ``symspellpy``);
+3. each candidate gets ``weighted_distance(word, candidate) + frequency_weight * log10(top count / count)``
+   (``ocr.decode.distance``: learned costs when present, else unit costs; the second term is the
+   candidate's rarity in decades of frequency below the most frequent word);
+4. the best candidate replaces the word when its weighted distance is at most
+   ``min(max_distance, max_ratio * len(word))`` and its characters are in the recogniser's alphabet, else
+   the word stays;
+5. case comes back from the original (``Tbe`` -> ``The``, ``TBE`` -> ``THE``); punctuation and spacing are
+   untouched (``Tbe,`` -> ``The,``). A word with an apostrophe not in the lexicon is corrected on the part
+   before its first apostrophe (``Tbe's`` -> ``The's``).
+
+The default lexicon is the English frequency list that ``symspellpy`` ships (82,765 lower-case words with
+counts); ``Lexicon.from_text_file`` makes one from any text (word counts from the text itself).
+"""
+import math
+import os
+import re
+
+import symspellpy
+
+from ocr.alphabet import ALPHABET
+from ocr.decode.beam_search import beam_search
+from ocr.decode.ctc import column_labels, make_decoded, to_log_probs
+from ocr.decode.distance import EditCosts
+from ocr.decode.greedy import decode_greedy
+
+ENGLISH_WORDS_PATH = os.path.join(os.path.dirname(symspellpy.__file__), "frequency_dictionary_en_82_765.txt")
+WORD = re.compile(r"(?<![\w'])[A-Za-z]+(?:'[A-Za-z]+)*(?![\w'])")
+MAX_EDITS = 2
+
+
+class Lexicon:
+    """Lower-case words with counts, and a SymSpell index over them for candidate generation."""
+
+    def __init__(self, counts):
+        self.counts = dict(counts)
+        self.top_count = max(self.counts.values())
+        self._index = symspellpy.SymSpell(max_dictionary_edit_distance=MAX_EDITS)
+        for word, count in self.counts.items():
+            self._index.create_dictionary_entry(word, count)
+
+    def __contains__(self, word):
+        return word.lower() in self.counts
+
+    def candidates(self, word):
+        """[(lexicon word, count)] within MAX_EDITS plain edits (OSA distance) of ``word`` lower-cased."""
+        found = self._index.lookup(word.lower(), symspellpy.Verbosity.ALL, MAX_EDITS, transfer_casing=False)
+        return [(item.term, item.count) for item in found]
+
+    @classmethod
+    def english(cls):
+        """The English frequency list shipped by symspellpy (``word count`` per line)."""
+        counts = {}
+        with open(ENGLISH_WORDS_PATH, encoding="utf-8") as f:
+            for line in f:
+                word, count = line.split()
+                counts[word] = int(count)
+        return cls(counts)
+
+    @classmethod
+    def from_text_file(cls, path):
+        """Every word (letters and inner apostrophes) of a text file, lower-cased, counted."""
+        counts = {}
+        with open(path, encoding="utf-8") as f:
+            for word in WORD.findall(f.read()):
+                counts[word.lower()] = counts.get(word.lower(), 0) + 1
+        return cls(counts)
+
+
+def _restore_case(original, word):
+    if len(original) > 1 and original.isupper():
+        return word.upper()
+    if original[0].isupper():
+        return word[0].upper() + word[1:]
+    return word
+
+
+class LexiconCorrector:
+    """Word-by-word correction of decoded text against a lexicon (see the module doc for the rule).
+
+    ``lexicon``: a Lexicon (default: English); ``costs``: an EditCosts (default: learned, else unit)."""
+
+    def __init__(self, lexicon=None, costs=None, max_distance=2.0, max_ratio=0.34, frequency_weight=0.1):
+        self.lexicon = lexicon if lexicon is not None else _english()
+        self.costs = costs if costs is not None else EditCosts.load_default()
+        self.max_distance, self.max_ratio, self.frequency_weight = max_distance, max_ratio, frequency_weight
+        self._cache = {}
+
+    def correct_word(self, word, alphabet=ALPHABET):
+        """The replacement of one word (letters and inner apostrophes), or the word itself."""
+        if len(word) < 2 or word in self.lexicon:
+            return word
+        if "'" in word:
+            stem, rest = word.split("'", 1)
+            return self.correct_word(stem, alphabet) + "'" + rest
+        lower = word.lower()
+        best = self._cache.get(lower)
+        if best is None:
+            best = self._cache[lower] = self._best_candidate(lower)
+        replacement = _restore_case(word, best) if best else word
+        return replacement if set(alphabet).issuperset(replacement) else word
+
+    def _best_candidate(self, lower):
+        limit = min(self.max_distance, self.max_ratio * len(lower))
+        best, best_score = "", None
+        for candidate, count in self.lexicon.candidates(lower):
+            distance = self.costs.distance(lower, candidate)
+            if distance > limit:
+                continue
+            score = distance + self.frequency_weight * math.log10(self.lexicon.top_count / count)
+            if best_score is None or score < best_score:
+                best, best_score = candidate, score
+        return best
+
+    def correct_text(self, text, alphabet=ALPHABET):
+        """``text`` with every word corrected; everything between words is kept as it is. Replacements must
+        be written with characters of ``alphabet``."""
+        return WORD.sub(lambda match: self.correct_word(match.group(0), alphabet), text)
+
+
+_ENGLISH = []
+
+
+def _english():
+    """The English lexicon, built once per process (about 3 s)."""
+    if not _ENGLISH:
+        _ENGLISH.append(Lexicon.english())
+    return _ENGLISH[0]
+
+
+def decode_lexicon(probs, alphabet=ALPHABET, blank=None, log_probs=None, corrector=None, base="greedy",
+                   **base_options):
+    """Decode a T x C matrix (probabilities or log-probabilities) with the ``base`` decoder ('greedy' or
+    'beam', with ``base_options``), then correct its words with ``corrector`` (a LexiconCorrector; default
+    English lexicon and default costs). Confidences come from the matrix for the corrected text."""
+    lp = to_log_probs(probs, log_probs)
+    if base == "greedy":
+        text = decode_greedy(lp, alphabet, blank, log_probs=True).text
+    elif base == "beam":
+        text = beam_search(lp, alphabet, blank, log_probs=True, **base_options)[0].text
+    else:
+        raise ValueError("base decoder must be 'greedy' or 'beam', not %r" % base)
+    corrector = corrector if corrector is not None else LexiconCorrector()
+    labels, blank = column_labels(alphabet, lp.shape[1], blank)
+    return make_decoded(corrector.correct_text(text, alphabet), lp, labels, blank)
