@@ -19,11 +19,11 @@ def _smooth_field(rng, h, w, cell, amplitude):
 class PageWarp:
     """Rotation about the page centre by ``angle`` degrees plus an elastic field; dest -> source maps."""
 
-    def __init__(self, h, w, rng, scale=1.0, max_angle=2.0, elastic=2.0):
+    def __init__(self, h, w, rng, scale=1.0, max_angle=2.0, elastic=1.2):
         self.h, self.w = h, w
         self.angle = float(np.clip(rng.normal(0, max_angle / 2.5), -max_angle, max_angle))
         amp = rng.uniform(0.0, elastic) * scale
-        cell = rng.uniform(60, 160) * scale
+        cell = rng.uniform(100, 250) * scale
         # compute the maps at quarter resolution (smooth anyway), then upsample: fast on big pages
         sh, sw = (h + 3) // 4, (w + 3) // 4
         ex = _smooth_field(rng, sh, sw, cell / 4, amp)
@@ -67,7 +67,7 @@ class PageWarp:
 
 def paper(h, w, rng, scale=1.0):
     """Paper background, float32 grey levels: base tone, illumination gradient, fibre texture."""
-    base = rng.uniform(222, 252)
+    base = rng.uniform(230, 253)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     gx, gy = rng.normal(0, 6), rng.normal(0, 6)
     page = base + gx * (xx / w - 0.5) + gy * (yy / h - 0.5)
@@ -81,7 +81,8 @@ def ink_alpha(coverage, rng, pressure=0.9, variation=0.15, scale=1.0):
     """Ink opacity from coverage: low-frequency pressure changes and fine ballpoint grain."""
     h, w = coverage.shape
     field = pressure + _smooth_field(rng, h // 8 + 1, w // 8 + 1, 25, variation).repeat(8, 0).repeat(8, 1)[:h, :w]
-    grain = 1.0 - np.abs(rng.normal(0, rng.uniform(0.05, 0.25), (h, w))).astype(np.float32)
+    field = np.clip(field, 0.6, 1.0)
+    grain = 1.0 - np.clip(np.abs(rng.normal(0, rng.uniform(0.05, 0.2), (h, w))), 0, 0.5).astype(np.float32)
     return np.clip(coverage * field * grain, 0.0, 1.0)
 
 
@@ -108,7 +109,7 @@ def scan_effects(page, rng, scale=1.0):
     if sigma > 0.25:
         page = cv2.GaussianBlur(page, (0, 0), sigma)
     page = page + rng.normal(0, rng.uniform(0.5, 4.0), page.shape).astype(np.float32)
-    contrast, brightness = rng.uniform(0.85, 1.12), rng.normal(0, 6)
+    contrast, brightness = rng.uniform(0.9, 1.12), rng.normal(0, 4)
     page = (page - 128.0) * contrast + 128.0 + brightness
     img = np.clip(np.rint(page), 0, 255).astype(np.uint8)
     if rng.random() < 0.6:

@@ -45,13 +45,14 @@ class Writer:
         self.xh = r.uniform(10.5, 16.5) * scale                       # x-height in px
         m = font_metrics(font["path"])
         size = REF_SIZE * self.xh / m["xh"]
-        if m["cap"] / m["xh"] > 2.4:                                    # tall scripts: cap to a sane ascender
-            size = REF_SIZE * 2.4 * self.xh / m["cap"]
+        if m["cap"] / m["xh"] > 2.4:                                    # tall scripts: halfway to a sane ascender
+            size = float(np.sqrt(size * REF_SIZE * 2.4 * self.xh / m["cap"]))
         self.size = max(8.0, min(size, 90.0 * scale))
         self.xh = m["xh"] * self.size / REF_SIZE
         self.slant = r.uniform(-0.12, 0.12) if self.cursive else r.uniform(-0.15, 0.35)   # shear x += slant*(-y)
         self.slant_jitter = r.uniform(0.01, 0.05)
         self.word_rot_jitter = r.uniform(0.3, 1.5)                     # degrees
+        self.width_jitter = r.uniform(0.01, 0.06)                      # per-word horizontal scale
         self.size_jitter = r.uniform(0.02, 0.07)
         self.char_rot_jitter = r.uniform(1.0, 5.0)                     # degrees, print fonts
         self.char_dy_jitter = r.uniform(0.02, 0.08)                    # x-heights
@@ -60,7 +61,7 @@ class Writer:
         self.word_space = r.uniform(0.7, 1.6)                          # x-heights
         self.word_space_jitter = r.uniform(0.1, 0.3)
         self.line_spacing = r.uniform(3.6, 5.4)                        # x-heights, baseline to baseline
-        self.baseline_wobble = r.uniform(0.03, 0.14)                   # x-heights
+        self.baseline_wobble = r.uniform(0.02, 0.08)                   # x-heights
         self.line_slope = r.normal(0, 0.006)                           # rad, persistent tendency
         self.line_slope_jitter = r.uniform(0.002, 0.008)
         self.left_margin = r.uniform(0.06, 0.15)                       # page widths
@@ -73,6 +74,13 @@ class Writer:
         self.pressure_var = r.uniform(0.05, 0.25)
         self.elastic = r.uniform(0.3, 1.0) * scale                     # px amplitude of per-word distortion
         self.stroke_native = m["stroke"] * self.size / REF_SIZE
+
+    def line_pitch(self):
+        """Baseline-to-baseline distance (px): the writer's habit, but at least the font's ascender+descender."""
+        font = get_font(self.font["path"], int(round(self.size)))
+        asc = -font.getbbox("dlhkbfAHT", anchor="ls")[1]
+        desc = font.getbbox("gjpqy", anchor="ls")[3]
+        return max(self.line_spacing * self.xh, 0.9 * (asc + desc) + 0.5 * self.xh)
 
     # ------------------------------------------------------------------ glyphs
 
@@ -124,7 +132,8 @@ class Writer:
         angle = np.deg2rad(rng.normal(0, self.word_rot_jitter))
         c, s = np.cos(angle), np.sin(angle)
         # forward: p' = R @ Sh @ (p - o) + o, Sh = [[1, -slant], [0, 1]] (y grows downwards: lean right for slant > 0)
-        a = np.array([[c, -s], [s, c]]) @ np.array([[1.0, -slant], [0.0, 1.0]])
+        sx = 1.0 + rng.normal(0, self.width_jitter)
+        a = np.array([[c, -s], [s, c]]) @ np.array([[sx, -slant], [0.0, 1.0]])
         o = np.array([ox, oy], float)
         t = o - a @ o
         mat = np.hstack([a, t[:, None]]).astype(np.float32)
@@ -138,7 +147,7 @@ class Writer:
             return np.zeros((1, 1), np.float32), 0, 0, advance
         x1, x2 = max(xs.min() - 2, 0), min(xs.max() + 3, canvas.shape[1])
         y1, y2 = max(ys.min() - 2, 0), min(ys.max() + 3, canvas.shape[0])
-        return canvas[y1:y2, x1:x2], ox - x1, oy - y1, advance
+        return canvas[y1:y2, x1:x2], ox - x1, oy - y1, advance * sx
 
     def _pen(self, patch):
         """Bring the font's stroke width towards the writer's pen width (grey dilation/erosion + edge gamma)."""

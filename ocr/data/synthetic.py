@@ -149,14 +149,16 @@ def _print_text(ink, font, text, x, y):
 
 
 def _wrap(font, words, width):
-    lines, cur = [], []
+    """Greedy wrap of machine-print text (word widths measured once)."""
+    space = font.getlength(" ")
+    widths = {w: font.getlength(w) for w in set(words)}
+    lines, cur, x = [], [], 0.0
     for word in words:
-        trial = " ".join(cur + [word])
-        if cur and font.getlength(trial) > width:
+        if cur and x + space + widths[word] > width:
             lines.append(" ".join(cur))
-            cur = [word]
-        else:
-            cur.append(word)
+            cur, x = [], 0.0
+        x += (space if cur else 0.0) + widths[word]
+        cur.append(word)
     if cur:
         lines.append(" ".join(cur))
     return lines
@@ -203,7 +205,7 @@ def render_form(item, dpi=150):
     hw_top_gap = int(0.03 * H)
     # printed prompt height depends on the text: lay out printed text provisionally to find the area
     bottom_rule_y = int(H * rng.uniform(0.86, 0.9))
-    line_pitch = writer.line_spacing * writer.xh
+    line_pitch = writer.line_pitch()
     patches = [writer.render_word(w, rng) for w in words]
 
     def layout(n_words, hand_top):
@@ -242,6 +244,17 @@ def render_form(item, dpi=150):
             break
         # drop the words of the surplus lines (keep whole sentences when that still leaves >= MIN_LINES)
         n = sum(len(ln) for ln in hand_lines[:fit_lines])
+    # end at a sentence boundary when that keeps most of the text (writers copy whole sentences)
+    bounds = np.cumsum([len(t.split()) for t in sentences])
+    ends = [int(b) for b in bounds if b <= n]
+    if n < len(words) and ends and ends[-1] >= 0.6 * n:
+        n = ends[-1]
+        printed_lines = _wrap(pfont, words[:n], m_right - m_left)
+        hand_top = y + len(printed_lines) * p_line_h + hw_top_gap + int(0.01 * H)
+        rng_layout = np.random.default_rng([item["seed"], item["index"], 2])
+        hand_lines = layout(n, hand_top)
+    sentences = [t for t, b in zip(sentences, bounds) if b <= n] + (
+        [" ".join(words[int(bounds[len(ends) - 1]) if ends else 0:n])] if n not in ends else [])
     words = words[:n]
 
     # printed prompt
