@@ -11,6 +11,7 @@ import numpy as np
 
 from ocr.alphabet import ALPHABET, BLANK
 from ocr.data.transforms import resize_image, to_gray
+from ocr.decode.greedy import best_path
 from ocr.nets.recognizer import build_recognizer
 from ocr.paths import MODELS_DIR
 
@@ -25,12 +26,10 @@ def standardise(images, mean=REFERENCE_MEAN, std=REFERENCE_STD):
     return ((images / 255.0 - mean) / std)[:, None, :, :]
 
 
-def greedy_decode(probs):
-    """Best-path CTC decoding of scores (T, C) (blank = last class): argmax per step, collapse repeats, drop blanks."""
-    best = np.asarray(probs).argmax(axis=-1)
-    keep = np.ones(len(best), dtype=bool)
-    keep[1:] = best[1:] != best[:-1]
-    return "".join(ALPHABET[i] for i in best[keep] if i != BLANK)
+def greedy_decode(scores):
+    """Best-path CTC text of scores (T, C) (probabilities, log-probabilities or raw logits; blank = last class)."""
+    columns, _ = best_path(scores, BLANK)
+    return "".join(ALPHABET[c] for c in columns)
 
 
 def resolve_model(name_or_path=None):

@@ -32,8 +32,8 @@ class AugmentParams:
     stroke: float = 0.3
     blur: float = 1.0
     noise: float = 8.0
-    contrast: float = 0.3
-    background: float = 20.0
+    contrast: float = 0.25
+    background: float = 12.0
 
 
 def _ink_box(image):
@@ -86,7 +86,7 @@ def augment_line(image, rng, params=AugmentParams()):
     ink = rng.uniform(0, params.contrast)
     out = ink + out * (paper - ink)
     if params.background > 0:
-        field = rng.standard_normal((max(2, height // 16), max(2, width // 16))).astype(np.float32)
+        field = rng.standard_normal((max(2, height // 24), max(2, width // 40))).astype(np.float32)
         field = cv2.resize(field, (width, height), interpolation=cv2.INTER_CUBIC)
         out = out + field * rng.uniform(0, params.background) / 255.0 * (out > 0.5 * paper)
     if params.blur > 0:
