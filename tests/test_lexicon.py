@@ -12,7 +12,8 @@ from ocr.decode.lexicon import Lexicon, LexiconCorrector, decode_lexicon
 from ocr.decode.testdata import CTC_DIR, load_sample
 from ocr.paths import REPO_ROOT
 
-_spec = importlib.util.spec_from_file_location("learn_edit_costs", os.path.join(REPO_ROOT, "utils", "learn_edit_costs.py"))
+_spec = importlib.util.spec_from_file_location("learn_edit_costs",
+                                               os.path.join(REPO_ROOT, "utils", "learn_edit_costs.py"))
 learn_edit_costs = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(learn_edit_costs)
 

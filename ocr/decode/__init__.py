@@ -10,7 +10,7 @@ returns a ``Decoded(text, confidence, word_confidences, score)``; see ``ocr.deco
 import functools
 import os
 
-from ocr.decode.beam_search import beam_search, decode_beam
+from ocr.decode.beam_search import decode_beam, prefix_beam_search
 from ocr.decode.ctc import Decoded
 from ocr.decode.distance import EditCosts, weighted_distance
 from ocr.decode.greedy import decode_greedy
@@ -32,7 +32,8 @@ def get_decoder(name, **options):
     """A decoder ``f(probs, alphabet=ALPHABET, blank=None, log_probs=None) -> Decoded`` for ``name``:
 
     * 'greedy': no options;
-    * 'beam': width=10, min_prob=1e-3, lm=None ('default', a path or a CharNgramLM), alpha=0.5, beta=1.0;
+    * 'beam': width=10, min_prob=3e-3, margin=10.0, lm=None ('default', a path or a CharNgramLM), alpha=0.5,
+      beta=1.0;
     * 'lexicon': base='greedy' (or 'beam', then the beam options apply), lexicon=None (English word list;
       a text file path or a Lexicon), costs=None (learned table if present, else unit; a JSON path or an
       EditCosts), max_distance=2.0, max_ratio=0.34, frequency_weight=0.1.
@@ -58,5 +59,5 @@ def get_decoder(name, **options):
     return functools.partial(decode_lexicon, corrector=corrector, **options)
 
 
-__all__ = ["Decoded", "get_decoder", "decode_greedy", "beam_search", "decode_beam", "decode_lexicon",
+__all__ = ["Decoded", "get_decoder", "decode_greedy", "prefix_beam_search", "decode_beam", "decode_lexicon",
            "CharNgramLM", "Lexicon", "LexiconCorrector", "EditCosts", "weighted_distance", "load_lm"]

@@ -8,7 +8,8 @@ language model a prefix is ranked by
 
 (``alpha`` weighs the LM, ``beta`` is a per-character insertion bonus that offsets the LM's pull towards
 short texts). Pruning for speed: at each step only the characters with probability >= ``min_prob`` are tried
-as extensions (the step's most probable character always is), and ``width`` prefixes survive the step.
+as extensions (the step's most probable character always is), and at most ``width`` prefixes survive the
+step, those scoring within ``margin`` (natural log) of the best.
 
 A beam can lose a prefix that would have won in the end, so the greedy text is scored too (a CTC forward
 pass, plus the LM terms) and takes its place in the n-best when it scores higher: the result is never less
@@ -33,7 +34,7 @@ def _logadd(a, b):
     return a + math.log1p(math.exp(b - a))
 
 
-def _search(lp, labels, blank, width, min_prob, lm, alpha, beta):
+def _search(lp, labels, blank, width, min_prob, margin, lm, alpha, beta):
     """The beam proper on T x C log-probs: {prefix: [pb, pnb, lm_score, last column]} of the surviving prefixes."""
     keep = lp >= math.log(min_prob)
     keep[np.arange(len(lp)), lp.argmax(axis=1)] = True
@@ -63,26 +64,28 @@ def _search(lp, labels, blank, width, min_prob, lm, alpha, beta):
                             step_bonus = bonus[prefix, c] = alpha * lm.log_prob(labels[c], prefix) + beta
                     grown[new] = entry = [NEG_INF, NEG_INF, lm_score + step_bonus, c]
                 entry[1] = _logadd(entry[1], (pb if c == last else total) + row[c])
-        if len(grown) > width:
-            ranked = heapq.nlargest(width, ((_logadd(e[0], e[1]) + e[2], p) for p, e in grown.items()))
-            beams = {p: grown[p] for _, p in ranked}
-        else:
+        if not extend:           # the same prefixes as before this step: keep them all
             beams = grown
+            continue
+        ranked = heapq.nlargest(width, ((_logadd(e[0], e[1]) + e[2], p) for p, e in grown.items()))
+        floor = ranked[0][0] - margin
+        beams = {p: grown[p] for score, p in ranked if score >= floor}
     return beams
 
 
-def beam_search(probs, alphabet=ALPHABET, blank=None, log_probs=None, width=10, n_best=1, min_prob=1e-3,
-                lm=None, alpha=0.5, beta=1.0):
+def prefix_beam_search(probs, alphabet=ALPHABET, blank=None, log_probs=None, width=10, n_best=1,
+                       min_prob=3e-3, margin=10.0, lm=None, alpha=0.5, beta=1.0):
     """CTC prefix beam search over a T x C matrix (probabilities or log-probabilities, see ``ocr.decode.ctc``).
 
-    ``width``: prefixes kept per step; ``min_prob``: per-step pruning of unlikely characters; ``lm``: a
+    ``width``: prefixes kept per step; ``min_prob``, ``margin``: pruning of unlikely characters and prefixes
+    per step (``margin=inf`` keeps ``width`` prefixes always, for an n-best list); ``lm``: a
     CharNgramLM or None; ``alpha``/``beta``: LM weight and per-character bonus (used only with ``lm``).
     Returns the ``n_best`` best as a list of Decoded, best first; ``score`` = the ranking score above."""
     lp = to_log_probs(probs, log_probs)
     labels, blank = column_labels(alphabet, lp.shape[1], blank)
     if lm is None:
         alpha = beta = 0.0
-    beams = _search(lp, labels, blank, width, min_prob, lm, alpha, beta)
+    beams = _search(lp, labels, blank, width, min_prob, margin, lm, alpha, beta)
     scored = {prefix: _logadd(pb, pnb) + lm_score for prefix, (pb, pnb, lm_score, _) in beams.items()}
     columns, _ = best_path(lp, blank)
     greedy = "".join(labels[c] for c in columns)
@@ -94,5 +97,5 @@ def beam_search(probs, alphabet=ALPHABET, blank=None, log_probs=None, width=10, 
 
 
 def decode_beam(probs, alphabet=ALPHABET, blank=None, log_probs=None, **options):
-    """The best result of beam_search (same arguments, n_best excepted) as one Decoded."""
-    return beam_search(probs, alphabet, blank, log_probs, n_best=1, **options)[0]
+    """The best result of prefix_beam_search (same arguments, n_best excepted) as one Decoded."""
+    return prefix_beam_search(probs, alphabet, blank, log_probs, n_best=1, **options)[0]

@@ -97,14 +97,15 @@ def ctc_log_likelihood(log_probs, columns, blank):
     ``columns``: the label sequence as column indices. Returns -inf when no alignment fits in T steps."""
     lp = np.asarray(log_probs, dtype=np.float64)
     states, skip = _extended(columns, blank)
+    emit = lp[:, states]
+    two_back = np.where(skip, 0.0, NEG_INF)[2:]
     alpha = np.full(len(states), NEG_INF)
-    alpha[:2] = lp[0, states[:2]]
+    alpha[:2] = emit[0, :2]
     for t in range(1, len(lp)):
-        prev = alpha
-        alpha = prev.copy()
+        prev = alpha.copy()
         alpha[1:] = np.logaddexp(alpha[1:], prev[:-1])
-        alpha[2:] = np.where(skip[2:], np.logaddexp(alpha[2:], prev[:-2]), alpha[2:])
-        alpha += lp[t, states]
+        alpha[2:] = np.logaddexp(alpha[2:], prev[:-2] + two_back)
+        alpha += emit[t]
     return float(np.logaddexp(alpha[-1], alpha[-2])) if len(states) > 1 else float(alpha[-1])
 
 
@@ -119,15 +120,18 @@ def viterbi_alignment(log_probs, columns, blank):
     if steps == 0:
         return np.zeros(0, dtype=np.int64) if not columns else None
     back = np.zeros((steps, n), dtype=np.int8)
+    emit = lp[:, states]
     delta = np.full(n, NEG_INF)
-    delta[:2] = lp[0, states[:2]]
+    delta[:2] = emit[0, :2]
+    one, two = np.full(n, NEG_INF), np.full(n, NEG_INF)
     for t in range(1, steps):
-        cand = np.full((3, n), NEG_INF)
-        cand[0] = delta
-        cand[1, 1:] = delta[:-1]
-        cand[2, 2:] = np.where(skip[2:], delta[:-2], NEG_INF)
-        back[t] = np.argmax(cand, axis=0)
-        delta = cand[back[t], np.arange(n)] + lp[t, states]
+        one[1:] = delta[:-1]
+        two[2:] = delta[:-2]
+        two[~skip] = NEG_INF
+        from_one, from_two = one > delta, two > np.maximum(delta, one)
+        back[t] = from_one
+        back[t, from_two] = 2
+        delta = np.maximum(np.maximum(delta, one), two) + emit[t]
     end = n - 1 if n == 1 or delta[-1] >= delta[-2] else n - 2
     if delta[end] == NEG_INF:
         return None

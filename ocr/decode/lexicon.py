@@ -25,7 +25,7 @@ import re
 import symspellpy
 
 from ocr.alphabet import ALPHABET
-from ocr.decode.beam_search import beam_search
+from ocr.decode.beam_search import prefix_beam_search
 from ocr.decode.ctc import column_labels, make_decoded, to_log_probs
 from ocr.decode.distance import EditCosts
 from ocr.decode.greedy import decode_greedy
@@ -143,7 +143,7 @@ def decode_lexicon(probs, alphabet=ALPHABET, blank=None, log_probs=None, correct
     if base == "greedy":
         text = decode_greedy(lp, alphabet, blank, log_probs=True).text
     elif base == "beam":
-        text = beam_search(lp, alphabet, blank, log_probs=True, **base_options)[0].text
+        text = prefix_beam_search(lp, alphabet, blank, log_probs=True, **base_options)[0].text
     else:
         raise ValueError("base decoder must be 'greedy' or 'beam', not %r" % base)
     corrector = corrector if corrector is not None else LexiconCorrector()
