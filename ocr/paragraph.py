@@ -1,0 +1,102 @@
+"""Inference API of the paragraph segmentation DCNN: ``ParagraphSegmenter.load().predict(page)``.
+
+A model is ``<name>.params`` (weights) + ``<name>.json`` (network config with the input size, normalisation,
+hyperparameters, training command and data, metrics); the net is rebuilt from the JSON alone. Pages of any size,
+colour and dtype go through the training geometry: gray, fitted into FORM_SIZE (1120x800, letterboxed), reduced
+to the input size; the predicted box is mapped back through the letterbox to the page's own pixels.
+"""
+import json
+import os
+
+import cv2
+import mxnet as mx
+import numpy as np
+
+from ocr.config import FORM_SIZE
+from ocr.data.transforms import box_to_px, crop_image, expand_box, resize_image, to_gray
+from ocr.nets.paragraph import build_paragraph_net
+from ocr.paths import MODELS_DIR
+
+DEFAULT_MODEL = "paragraph_segmentation"
+# The reference feeds grey / 255 with no mean/std; kept (the first conv is followed by BatchNorm anyway).
+NORMALISATION = {"mean": 0.0, "std": 1.0, "source": "reference: grey level / 255, no mean/std"}
+
+
+def reduce_page(fitted, input_size):
+    """uint8 page fitted into FORM_SIZE (1120, 800) -> uint8 (H, W) = input_size (area interpolation).
+    Box fractions of the fitted page are fractions of the result too."""
+    return cv2.resize(fitted, (input_size[1], input_size[0]), interpolation=cv2.INTER_AREA)
+
+
+def standardise(pages, mean=0.0, std=1.0):
+    """uint8 pages (N, H, W) -> float32 (N, 1, H, W) of (grey / 255 - mean) / std."""
+    return ((np.asarray(pages, dtype=np.float32) / 255.0 - mean) / std)[:, None, :, :]
+
+
+def unletterbox(box, content_box):
+    """Box (x, y, w, h) as fractions of a fitted image -> fractions of the original image that lies at
+    ``content_box`` (fractions, as returned by resize_image) inside it, clipped to [0, 1]."""
+    x, y, w, h = box
+    cx, cy, cw, ch = content_box
+    x1, y1 = np.clip([(x - cx) / cw, (y - cy) / ch], 0, 1)
+    x2, y2 = np.clip([(x + w - cx) / cw, (y + h - cy) / ch], 0, 1)
+    return float(x1), float(y1), float(x2 - x1), float(y2 - y1)
+
+
+def crop_region(page, box_px, expand=0.03):
+    """Crop the block ``box_px`` = (x, y, w, h) in page pixels, grown by ``expand`` of its width and height about
+    its centre and clipped to the page, out of ``page`` (any array with shape (H, W, ...)) -> the region array."""
+    height, width = page.shape[:2]
+    x, y, w, h = box_px
+    box = expand_box((x / width, y / height, w / width, h / height), expand, expand)
+    return crop_image(page, box)
+
+
+def resolve_model(path=None):
+    """Model path (stem, .params or .json; None = models/paragraph_segmentation) -> (params path, json path)."""
+    stem = os.path.join(MODELS_DIR, DEFAULT_MODEL) if path is None else path
+    if stem.endswith((".params", ".json")):
+        stem = os.path.splitext(stem)[0]
+    if not (os.path.exists(stem + ".json") and os.path.exists(stem + ".params")):
+        raise FileNotFoundError("no paragraph model %s.params + %s.json" % (stem, stem))
+    return stem + ".params", stem + ".json"
+
+
+class ParagraphSegmenter:
+    """A trained paragraph DCNN: ``net`` (hybridized ParagraphNet), its ``info`` dict (the model JSON), ``ctx``."""
+
+    def __init__(self, net, info, ctx=None):
+        self.net, self.info, self.ctx = net, info, ctx or mx.cpu()
+        self.input_size = tuple(info["network"]["input_size"])
+        self.mean, self.std = info["normalisation"]["mean"], info["normalisation"]["std"]
+
+    @classmethod
+    def load(cls, path=None, ctx=None):
+        """Load ``<stem>.params`` + ``<stem>.json`` (see resolve_model) on ``ctx`` (default CPU)."""
+        params_path, json_path = resolve_model(path)
+        with open(json_path, encoding="utf-8") as f:
+            info = json.load(f)
+        ctx = ctx or mx.cpu()
+        net = build_paragraph_net(info["network"])
+        net.load_parameters(params_path, ctx=ctx)
+        net.hybridize(static_alloc=True)
+        return cls(net, info, ctx)
+
+    def prepare(self, page):
+        """Any page (any size, colour, dtype; see to_gray) -> (uint8 input (H, W) = input_size, content_box:
+        where the page lies in the fitted 1120x800 image, (x, y, w, h) fractions)."""
+        fitted, content_box = resize_image(to_gray(page), FORM_SIZE)
+        return reduce_page(fitted, self.input_size), content_box
+
+    def predict_fractions(self, inputs):
+        """uint8 inputs (N, H, W) (see prepare) -> float32 (N, 4) boxes (x, y, w, h), fractions of the fitted
+        1120x800 page."""
+        data = mx.nd.array(standardise(inputs, self.mean, self.std), ctx=self.ctx)
+        return self.net(data).asnumpy()
+
+    def predict(self, page):
+        """Any page -> the handwritten block (x, y, w, h) in integer page pixels, inside the page."""
+        small, content_box = self.prepare(page)
+        box = unletterbox(self.predict_fractions(small[None])[0], content_box)
+        x1, y1, x2, y2 = box_to_px(box, np.shape(page)[:2])
+        return x1, y1, x2 - x1, y2 - y1
