@@ -290,6 +290,8 @@ def evaluate(args):
     decoders = list(dict.fromkeys(args.decoder))
     if args.max_items is not None and args.max_items < 1:
         raise EvaluationError("--max-items must be at least 1")
+    if args.out and os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise EvaluationError("--out %s is not a folder" % args.out)
     if args.out:
         existing = [n for n in output_names(decoders, args.level) if os.path.exists(os.path.join(args.out, n))]
         if existing and not args.overwrite:
@@ -335,7 +337,7 @@ def main(argv=None):
     except MissingComponent as error:
         print("error: %s" % error, file=sys.stderr)
         return 2
-    except EvaluationError as error:
+    except (EvaluationError, OSError) as error:
         print("error: %s" % error, file=sys.stderr)
         return 1
     return 0

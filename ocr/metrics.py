@@ -125,19 +125,19 @@ def align(reference, hypothesis):
     ref_token has no hyp_token, which is None) and I (insertion: ref_token is None). The number of S + D + I is
     the edit distance; among equally short alignments, substitutions are preferred to deletion + insertion."""
     n, m = len(reference), len(hypothesis)
-    cost = np.zeros((n + 1, m + 1), dtype=np.int64)
-    cost[:, 0], cost[0, :] = np.arange(n + 1), np.arange(m + 1)
+    cost = [list(range(m + 1))]
     for i in range(1, n + 1):
-        row, above, r = cost[i], cost[i - 1], reference[i - 1]
+        above, row, r = cost[-1], [i], reference[i - 1]
         for j in range(1, m + 1):
-            row[j] = min(above[j - 1] + (r != hypothesis[j - 1]), above[j] + 1, row[j - 1] + 1)
+            row.append(min(above[j - 1] + (r != hypothesis[j - 1]), above[j] + 1, row[j - 1] + 1))
+        cost.append(row)
     ops, i, j = [], n, m
     while i or j:
-        if i and j and cost[i, j] == cost[i - 1, j - 1] + (reference[i - 1] != hypothesis[j - 1]):
+        if i and j and cost[i][j] == cost[i - 1][j - 1] + (reference[i - 1] != hypothesis[j - 1]):
             same = reference[i - 1] == hypothesis[j - 1]
             ops.append(("C" if same else "S", reference[i - 1], hypothesis[j - 1]))
             i, j = i - 1, j - 1
-        elif i and cost[i, j] == cost[i - 1, j] + 1:
+        elif i and cost[i][j] == cost[i - 1][j] + 1:
             ops.append(("D", reference[i - 1], None))
             i -= 1
         else:

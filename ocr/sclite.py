@@ -31,7 +31,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 
-from ocr.metrics import align, count_ops, score_item
+from ocr.metrics import align, count_ops, score_item, strip_spaces
 from ocr.paths import DATA_DIR, atomic_write_text
 
 SCLITE_ENV = "OCR_SCLITE"
@@ -195,19 +195,19 @@ def _counts(ops):
 
 
 def format_alignment_report(utterances, title=""):
-    """A per-utterance alignment report like sclite's .pra: id and item, counts (#C #S #D #I) for words, for
-    characters with spaces and with whitespace removed, and the word alignment with S/D/I marked under each
-    error (stars fill the missing side of a deletion or insertion)."""
+    """A per-utterance alignment report like sclite's .pra: id and item; counts (#C #S #D #I) of the words and of
+    the characters with whitespace removed (what ``sclite -c`` aligns); error totals (characters with spaces);
+    and the word alignment with S/D/I marked under each error (stars fill the missing side)."""
     blocks = ["%s\nCase-sensitive; counts are (#C #S #D #I) of a minimal edit alignment." % (title or "alignments")]
     for u in utterances:
         word_ops = align(u.reference.split(), u.hypothesis.split())
         score = score_item(u.hypothesis, u.reference)
         blocks.append("\n".join([
             "id: (%s)  item: %s" % (u.uid, u.item),
-            "Scores words: %s   chars: %s   chars without spaces: %s" % (
-                _counts(word_ops), _counts(align(u.reference, u.hypothesis)),
-                _counts(align("".join(u.reference.split()), "".join(u.hypothesis.split())))),
-            "Errors: words %d/%d  chars %d/%d" % (score.word_errors, score.words, score.char_errors, score.chars),
+            "Scores words: %s   chars without spaces: %s" % (
+                _counts(word_ops), _counts(align(strip_spaces(u.reference), strip_spaces(u.hypothesis)))),
+            "Errors: words %d/%d  chars with spaces %d/%d" % (score.word_errors, score.words, score.char_errors,
+                                                               score.chars),
             *_aligned_rows(word_ops)]))
     return "\n\n".join(blocks) + "\n"
 
