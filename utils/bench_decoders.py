@@ -7,7 +7,7 @@ CER is pooled per folder (ocr.metrics.cer). pyctcdecode (pinned in requirements.
 width with no language model, on the same log-probabilities. Resources (LM, lexicon) are loaded before
 timing. A script that prints figures, not a test:
 
-    python utils/bench_decoders.py [--width 10] [--seconds 1.0]
+    python utils/bench_decoders.py [--width 10] [--seconds 1.0] [--alpha 0.5 --beta 1.0]
 """
 import argparse
 import logging
@@ -32,6 +32,7 @@ def pyctcdecode_decoder(width):
     built = {}
 
     def decode(log_probs, alphabet):
+        """T x C log-probs -> pyctcdecode's text (its decoder for each alphabet built once)."""
         if alphabet not in built:
             built[alphabet] = build_ctcdecoder(list(alphabet) + [""])
         return built[alphabet].decode(log_probs, beam_width=width)
@@ -50,26 +51,29 @@ def timed(decode, log_probs, alphabet, seconds):
 
 
 def main(argv=None):
+    """Print the table of speeds and CERs (see the module doc)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--width", type=int, default=10, help="beam width of every beam decoder")
     parser.add_argument("--seconds", type=float, default=1.0, help="minimum timing per decoder and matrix")
+    parser.add_argument("--alpha", type=float, default=0.5, help="LM weight of the +LM decoders")
+    parser.add_argument("--beta", type=float, default=1.0, help="per-character bonus of the +LM decoders")
     args = parser.parse_args(argv)
     samples = all_samples()
-    width = args.width
+    width, lm_options = args.width, {"lm": "default", "alpha": args.alpha, "beta": args.beta}
     decoders = {
         "greedy": get_decoder("greedy"),
         "beam": get_decoder("beam", width=width),
-        "beam+LM": get_decoder("beam", width=width, lm="default"),
+        "beam+LM": get_decoder("beam", width=width, **lm_options),
         "lexicon(greedy)": get_decoder("lexicon"),
-        "lexicon(beam+LM)": get_decoder("lexicon", base="beam", width=width, lm="default"),
+        "lexicon(beam+LM)": get_decoder("lexicon", base="beam", width=width, **lm_options),
     }
     reference = pyctcdecode_decoder(width)
     if reference is not None:
         decoders["pyctcdecode"] = lambda lp, alphabet: reference(lp, alphabet)
     folders = sorted({name.split("/")[0] for name, *_ in samples})
-    print("%d matrices (%s), beam width %d, >= %.1f s per decoder and matrix"
+    print("%d matrices (%s), beam width %d, LM alpha %g beta %g, >= %.1f s per decoder and matrix"
           % (len(samples), ", ".join("%s %dx%d" % (n, lp.shape[0], lp.shape[1]) for n, lp, _, _ in samples),
-             width, args.seconds))
+             width, args.alpha, args.beta, args.seconds))
     header = "%-18s %11s %12s" % ("decoder", "lines/s CPU", "lines/s wall") + "".join(
         " %11s" % ("CER " + f) for f in folders) + "  text on iam/0"
     print(header)

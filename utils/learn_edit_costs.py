@@ -74,6 +74,7 @@ def learn_costs(pairs, floor=0.5):
 
 
 def main(argv=None):
+    """Learn the tables from a pairs file, write them, print the most common confusions."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("pairs", help="TSV file of prediction<TAB>truth rows")
     parser.add_argument("-o", "--output", default=LEARNED_COSTS_PATH)

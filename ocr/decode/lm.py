@@ -13,14 +13,13 @@ interpolated probability and each history gets the backoff weight that renormali
 
 Query: log p(w | h) = logp(h w) if stored, else bow(h) + log p(w | h[1:]) (bow = 0 when h is not stored).
 File: gzip text, one stored n-gram per line ``ngram<TAB>logp<TAB>bow`` (natural logs), orders ascending,
-plus a JSON of settings and figures beside it. Build: ``python -m ocr.decode.lm build``.
+plus a JSON of settings and figures beside it. Build: ``python utils/build_char_lm.py`` (about 10 s).
 """
 import argparse
 import gzip
 import json
 import math
 import os
-import sys
 import time
 
 import numpy as np
@@ -235,7 +234,7 @@ def build(order=DEFAULT_ORDER, min_counts=DEFAULT_MIN_COUNTS, path=DEFAULT_LM_PA
     lm = tables_to_lm(tables, settings)
     held_out = " ".join(load_sentences("validation"))[:200000]
     settings.update({"training_data": "ocr.data.corpus load_sentences('train') joined by spaces",
-                     "command": "python -m ocr.decode.lm build --order %d --min-counts %s"
+                     "command": "python utils/build_char_lm.py --order %d --min-counts %s"
                                 % (order, ",".join(map(str, min_counts))),
                      "validation_bits_per_char": round(bits_per_char(lm, held_out), 4),
                      "validation_chars": len(held_out), "build_seconds": round(time.time() - started, 1)})
@@ -246,18 +245,14 @@ def build(order=DEFAULT_ORDER, min_counts=DEFAULT_MIN_COUNTS, path=DEFAULT_LM_PA
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="train the character LM on the corpus train part and save it")
-    b.add_argument("--order", type=int, default=DEFAULT_ORDER)
-    b.add_argument("--min-counts", default=",".join(map(str, DEFAULT_MIN_COUNTS)),
-                   help="comma-separated minimum count per order (non-decreasing, first 1)")
-    b.add_argument("-o", "--output", default=DEFAULT_LM_PATH)
+    """Command line of utils/build_char_lm.py: build the LM and print its settings."""
+    parser = argparse.ArgumentParser(description="Train the character LM on the corpus train part and save it.")
+    parser.add_argument("--order", type=int, default=DEFAULT_ORDER)
+    parser.add_argument("--min-counts", default=",".join(map(str, DEFAULT_MIN_COUNTS)),
+                        help="comma-separated minimum count per order (non-decreasing, first 1)")
+    parser.add_argument("-o", "--output", default=DEFAULT_LM_PATH)
     args = parser.parse_args(argv)
     build(args.order, tuple(int(x) for x in args.min_counts.split(",")), args.output)
     with open(_settings_path(args.output), encoding="utf-8") as f:
         print(f.read())
 
-
-if __name__ == "__main__":
-    sys.exit(main())
