@@ -9,6 +9,14 @@ import cv2
 import numpy as np
 
 
+def _normal(rng, sigma, shape):
+    """Gaussian noise image: OpenCV's generator (fast), seeded from ``rng`` so results stay deterministic."""
+    out = np.empty(shape, np.float32)
+    cv2.setRNGSeed(int(rng.integers(1, 2 ** 31 - 1)))
+    cv2.randn(out, 0.0, float(sigma))
+    return out
+
+
 def _smooth_field(rng, h, w, cell, amplitude):
     """Smooth random field ~N(0, amplitude) varying over ``cell`` px (bicubic upsampling of a coarse grid)."""
     gh, gw = max(2, int(h / cell) + 2), max(2, int(w / cell) + 2)
@@ -68,21 +76,21 @@ class PageWarp:
 def paper(h, w, rng, scale=1.0):
     """Paper background, float32 grey levels: base tone, illumination gradient, fibre texture."""
     base = rng.uniform(230, 253)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     gx, gy = rng.normal(0, 6), rng.normal(0, 6)
-    page = base + gx * (xx / w - 0.5) + gy * (yy / h - 0.5)
-    page += _smooth_field(rng, h // 8 + 1, w // 8 + 1, 30, rng.uniform(0.5, 4.0))[:, :].repeat(8, 0).repeat(8, 1)[:h, :w]
-    grain = rng.normal(0, 1, (h, w)).astype(np.float32)
-    page += cv2.GaussianBlur(grain, (0, 0), rng.uniform(0.6, 1.5)) * rng.uniform(1.0, 5.0)
+    xs = (np.arange(w, dtype=np.float32) / w - 0.5) * np.float32(gx)
+    ys = (np.arange(h, dtype=np.float32) / h - 0.5) * np.float32(gy)
+    page = np.float32(base) + xs[None, :] + ys[:, None]
+    page += cv2.resize(_smooth_field(rng, h // 8 + 1, w // 8 + 1, 30, rng.uniform(0.5, 4.0)), (w, h))
+    page += cv2.GaussianBlur(_normal(rng, 1.0, (h, w)), (0, 0), rng.uniform(0.6, 1.5)) * np.float32(rng.uniform(1.0, 5.0))
     return page
 
 
 def ink_alpha(coverage, rng, pressure=0.9, variation=0.15, scale=1.0):
     """Ink opacity from coverage: low-frequency pressure changes and fine ballpoint grain."""
     h, w = coverage.shape
-    field = pressure + _smooth_field(rng, h // 8 + 1, w // 8 + 1, 25, variation).repeat(8, 0).repeat(8, 1)[:h, :w]
+    field = np.float32(pressure) + cv2.resize(_smooth_field(rng, h // 8 + 1, w // 8 + 1, 25, variation), (w, h))
     field = np.clip(field, 0.6, 1.0)
-    grain = 1.0 - np.clip(np.abs(rng.normal(0, rng.uniform(0.05, 0.2), (h, w))), 0, 0.5).astype(np.float32)
+    grain = 1.0 - np.clip(np.abs(_normal(rng, rng.uniform(0.05, 0.2), (h, w))), 0, 0.5)
     return np.clip(coverage * field * grain, 0.0, 1.0)
 
 
@@ -108,7 +116,7 @@ def scan_effects(page, rng, scale=1.0):
     sigma = rng.uniform(0.0, 0.9) * scale
     if sigma > 0.25:
         page = cv2.GaussianBlur(page, (0, 0), sigma)
-    page = page + rng.normal(0, rng.uniform(0.5, 4.0), page.shape).astype(np.float32)
+    page = page + _normal(rng, rng.uniform(0.5, 4.0), page.shape)
     contrast, brightness = rng.uniform(0.9, 1.12), rng.normal(0, 4)
     page = (page - 128.0) * contrast + 128.0 + brightness
     img = np.clip(np.rint(page), 0, 255).astype(np.uint8)

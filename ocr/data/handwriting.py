@@ -46,7 +46,7 @@ class Writer:
         m = font_metrics(font["path"])
         size = REF_SIZE * self.xh / m["xh"]
         if m["cap"] / m["xh"] > 2.4:                                    # tall scripts: halfway to a sane ascender
-            size = float(np.sqrt(size * REF_SIZE * 2.4 * self.xh / m["cap"]))
+            size = max(float(np.sqrt(size * REF_SIZE * 2.4 * self.xh / m["cap"])), 0.75 * size)
         self.size = max(8.0, min(size, 90.0 * scale))
         self.xh = m["xh"] * self.size / REF_SIZE
         self.slant = r.uniform(-0.12, 0.12) if self.cursive else r.uniform(-0.15, 0.35)   # shear x += slant*(-y)
@@ -85,22 +85,19 @@ class Writer:
     # ------------------------------------------------------------------ glyphs
 
     def _glyph(self, text, size):
-        """(coverage float32 array, (dx, dy) of its top-left from the baseline origin)."""
-        font = get_font(self.font["path"], int(round(size)))
-        mask, offset = font.getmask2(text, mode="L", anchor="ls")
-        w, h = mask.size
-        arr = np.frombuffer(bytes(mask), dtype=np.uint8).reshape(h, w).astype(np.float32) / 255.0 if w and h \
-            else np.zeros((1, 1), np.float32)
-        return arr, offset
+        """(coverage float32 array, (dx, dy) of its top-left from the baseline origin); single characters cached."""
+        if len(text) == 1:
+            return _glyph_cached(self.font["path"], int(round(size)), text)
+        return _render(self.font["path"], int(round(size)), text)
 
     def render_word(self, word, rng):
         """Ink patch of one word. Returns (patch float32 HxW, ox, oy, advance): (ox, oy) is the baseline start
         inside the patch, ``advance`` the pen advance from it (px)."""
-        size = self.size * (1.0 + rng.normal(0, self.size_jitter * 0.5))
+        size = self.size * (1.0 + rng.normal(0, self.size_jitter * 0.3))
         pad = int(self.size * 1.2) + 8
         if self.cursive:
             glyph, (dx, dy) = self._glyph(word, size)
-            advance = get_font(self.font["path"], int(round(size))).getlength(word)
+            advance = _advance(self.font["path"], int(round(size)), word)
             h = glyph.shape[0] + 2 * pad
             w = glyph.shape[1] + 2 * pad
             canvas = np.zeros((h, w), np.float32)
@@ -124,7 +121,7 @@ class Writer:
                 gh, gw = glyph.shape
                 if 0 <= gy and gy + gh <= canvas.shape[0] and 0 <= gx and gx + gw <= canvas.shape[1]:
                     np.maximum(canvas[gy:gy + gh, gx:gx + gw], glyph, out=canvas[gy:gy + gh, gx:gx + gw])
-                x += get_font(self.font["path"], int(round(cs))).getlength(ch) \
+                x += _advance(self.font["path"], int(round(cs)), ch) \
                     + (self.tracking + rng.normal(0, self.tracking_jitter)) * self.xh
             advance = x - ox
         # per-word shear (slant) + rotation about the baseline origin, then a small elastic distortion
@@ -161,6 +158,26 @@ class Writer:
         elif diff >= 0.35:
             patch = np.sqrt(patch)
         return patch
+
+
+def _render(path, size, text):
+    mask, offset = get_font(path, size).getmask2(text, mode="L", anchor="ls")
+    w, h = mask.size
+    arr = np.frombuffer(bytes(mask), dtype=np.uint8).reshape(h, w).astype(np.float32) / 255.0 if w and h \
+        else np.zeros((1, 1), np.float32)
+    return arr, offset
+
+
+@functools.lru_cache(maxsize=20000)
+def _glyph_cached(path, size, ch):
+    arr, offset = _render(path, size, ch)
+    arr.setflags(write=False)
+    return arr, offset
+
+
+@functools.lru_cache(maxsize=20000)
+def _advance(path, size, ch):
+    return get_font(path, size).getlength(ch)
 
 
 def _rotate(glyph, degrees):

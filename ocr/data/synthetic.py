@@ -15,6 +15,7 @@ disjoint. Text comes from ocr.data.corpus, the part matching the form's split. E
 word's ink after the page warp, so they are exact.
 """
 import argparse
+import functools
 import hashlib
 import multiprocessing
 import os
@@ -148,10 +149,15 @@ def _print_text(ink, font, text, x, y):
         _place(ink, arr, int(x) + dx, int(y) + dy)
 
 
+@functools.lru_cache(maxsize=50000)
+def _text_width(font, text):
+    return font.getlength(text)
+
+
 def _wrap(font, words, width):
     """Greedy wrap of machine-print text (word widths measured once)."""
-    space = font.getlength(" ")
-    widths = {w: font.getlength(w) for w in set(words)}
+    space = _text_width(font, " ")
+    widths = {w: _text_width(font, w) for w in set(words)}
     lines, cur, x = [], [], 0.0
     for word in words:
         if cur and x + space + widths[word] > width:
@@ -297,8 +303,8 @@ def render_form(item, dpi=150):
 
     # ---- page warp, paper, ink, scanner
     warp = degrade.PageWarp(H, W, rng, scale=scale)
-    hand_w = warp.apply(hand_ink)
-    print_w = warp.apply(print_ink)
+    both = warp.apply(np.dstack([hand_ink, print_ink]))      # one remap for both ink layers
+    hand_w, print_w = both[..., 0], both[..., 1]
     background = degrade.paper(H, W, rng, scale)
     alpha_hand = degrade.ink_alpha(hand_w, rng, writer.pressure, writer.pressure_var, scale)
     print_level = rng.uniform(0, 40)
