@@ -116,7 +116,7 @@ def load_split(root, parse_method, split, max_len, steps, limit, seed):
     dataset = IAMDataset(root, parse_method, split=split)
     order = np.arange(len(dataset))
     if limit is not None and limit < len(order):
-        order = np.sort(np.random.default_rng([seed, len(split)]).permutation(len(order))[:limit])
+        order = np.sort(np.random.default_rng(seed).permutation(len(order))[:limit])
     indices, labels, texts = [], [], []
     skipped = {"alphabet": 0, "empty": 0, "too_long": 0}
     for i in order:

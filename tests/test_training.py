@@ -3,7 +3,6 @@ import json
 import os
 
 import cv2
-import mxnet as mx
 import numpy as np
 import pytest
 from mxnet import gluon
@@ -11,7 +10,7 @@ from mxnet import gluon
 from ocr import handwriting_line_recognition as cli
 from ocr.recognizer import Recognizer
 from ocr.training import fit, load_checkpoint
-from tests.test_recognizer import TINY_SIZE, WORDS, render_line, tiny_batch, tiny_net
+from tests.test_recognizer import WORDS, render_line, tiny_batch, tiny_net
 
 FORM_XML = """<?xml version="1.0" encoding="ISO-8859-1"?>
 <form height="100" id="{form}" writer-id="{writer}" width="400"><handwritten-part>{lines}</handwritten-part></form>

@@ -13,7 +13,6 @@ import time
 
 import cv2
 import mxnet as mx
-import numpy as np
 
 from ocr.config import LINE_SIZE
 from ocr.nets.recognizer import build_recognizer
