@@ -88,3 +88,13 @@ def test_english_lexicon_keeps_case_punctuation_and_far_words(english):
     assert english.correct_text("aircrapt (beyond) 3rd don't") == "aircraft (beyond) 3rd don't"
     assert english.correct_text("xqzvwk a") == "xqzvwk a"                   # nothing close enough: kept
     assert english.correct_text("Tbe's") == "The's"
+
+
+def test_matrix_ranking_uses_the_recogniser_evidence(english, word_lexicon):
+    log_probs, alphabet, _ = load_sample("iam", 0)
+    by_distance = decode_lexicon(log_probs, alphabet, corrector=english).text.split()
+    by_matrix = decode_lexicon(log_probs, alphabet, corrector=english, rank="matrix").text.split()
+    assert by_distance[1] == "fax" and by_matrix[1] == "fake"       # "fak": the matrix has mass for an e
+    log_probs, alphabet, _ = load_sample("word", 0)
+    corrector = LexiconCorrector(word_lexicon, EditCosts())
+    assert decode_lexicon(log_probs, alphabet, corrector=corrector, rank="matrix").text == "aircraft"

@@ -65,6 +65,7 @@ def main(argv=None):
         "beam": get_decoder("beam", width=width),
         "beam+LM": get_decoder("beam", width=width, **lm_options),
         "lexicon(greedy)": get_decoder("lexicon"),
+        "lexicon(matrix)": get_decoder("lexicon", rank="matrix"),
         "lexicon(beam+LM)": get_decoder("lexicon", base="beam", width=width, **lm_options),
     }
     reference = pyctcdecode_decoder(width)

@@ -36,7 +36,8 @@ def get_decoder(name, **options):
       beta=1.0;
     * 'lexicon': base='greedy' (or 'beam', then the beam options apply), lexicon=None (English word list;
       a text file path or a Lexicon), costs=None (learned table if present, else unit; a JSON path or an
-      EditCosts), max_distance=2.0, max_ratio=0.34, frequency_weight=0.1.
+      EditCosts), max_distance=2.0, max_ratio=0.34, frequency_weight=0.1, rank='distance' (or 'matrix':
+      close candidates ranked by the matrix and word frequency, see ocr.decode.lexicon).
     Resources (LM, lexicon, costs) are loaded once, here."""
     if name not in DECODERS:
         raise ValueError("unknown decoder %r (choose from %s)" % (name, ", ".join(DECODERS)))

@@ -15,6 +15,9 @@ For each word of the decoded line (a run of letters, with inner apostrophes, not
    untouched (``Tbe,`` -> ``The,``). A word with an apostrophe not in the lexicon is corrected on the part
    before its first apostrophe (``Tbe's`` -> ``The's``).
 
+With the matrix at hand (``decode_lexicon(..., rank='matrix')``), step 3 ranks the close candidates by the
+recogniser's own evidence instead: log P_ctc(line with the candidate) + log(count / top count).
+
 The default lexicon is the English frequency list that ``symspellpy`` ships (82,765 lower-case words with
 counts); ``Lexicon.from_text_file`` makes one from any text (word counts from the text itself).
 """
@@ -26,7 +29,7 @@ import symspellpy
 
 from ocr.alphabet import ALPHABET
 from ocr.decode.beam_search import prefix_beam_search
-from ocr.decode.ctc import column_labels, make_decoded, to_log_probs
+from ocr.decode.ctc import column_labels, ctc_log_likelihood, make_decoded, text_to_columns, to_log_probs
 from ocr.decode.distance import EditCosts
 from ocr.decode.greedy import decode_greedy
 
@@ -92,31 +95,31 @@ class LexiconCorrector:
         self.max_distance, self.max_ratio, self.frequency_weight = max_distance, max_ratio, frequency_weight
         self._cache = {}
 
-    def correct_word(self, word, alphabet=ALPHABET):
-        """The replacement of one word (letters and inner apostrophes), or the word itself."""
+    def close_candidates(self, word, alphabet=ALPHABET):
+        """[(replacement, weighted distance, count)] for a word that is not in the lexicon: the candidates within
+        the distance limit, case restored, written in ``alphabet``; [] for a lexicon word or a single letter."""
         if len(word) < 2 or word in self.lexicon:
-            return word
+            return []
         if "'" in word:
             stem, rest = word.split("'", 1)
-            return self.correct_word(stem, alphabet) + "'" + rest
+            return [(c + "'" + rest, d, n) for c, d, n in self.close_candidates(stem, alphabet)]
         lower = word.lower()
-        best = self._cache.get(lower)
-        if best is None:
-            best = self._cache[lower] = self._best_candidate(lower)
-        replacement = _restore_case(word, best) if best else word
-        return replacement if set(alphabet).issuperset(replacement) else word
+        found = self._cache.get(lower)
+        if found is None:
+            limit = min(self.max_distance, self.max_ratio * len(lower))
+            scored = ((c, self.costs.distance(lower, c), n) for c, n in self.lexicon.candidates(lower))
+            found = self._cache[lower] = [item for item in scored if item[1] <= limit]
+        allowed = set(alphabet)
+        return [(_restore_case(word, c), d, n) for c, d, n in found if allowed.issuperset(_restore_case(word, c))]
 
-    def _best_candidate(self, lower):
-        limit = min(self.max_distance, self.max_ratio * len(lower))
-        best, best_score = "", None
-        for candidate, count in self.lexicon.candidates(lower):
-            distance = self.costs.distance(lower, candidate)
-            if distance > limit:
-                continue
-            score = distance + self.frequency_weight * math.log10(self.lexicon.top_count / count)
-            if best_score is None or score < best_score:
-                best, best_score = candidate, score
-        return best
+    def correct_word(self, word, alphabet=ALPHABET):
+        """The replacement of one word (letters and inner apostrophes): the close candidate with the lowest
+        ``distance + frequency_weight * log10(top count / count)``, or the word itself when there is none."""
+        candidates = self.close_candidates(word, alphabet)
+        if not candidates:
+            return word
+        top = self.lexicon.top_count
+        return min(candidates, key=lambda c: c[1] + self.frequency_weight * math.log10(top / c[2]))[0]
 
     def correct_text(self, text, alphabet=ALPHABET):
         """``text`` with every word corrected; everything between words is kept as it is. Replacements must
@@ -134,11 +137,30 @@ def _english():
     return _ENGLISH[0]
 
 
+def rank_by_matrix(text, log_probs, labels, blank, corrector, alphabet=ALPHABET):
+    """Correct ``text`` choosing each word's replacement with the T x C log-probs: among the close candidates
+    (the corrector's distance limit), the one with the highest log P_ctc(line with it) + log(count / top
+    count), the Bayes rule with the recogniser as the channel; a word without close candidates stays.
+    Words are decided from the last to the first, each with the decisions after it in place."""
+    top = corrector.lexicon.top_count
+    for match in reversed(list(WORD.finditer(text))):
+        best, best_score = match.group(0), None
+        for candidate, _, count in corrector.close_candidates(match.group(0), alphabet):
+            trial = text[:match.start()] + candidate + text[match.end():]
+            score = ctc_log_likelihood(log_probs, text_to_columns(trial, labels), blank) + math.log(count / top)
+            if best_score is None or score > best_score:
+                best, best_score = candidate, score
+        text = text[:match.start()] + best + text[match.end():]
+    return text
+
+
 def decode_lexicon(probs, alphabet=ALPHABET, blank=None, log_probs=None, corrector=None, base="greedy",
-                   **base_options):
+                   rank="distance", **base_options):
     """Decode a T x C matrix (probabilities or log-probabilities) with the ``base`` decoder ('greedy' or
     'beam', with ``base_options``), then correct its words with ``corrector`` (a LexiconCorrector; default
-    English lexicon and default costs). Confidences come from the matrix for the corrected text."""
+    English lexicon and default costs). ``rank``: 'distance' ranks close candidates by weighted distance and
+    frequency (LexiconCorrector.correct_word), 'matrix' by the matrix and frequency (rank_by_matrix).
+    Confidences come from the matrix for the corrected text."""
     lp = to_log_probs(probs, log_probs)
     if base == "greedy":
         text = decode_greedy(lp, alphabet, blank, log_probs=True).text
@@ -148,4 +170,10 @@ def decode_lexicon(probs, alphabet=ALPHABET, blank=None, log_probs=None, correct
         raise ValueError("base decoder must be 'greedy' or 'beam', not %r" % base)
     corrector = corrector if corrector is not None else LexiconCorrector()
     labels, blank = column_labels(alphabet, lp.shape[1], blank)
-    return make_decoded(corrector.correct_text(text, alphabet), lp, labels, blank)
+    if rank == "distance":
+        text = corrector.correct_text(text, alphabet)
+    elif rank == "matrix":
+        text = rank_by_matrix(text, lp, labels, blank, corrector, alphabet)
+    else:
+        raise ValueError("rank must be 'distance' or 'matrix', not %r" % rank)
+    return make_decoded(text, lp, labels, blank)
