@@ -14,7 +14,7 @@ def main():
     out_dir = os.path.join(DATA_DIR, "demo")
     with tempfile.TemporaryDirectory() as tmp:
         tree = os.path.join(tmp, "tree")
-        generate(tree, num_forms=1, seed=0)
+        generate(tree, num_forms=1, seed=0, progress=False)
         form_id = sorted(os.listdir(os.path.join(tree, "xml")))[0][:-4]
         boxed = os.path.join(out_dir, form_id + "_boxed.png")
         draw_form_boxes(os.path.join(tree, "forms", form_id + ".png"), os.path.join(tree, "xml", form_id + ".xml"),
@@ -24,7 +24,7 @@ def main():
     print("Synthetic form %s, handwritten lines:" % form_id)
     for line in lines:
         print("  " + line)
-    print("Page with line (blue) and word (red) boxes: %s" % boxed)
+    print("Page with line (red) and word (green) boxes: %s" % boxed)
 
 
 if __name__ == "__main__":
