@@ -29,7 +29,8 @@ from ocr.config import FORM_SIZE
 from ocr.data.page_augment import NO_AUGMENT, PageAugmentParams, augment_page
 from ocr.data.transforms import box_to_px, expand_box
 from ocr.handwriting_line_recognition import pick_context
-from ocr.nets.paragraph import DEFAULT_CONFIG, LOSSES, build_paragraph_net, iou_and_giou, mse_loss
+from ocr.metrics import giou, iou
+from ocr.nets.paragraph import DEFAULT_CONFIG, LOSSES, build_paragraph_net
 from ocr.paragraph import NORMALISATION, reduce_page, resolve_model, standardise
 from ocr.paths import atomic_write_bytes
 from ocr.training import fit, load_checkpoint, save_json
@@ -147,12 +148,11 @@ def predict(net, pages, ctx, batch_size=32):
 
 
 def box_metrics(predicted, target, prefix):
-    """Boxes (N, 4) fractions -> {prefix_iou: mean IoU, prefix_giou_loss: mean 1 - GIoU, prefix_mse: mean of
+    """Boxes (N >= 1, 4) fractions -> {prefix_iou: mean IoU, prefix_giou_loss: mean 1 - GIoU, prefix_mse: mean of
     0.5 * squared coordinate error (the reference's L2Loss)}."""
-    p, t = mx.nd.array(predicted), mx.nd.array(target)
-    iou, giou = iou_and_giou(mx.nd, p, t)
-    return {prefix + "_iou": float(iou.mean().asscalar()), prefix + "_giou_loss": float((1 - giou).mean().asscalar()),
-            prefix + "_mse": float(mse_loss(mx.nd, p, t).mean().asscalar())}
+    return {prefix + "_iou": float(np.mean(np.diag(iou(predicted, target)))),
+            prefix + "_giou_loss": float(np.mean(1 - np.diag(giou(predicted, target)))),
+            prefix + "_mse": float(0.5 * np.mean(np.square(predicted - target)))}
 
 
 def draw_boxes(pages, predicted, target):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from mxnet import autograd, gluon
 
+from ocr import metrics
 from ocr import paragraph_segmentation_dcnn as cli
 from ocr.data import fonts
 from ocr.data.page_augment import NO_AUGMENT, PageAugmentParams, augment_page
@@ -53,6 +54,13 @@ def test_giou_loss_disjoint_boxes_above_one_with_gradient():
     loss.backward()
     assert loss.asscalar() == pytest.approx(1.875, abs=1e-5)
     np.testing.assert_allclose(pred.grad.asnumpy(), [[-0.15625, -0.15625, -0.3125, -0.3125]], atol=1e-5)
+
+
+def test_mxnet_iou_and_giou_agree_with_metrics():
+    boxes = np.random.default_rng(0).uniform(0.05, 0.5, (2, 16, 4))
+    ours = iou_and_giou(mx.nd, mx.nd.array(boxes[0], dtype="float64"), mx.nd.array(boxes[1], dtype="float64"))
+    np.testing.assert_allclose(ours[0].asnumpy(), np.diag(metrics.iou(boxes[0], boxes[1])), atol=1e-6)
+    np.testing.assert_allclose(ours[1].asnumpy(), np.diag(metrics.giou(boxes[0], boxes[1])), atol=1e-6)
 
 
 def fake_pages(count, shape, seed):
