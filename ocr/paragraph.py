@@ -95,7 +95,8 @@ class ParagraphSegmenter:
         return self.net(data).asnumpy()
 
     def predict(self, page):
-        """Any page -> the handwritten block (x, y, w, h) in integer page pixels, inside the page."""
+        """Any page -> the handwritten block (x, y, w, h) in integer page pixels, inside the page (w or h is 0
+        when the net puts the box in the letterbox padding)."""
         small, content_box = self.prepare(page)
         box = unletterbox(self.predict_fractions(small[None])[0], content_box)
         x1, y1, x2, y2 = box_to_px(box, np.shape(page)[:2])

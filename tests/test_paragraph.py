@@ -21,6 +21,7 @@ TINY = {"input_size": [96, 64], "stem_channels": 8, "channels": [8, 16, 16, 16],
 
 
 def nd(*rows):
+    """Boxes given as rows -> float64 NDArray (N, 4)."""
     return mx.nd.array(np.array(rows, np.float64))
 
 
@@ -79,6 +80,7 @@ def fake_pages(count, shape, seed):
 
 
 def tiny_net(seed=0):
+    """An initialised, hybridized ParagraphNet with the TINY config (input 96x64)."""
     mx.random.seed(seed)
     net = build_paragraph_net(TINY)
     net.initialize(mx.init.Xavier())
@@ -143,6 +145,7 @@ def test_crop_region_expands_about_the_centre():
 
 
 def block_page(shape=(280, 200), box=(0.2, 0.3, 0.5, 0.3)):
+    """A light uint8 page of ``shape`` with a black rectangle at ``box`` (fractions) -> (page, box)."""
     height, width = shape
     page = np.full(shape, 240, np.uint8)
     x, y, w, h = box
@@ -188,6 +191,7 @@ def tree(tmp_path_factory):
 
 
 def run_cli(tree, tmp_path, *flags):
+    """The CLI on ``tree`` (CPU, batch 2) with checkpoints and logs under tmp_path; returns its history."""
     return cli.main(["--iam-root", tree, "-c", str(tmp_path / "ck"), "-d", str(tmp_path / "logs"), "-b", "2",
                      "-g", "-1", *flags])
 

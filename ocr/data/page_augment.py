@@ -72,8 +72,8 @@ def reframe(page, box, rng, params, fill):
     height, width = page.shape
     bx1, by1, bx2, by2 = _box_px(box, page.shape)
     # signed cuts per side in pixels: > 0 crops (at most up to the block), < 0 pads
-    left, right = (rng.uniform(-1, 1, 2) * params.margin * width)
-    top, bottom = (rng.uniform(-1, 1, 2) * params.margin * height)
+    left, right = rng.uniform(-1, 1, 2) * params.margin * width
+    top, bottom = rng.uniform(-1, 1, 2) * params.margin * height
     stretch = rng.uniform(0, params.aspect)
     if rng.random() < 0.5:
         left, right = left - stretch * width / 2, right - stretch * width / 2
