@@ -28,7 +28,7 @@ from mxnet.gluon.data import Dataset
 
 from ocr.config import FORM_BB_EXPAND, FORM_SIZE, LINE_SIZE, REGION_SIZE, WORD_SIZE
 from ocr.data.transforms import box_to_px, crop_image, expand_box, fit_geometry, resize_image, union_box_px
-from ocr.paths import DATA_DIR, atomic_write_bytes, atomic_write_text
+from ocr.paths import CACHE_DIR, atomic_write_bytes, atomic_write_text
 
 PARSE_METHODS = ("form", "form_original", "form_bb", "line", "word")
 SPLITS = ("train", "trainset", "validation", "test", "all")
@@ -134,7 +134,7 @@ class IAMTree:
         self.lines_dir = _first_dir(self.root, ["lines", "line"])
         self.words_dir = _first_dir(self.root, ["words", "word"])
         self.cache_dir = cache_dir or os.path.join(
-            DATA_DIR, "cache", "iam-" + hashlib.sha1(self.root.encode()).hexdigest()[:12])
+            CACHE_DIR, "iam-" + hashlib.sha1(self.root.encode()).hexdigest()[:12])
         self.forms = self._load_index()
         self.split_of_line = self._load_splits()
 
