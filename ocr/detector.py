@@ -1,0 +1,113 @@
+"""Inference API of the word (or line) detector: ``WordDetector.load(path).predict(region)``.
+
+A model is two files, ``<name>.params`` (weights) and ``<name>.json`` (everything else: network config with the
+anchor shapes and input size, detection settings, box expansion, training command and data, metrics); the net is
+rebuilt from the JSON alone.
+
+A region (the handwritten block, any size or colour) is made gray, fitted into REGION_SIZE (700 x 700, letterboxed
+with paper colour), resized to S x S (S = ``image_size`` of the net) and fed as ink = 1 - grey / 255. Predicted
+boxes are mapped back out of the letterbox, so they are (x, y, w, h) fractions of the region as given.
+"""
+import json
+import os
+
+import cv2
+import mxnet as mx
+import numpy as np
+
+from ocr.config import REGION_SIZE
+from ocr.data.transforms import resize_image, to_gray
+from ocr.nets.ssd import build_ssd, detect, make_anchors
+from ocr.paths import MODELS_DIR
+
+DEFAULT_MODEL = "word_segmentation"
+DEFAULT_DETECTION = {"min_c": 0.01, "overlap_thres": 0.1, "topk": 300, "pre_nms_topk": 2000, "score_threshold": 0.5}
+
+
+def ink_map(fitted, image_size):
+    """uint8 gray region already fitted into REGION_SIZE, (H, W) -> float32 (1, S, S) ink map (1 - grey / 255) at
+    S = image_size (area interpolation)."""
+    small = cv2.resize(fitted, (image_size, image_size), interpolation=cv2.INTER_AREA)
+    return (1.0 - small.astype(np.float32) / 255.0)[None]
+
+
+def corners_to_xywh(corners):
+    """(n, 4) corners (x1, y1, x2, y2) -> (n, 4) float32 (x, y, w, h), same units."""
+    corners = np.asarray(corners, dtype=np.float32).reshape(-1, 4)
+    return np.concatenate([corners[:, :2], corners[:, 2:] - corners[:, :2]], axis=1)
+
+
+def xywh_to_corners(boxes):
+    """(n, 4) (x, y, w, h) -> (n, 4) float32 corners (x1, y1, x2, y2), same units."""
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    return np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], axis=1)
+
+
+def undo_letterbox(boxes, content_box):
+    """(n, 4) (x, y, w, h) fractions of the fitted image -> fractions of the original image that resize_image
+    placed at ``content_box`` (x, y, w, h fractions of the fitted image), clipped to [0, 1]."""
+    cx, cy, cw, ch = content_box
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    x1 = np.clip((boxes[:, 0] - cx) / cw, 0, 1)
+    y1 = np.clip((boxes[:, 1] - cy) / ch, 0, 1)
+    x2 = np.clip((boxes[:, 0] + boxes[:, 2] - cx) / cw, 0, 1)
+    y2 = np.clip((boxes[:, 1] + boxes[:, 3] - cy) / ch, 0, 1)
+    return np.stack([x1, y1, x2 - x1, y2 - y1], axis=1).astype(np.float32)
+
+
+def resolve_model(name_or_path=None):
+    """Model name or path (stem, .params or .json; None = the shipped default) -> (params path, json path)."""
+    name_or_path = name_or_path or DEFAULT_MODEL
+    stem = os.path.splitext(name_or_path)[0] if name_or_path.endswith((".params", ".json")) else name_or_path
+    if not os.path.exists(stem + ".json") and not os.path.dirname(stem):
+        stem = os.path.join(MODELS_DIR, stem)
+    if not (os.path.exists(stem + ".json") and os.path.exists(stem + ".params")):
+        raise FileNotFoundError("no detector model %s.params + %s.json" % (stem, stem))
+    return stem + ".params", stem + ".json"
+
+
+class WordDetector:
+    """A trained detector: ``net`` (hybridized SSD), its ``info`` dict (the model JSON), ``ctx``.
+
+    ``detection`` (from info, overridable per call): min_c (lowest probability kept before NMS), overlap_thres (NMS
+    IoU), topk (boxes kept after NMS), pre_nms_topk, score_threshold (lowest score ``predict`` returns).
+    """
+
+    def __init__(self, net, info, ctx=None):
+        self.net, self.info, self.ctx = net, info, ctx or mx.cpu()
+        self.image_size = info["network"]["image_size"]
+        self.anchors = make_anchors(info["network"])
+        self.variances = info["network"].get("variances")
+        self.detection = {**DEFAULT_DETECTION, **info.get("detection", {})}
+
+    @classmethod
+    def load(cls, path=None, ctx=None):
+        """Load ``<name>.params`` + ``<name>.json`` (see resolve_model; default models/word_segmentation) on ``ctx``
+        (default CPU)."""
+        params_path, json_path = resolve_model(path)
+        with open(json_path, encoding="utf-8") as f:
+            info = json.load(f)
+        ctx = ctx or mx.cpu()
+        net = build_ssd(info["network"])
+        net.load_parameters(params_path, ctx=ctx)
+        net.hybridize(static_alloc=True)
+        return cls(net, info, ctx)
+
+    def detect_fitted(self, fitted, **overrides):
+        """Regions already fitted into REGION_SIZE, uint8 (N, H, W) -> list of (boxes (n, 4) (x, y, w, h) fractions
+        of the fitted region, scores (n,)), every box above min_c after NMS, best first (overrides: see class)."""
+        settings = {**self.detection, **overrides}
+        inks = np.stack([ink_map(region, self.image_size) for region in fitted])
+        scores, offsets = self.net(mx.nd.array(inks, ctx=self.ctx))
+        found = detect(scores, offsets, self.anchors, settings["min_c"], settings["overlap_thres"], settings["topk"],
+                       settings["pre_nms_topk"], **({"variances": self.variances} if self.variances else {}))
+        return [(corners_to_xywh(corners), probability) for corners, probability in found]
+
+    def predict(self, region, score_threshold=None):
+        """A region image (any size, colour or dtype; see to_gray) -> (boxes float32 (n, 4) (x, y, w, h) fractions
+        of that image, scores float32 (n,)) with score >= score_threshold (default: the model's), best first."""
+        threshold = self.detection["score_threshold"] if score_threshold is None else score_threshold
+        fitted, content_box = resize_image(to_gray(region), REGION_SIZE)
+        boxes, scores = self.detect_fitted(fitted[None])[0]
+        keep = scores >= threshold
+        return undo_letterbox(boxes[keep], content_box), scores[keep]

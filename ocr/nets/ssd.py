@@ -1,0 +1,283 @@
+"""Single-shot detector (SSD) of word (or line) boxes in a handwritten region: Gluon blocks and the box arithmetic
+around them (anchors, target assignment, hard-negative mining, loss, decoding + NMS). No I/O.
+
+Coordinates: boxes here are corners (x1, y1, x2, y2) as fractions of the region image (the 700x700 ``form_bb``
+crop, fed to the net resized to S x S, S = ``image_size``); callers convert from/to (x, y, w, h).
+
+Network (``SSD``): input (N, 1, S, S) float32 ink maps (ink = 1 - grey / 255, so padding is 0). A narrow VGG-style
+trunk (3x3 conv + BN + ReLU) makes feature maps at strides 4, 8, 16, 32, 64 (S = 350: 88, 44, 22, 11, 6 cells).
+Each map with anchors gets two 3x3 conv heads: 2 class scores (0 background, 1 text) and 4 box offsets per anchor.
+Output: scores (N, A, 2) and offsets (N, A, 4), anchors ordered map by map, cell by cell (row-major), shape by shape.
+
+Anchors: per map a list of (w, h) shapes (fractions of the region) centred on every cell, given directly rather
+than as MultiBoxPrior's (sizes, ratios), whose extra ratios only pair with the first size: words need a fixed
+height with several widths. The shapes are k-means clusters of synthetic word / line boxes, assigned to maps by
+height (see WORD_ANCHORS).
+
+Targets (``assign_targets``, numpy): an anchor is positive when its best IoU with a box is >= ``threshold``; each
+box also claims its own best anchor (so every box has one). Offsets are SSD's centre/log-size encoding divided by
+``variances``. Loss (``SSDLoss``): softmax cross-entropy on positives plus the ``negative_ratio`` x positives
+negatives of highest loss (hard-negative mining), and Smooth-L1 on positive offsets, both divided by the number of
+positives. ``detect``: decode, then one class-agnostic ``box_nms``.
+"""
+import math
+
+import mxnet as mx
+import numpy as np
+from mxnet import gluon
+
+VARIANCES = (0.1, 0.1, 0.2, 0.2)
+MAP_STRIDES = (4, 8, 16, 32, 64)
+# Trunk channels per unit of ``width``: stem, then one entry per feature map; width 8 -> 16, 32, 48, 64, 64, 64.
+STAGE_CHANNELS = (2, 4, 6, 8, 8, 8)
+CONVS_PER_MAP = (2, 2, 2, 1, 1)
+# (w, h) anchor shapes per map, fractions of the region, from k-means (1 - IoU distance) of the (w, h) of the boxes
+# (x 1.05, the default expansion) of an 80-form synthetic tree (seed 1): 12 clusters of 8,036 word boxes (mean best
+# IoU 0.81, 98.5% of boxes >= 0.5), 5 clusters of 616 line boxes (0.89, 98.4%). A map's cell must be at most about
+# half an anchor's height for some anchor centre to sit close to every box, so shapes go to maps by height:
+# words lower than 0.025 on the stride-4 map (cell 0.0114 at S = 350), the rest on stride 8 (cell 0.0227); all line
+# shapes on stride 8.
+WORD_ANCHORS = (
+    ((0.0165, 0.0155), (0.0301, 0.0166), (0.0447, 0.0178), (0.0642, 0.0200), (0.0368, 0.0229), (0.0246, 0.0239)),
+    ((0.0513, 0.0253), (0.0783, 0.0266), (0.1160, 0.0267), (0.0399, 0.0314), (0.0619, 0.0346), (0.0977, 0.0385)),
+    (), (), (),
+)
+LINE_ANCHORS = (
+    (),
+    ((0.3573, 0.0327), (0.9546, 0.0339), (0.9531, 0.0411), (0.9541, 0.0496), (0.9563, 0.0629)),
+    (), (), (),
+)
+DEFAULT_CONFIG = {"width": 8, "image_size": 350, "anchors": WORD_ANCHORS, "variances": VARIANCES}
+
+
+def _conv_bn_relu(channels, strides=1):
+    block = gluon.nn.HybridSequential()
+    block.add(gluon.nn.Conv2D(channels, 3, strides=strides, padding=1, use_bias=False),
+              gluon.nn.BatchNorm(),
+              gluon.nn.Activation("relu"))
+    return block
+
+
+def feature_sizes(image_size):
+    """Side lengths (cells) of the five feature maps for an S x S input: the stride-2 stem conv and each
+    ceil-mode pool halve the side, rounding up (350 -> 175 -> 88, 44, 22, 11, 6)."""
+    side = math.ceil(image_size / 2)
+    sizes = []
+    for _ in MAP_STRIDES:
+        side = math.ceil(side / 2)
+        sizes.append(side)
+    return sizes
+
+
+class SSD(gluon.HybridBlock):
+    """(N, 1, S, S) ink maps -> (class scores (N, A, 2), box offsets (N, A, 4)).
+
+    width: trunk width unit (channels STAGE_CHANNELS * width); anchors: five lists of (w, h) shapes, one per map
+    (an empty list: no head on that map; the trunk stops at the last map with anchors). The other config keys
+    (image_size, variances) are used by make_anchors, assign_targets and detect, not by the blocks.
+    """
+
+    def __init__(self, width=8, anchors=WORD_ANCHORS, **kwargs):
+        super().__init__(**kwargs)
+        if len(anchors) != len(MAP_STRIDES):
+            raise ValueError("anchors must list %d maps, got %d" % (len(MAP_STRIDES), len(anchors)))
+        self.anchors_per_map = [len(shapes) for shapes in anchors]
+        if not any(self.anchors_per_map):
+            raise ValueError("no anchor shapes on any map")
+        depth = max(i for i, count in enumerate(self.anchors_per_map) if count) + 1   # maps past the last head: unused
+        channels = [unit * width for unit in STAGE_CHANNELS]
+        with self.name_scope():
+            self.stem = gluon.nn.HybridSequential()
+            self.stem.add(_conv_bn_relu(channels[0], strides=2), _conv_bn_relu(channels[0]))
+            self.stages = gluon.nn.HybridSequential()
+            for index, convs in enumerate(CONVS_PER_MAP[:depth]):
+                stage = gluon.nn.HybridSequential()
+                stage.add(gluon.nn.MaxPool2D(2, 2, ceil_mode=True))
+                for _ in range(convs):
+                    stage.add(_conv_bn_relu(channels[index + 1]))
+                self.stages.add(stage)
+            self.class_heads = gluon.nn.HybridSequential()
+            self.box_heads = gluon.nn.HybridSequential()
+            for count in self.anchors_per_map:
+                if count:
+                    self.class_heads.add(gluon.nn.Conv2D(count * 2, 3, padding=1))
+                    self.box_heads.add(gluon.nn.Conv2D(count * 4, 3, padding=1))
+
+    def hybrid_forward(self, F, x):
+        x = self.stem(x)
+        scores, offsets, head = [], [], 0
+        for stage, count in zip(self.stages, self.anchors_per_map):
+            x = stage(x)
+            if count:
+                scores.append(F.reshape(F.transpose(self.class_heads[head](x), (0, 2, 3, 1)), (0, -1, 2)))
+                offsets.append(F.reshape(F.transpose(self.box_heads[head](x), (0, 2, 3, 1)), (0, -1, 4)))
+                head += 1
+        return F.concat(*scores, dim=1), F.concat(*offsets, dim=1)
+
+
+def build_ssd(config):
+    """An SSD from a config dict (keys of DEFAULT_CONFIG; missing keys take their defaults)."""
+    unknown = set(config) - set(DEFAULT_CONFIG)
+    if unknown:
+        raise ValueError("unknown SSD config keys: %s" % sorted(unknown))
+    config = {**DEFAULT_CONFIG, **config}
+    return SSD(width=config["width"], anchors=config["anchors"])
+
+
+class Anchors:
+    """Anchor boxes of one input size: ``corners`` float32 (A, 4) (x1, y1, x2, y2 fractions of the region) in the
+    net's output order, and ``rows``: (start, stop, y_low, y_high) per row of cells, so that target assignment
+    only compares a box with the anchor rows it can overlap."""
+
+    def __init__(self, corners, rows):
+        self.corners, self.rows = corners, rows
+
+    def __len__(self):
+        return len(self.corners)
+
+
+def make_anchors(config):
+    """The Anchors of an SSD config: for each map of side G (feature_sizes), each cell (row r, column c) centred at
+    ((c + 0.5) / G, (r + 0.5) / G), each (w, h) shape of that map. Not clipped to the region."""
+    config = {**DEFAULT_CONFIG, **config}
+    corners, rows = [], []
+    for side, shapes in zip(feature_sizes(config["image_size"]), config["anchors"]):
+        if not shapes:
+            continue
+        shapes = np.asarray(shapes, dtype=np.float64).reshape(-1, 2)
+        centres = (np.arange(side) + 0.5) / side
+        cy, cx = np.meshgrid(centres, centres, indexing="ij")                       # (G, G) each
+        cx, cy = cx[:, :, None], cy[:, :, None]
+        half_w, half_h = shapes[:, 0] / 2, shapes[:, 1] / 2                         # (K,)
+        boxes = np.stack(np.broadcast_arrays(cx - half_w, cy - half_h, cx + half_w, cy + half_h), axis=-1)
+        start = sum(len(c) for c in corners)
+        per_row = side * len(shapes)
+        for r in range(side):
+            rows.append((start + r * per_row, start + (r + 1) * per_row,
+                         float(centres[r] - half_h.max()), float(centres[r] + half_h.max())))
+        corners.append(boxes.reshape(-1, 4))
+    return Anchors(np.concatenate(corners).astype(np.float32), rows)
+
+
+def _pair_iou(a, b):
+    """IoU of corner boxes a (n, 4) and b (m, 4) -> (n, m)."""
+    w = np.maximum(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0)
+    h = np.maximum(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0)
+    inter = w * h
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-12)
+
+
+def encode_boxes(anchors, boxes, variances=VARIANCES):
+    """SSD offsets of corner boxes (n, 4) relative to corner anchors (n, 4): ((bx - ax) / aw, (by - ay) / ah,
+    log(bw / aw), log(bh / ah)) / variances, with (x, y) centres -> float32 (n, 4)."""
+    aw, ah = anchors[:, 2] - anchors[:, 0], anchors[:, 3] - anchors[:, 1]
+    bw, bh = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    offsets = np.stack([((boxes[:, 0] + boxes[:, 2]) - (anchors[:, 0] + anchors[:, 2])) / 2 / aw,
+                        ((boxes[:, 1] + boxes[:, 3]) - (anchors[:, 1] + anchors[:, 3])) / 2 / ah,
+                        np.log(np.maximum(bw, 1e-6) / aw), np.log(np.maximum(bh, 1e-6) / ah)], axis=1)
+    return (offsets / np.asarray(variances)).astype(np.float32)
+
+
+def assign_targets(anchors, boxes, threshold=0.5, variances=VARIANCES):
+    """Training targets of one image.
+
+    anchors: Anchors (A anchors); boxes: (M, 4) ground-truth corners (fractions of the region), M may be 0.
+    Anchor a is matched to box argmax_m IoU(a, m) when that IoU >= threshold; then every box claims its own
+    best anchor (boxes in increasing order of that IoU, so the better-fitting box wins a shared anchor).
+    Returns (classes float32 (A,): 1 matched, 0 background; offsets float32 (A, 4): encode_boxes of the matched
+    box, 0 elsewhere).
+    """
+    count = len(anchors)
+    classes, offsets = np.zeros(count, np.float32), np.zeros((count, 4), np.float32)
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    if len(boxes) == 0:
+        return classes, offsets
+    best_iou, best_box = np.zeros(count, np.float32), np.full(count, -1)
+    claim_iou, claim_anchor = np.zeros(len(boxes), np.float32), np.full(len(boxes), -1)
+    for start, stop, y_low, y_high in anchors.rows:
+        near = np.nonzero((boxes[:, 1] < y_high) & (boxes[:, 3] > y_low))[0]
+        if len(near) == 0:
+            continue
+        overlaps = _pair_iou(anchors.corners[start:stop], boxes[near])              # (row anchors, near boxes)
+        pick = overlaps.argmax(axis=1)
+        best_iou[start:stop] = overlaps[np.arange(stop - start), pick]
+        best_box[start:stop] = near[pick]
+        row_best = overlaps.argmax(axis=0)
+        row_iou = overlaps[row_best, np.arange(len(near))]
+        better = row_iou > claim_iou[near]
+        claim_iou[near[better]] = row_iou[better]
+        claim_anchor[near[better]] = start + row_best[better]
+    match = np.where(best_iou >= threshold, best_box, -1)
+    for box in np.argsort(claim_iou, kind="stable"):
+        if claim_anchor[box] >= 0:
+            match[claim_anchor[box]] = box
+    positive = np.nonzero(match >= 0)[0]
+    classes[positive] = 1
+    offsets[positive] = encode_boxes(anchors.corners[positive], boxes[match[positive]], variances)
+    return classes, offsets
+
+
+def hard_negative_mask(F, losses, positive, ratio=3.0, min_negatives=0):
+    """Which negatives to train on: per image the ``max(ratio * positives, min_negatives)`` non-positive anchors
+    of highest loss. losses, positive: (N, A) (positive is 0/1); returns a 0/1 mask (N, A) of the same dtype."""
+    candidates = losses * (1 - positive) - positive                  # losses are >= 0: positives rank last
+    rank = F.argsort(F.argsort(candidates, axis=1, is_ascend=False), axis=1)
+    quota = F.maximum(F.sum(positive, axis=1) * ratio, min_negatives)
+    return F.broadcast_lesser(rank, F.reshape(quota, (-1, 1))) * (1 - positive)
+
+
+class SSDLoss(gluon.HybridBlock):
+    """Per-image SSD loss (N,) = (mined cross-entropy + Smooth-L1 of positive offsets) / max(1, positives).
+
+    Inputs: scores (N, A, 2), offsets (N, A, 4) from SSD; classes (N, A) and target offsets (N, A, 4) from
+    assign_targets. negative_ratio: negatives per positive (hard-negative mining); min_negatives: negatives kept
+    in an image without positives. Smooth-L1 with sigma 1 (quadratic below 1)."""
+
+    def __init__(self, negative_ratio=3.0, min_negatives=16, **kwargs):
+        super().__init__(**kwargs)
+        self.negative_ratio, self.min_negatives = negative_ratio, min_negatives
+
+    def hybrid_forward(self, F, scores, offsets, classes, target_offsets):
+        cross_entropy = -F.pick(F.log_softmax(scores, axis=-1), classes, axis=-1)          # (N, A)
+        negatives = hard_negative_mask(F, F.stop_gradient(cross_entropy), classes, self.negative_ratio,
+                                       self.min_negatives)
+        positives = F.maximum(F.sum(classes, axis=1), 1)
+        class_loss = F.sum(cross_entropy * (classes + negatives), axis=1)
+        box_loss = F.sum(F.smooth_l1(offsets - target_offsets, scalar=1.0), axis=2)
+        return (class_loss + F.sum(box_loss * classes, axis=1)) / positives
+
+
+def decode_boxes(anchors, offsets, variances=VARIANCES):
+    """Inverse of encode_boxes on NDArrays: anchors (1, A, 4) corners, offsets (N, A, 4) -> corners (N, A, 4)."""
+    acx, acy = (anchors[:, :, 0] + anchors[:, :, 2]) / 2, (anchors[:, :, 1] + anchors[:, :, 3]) / 2
+    aw, ah = anchors[:, :, 2] - anchors[:, :, 0], anchors[:, :, 3] - anchors[:, :, 1]
+    cx = mx.nd.broadcast_add(acx, mx.nd.broadcast_mul(offsets[:, :, 0] * variances[0], aw))
+    cy = mx.nd.broadcast_add(acy, mx.nd.broadcast_mul(offsets[:, :, 1] * variances[1], ah))
+    w = mx.nd.broadcast_mul(mx.nd.exp(mx.nd.clip(offsets[:, :, 2] * variances[2], -10, 5)), aw)
+    h = mx.nd.broadcast_mul(mx.nd.exp(mx.nd.clip(offsets[:, :, 3] * variances[3], -10, 5)), ah)
+    return mx.nd.stack(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, axis=2)
+
+
+def detect(scores, offsets, anchors, min_c=0.01, overlap_thres=0.1, topk=300, pre_nms_topk=2000,
+           variances=VARIANCES):
+    """Boxes from SSD outputs, with one class-agnostic non-maximum suppression.
+
+    scores (N, A, 2), offsets (N, A, 4) NDArrays; anchors: Anchors or (A, 4) corners. Keeps boxes whose text
+    probability is > min_c, runs NMS (IoU > overlap_thres suppresses the lower score) over the pre_nms_topk best
+    and keeps the topk best survivors. Returns a list (one per image) of (corners float32 (n, 4) clipped to
+    [0, 1], scores float32 (n,)) sorted by decreasing score.
+    """
+    corners = anchors.corners if isinstance(anchors, Anchors) else anchors
+    anchors_nd = mx.nd.array(np.asarray(corners)[None], ctx=scores.context)
+    probability = mx.nd.softmax(scores, axis=-1)[:, :, 1:2]
+    boxes = mx.nd.clip(decode_boxes(anchors_nd, offsets, variances), 0, 1)
+    kept = mx.nd.contrib.box_nms(mx.nd.concat(probability, boxes, dim=2), overlap_thresh=overlap_thres,
+                                 valid_thresh=min_c, topk=pre_nms_topk, coord_start=1, score_index=0, id_index=-1,
+                                 force_suppress=True).asnumpy()
+    results = []
+    for rows in kept:
+        rows = rows[rows[:, 0] >= 0][:topk]
+        results.append((rows[:, 1:5].copy(), rows[:, 0].copy()))
+    return results
