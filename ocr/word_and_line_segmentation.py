@@ -5,7 +5,9 @@ Flags follow the reference script (REFERENCE.md section 3.4); differences:
 * -m/--min_c, -o/--overlap_thres, -t/--topk drive the one class-agnostic NMS of every evaluation (default topk 300:
   synthetic regions carry up to ~210 words);
 * --score-threshold: lowest score counted in precision / recall / F1 during training; at the end the F1-best
-  threshold on the validation split is stored in the model JSON and used for the test figures and by WordDetector;
+  threshold on the validation split is stored in the model JSON and used for the final validation and test figures
+  and by WordDetector;
+* --lr-step N: halve the Adam learning rate every N epochs (the default 3e-3 suits a narrow net from scratch);
 * -x/-y translate by up to that fraction of the width / height and the boxes move by the same amount;
 * -p/--load_model: a ``.ckpt`` resumes a run (step, optimizer, RNG); a model (.params/.json) warm-starts weights;
 * --evaluate: no training; evaluate the model of -p (default models/word_segmentation) on --eval-split.
@@ -15,6 +17,7 @@ also get the line F1: predicted words grouped with ocr.layout against the true l
 """
 import argparse
 import json
+import math
 import os
 import sys
 from dataclasses import asdict
@@ -63,7 +66,8 @@ def parse_args(argv=None):
     p.add_argument("-o", "--overlap_thres", type=float, help="NMS IoU threshold (default 0.1)")
     p.add_argument("-t", "--topk", type=int, help="boxes kept after NMS (default 300)")
     p.add_argument("-e", "--epochs", type=int, default=60)
-    p.add_argument("-l", "--learning_rate", type=float, default=1e-3, help="Adam learning rate")
+    p.add_argument("-l", "--learning_rate", type=float, default=3e-3, help="Adam learning rate")
+    p.add_argument("--lr-step", type=int, default=0, help="halve the learning rate every this many epochs (0: never)")
     p.add_argument("-s", "--batch_size", type=int, default=8)
     p.add_argument("-w", "--image_size", type=int, default=350, help="side of the square net input")
     p.add_argument("-x", "--random_x_translation", type=float, default=0.03)
@@ -86,7 +90,7 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     checks = [(args.epochs >= 1, "--epochs must be >= 1"), (args.batch_size >= 1, "--batch_size must be >= 1"),
               (32 <= args.image_size <= 1400, "--image_size must be in 32..1400"),
-              (args.learning_rate > 0, "--learning_rate must be > 0"),
+              (args.learning_rate > 0, "--learning_rate must be > 0"), (args.lr_step >= 0, "--lr-step must be >= 0"),
               (0 <= args.expand_bb_scale <= 1, "--expand_bb_scale must be in [0, 1]"),
               (0 <= args.random_x_translation < 0.5 and 0 <= args.random_y_translation < 0.5,
                "translations must be in [0, 0.5)"),
@@ -198,19 +202,15 @@ def load_split(root, kind, split, limit, seed):
     return dataset, [int(i) for i in order]
 
 
-def evaluate_split(detector, root, kind, split, indices, settings, prefix, batch_size=8, dataset=None):
-    """Box metrics (box_metrics) of ``detector`` on rows ``indices`` of a split, plus ``prefix_line_f1`` for word
-    models. ``settings``: detection overrides (see WordDetector)."""
+def split_metrics(detections, root, kind, split, indices, dataset, threshold, prefix):
+    """box_metrics of ``detections`` of rows ``indices`` of ``dataset`` (the ``split`` of the tree at ``root``)
+    at ``threshold``, plus ``prefix_line_f1`` for word models."""
     from ocr.data.iam import IAMDataset
-    dataset = dataset or IAMDataset(root, "form_bb", output_data="bb", output_parse_method=kind, split=split)
-    detections = run_detector(detector, dataset, indices, batch_size, settings)
-    truths = [dataset[i][1] for i in indices]
-    threshold = settings.get("score_threshold", detector.detection["score_threshold"])
-    metrics = box_metrics(detections, truths, threshold, prefix)
+    metrics = box_metrics(detections, [dataset[i][1] for i in indices], threshold, prefix)
     if kind == "word":
         lines = IAMDataset(root, "form_bb", output_data="bb", output_parse_method="line", split=split)
         metrics[prefix + "_line_f1"] = line_f1(detections, [lines[i][1] for i in indices], threshold)
-    return metrics, detections
+    return metrics
 
 
 def evaluate_only(args):
@@ -224,9 +224,10 @@ def evaluate_only(args):
     kind = detector.info.get("detection_box", "word")
     from ocr.data.iam import IAMNotFoundError
     try:
-        _, indices = load_split(args.iam_root, kind, args.eval_split, args.max_test_items, args.seed)
-        metrics, _ = evaluate_split(detector, args.iam_root, kind, args.eval_split, indices, settings,
-                                    args.eval_split, args.batch_size)
+        dataset, indices = load_split(args.iam_root, kind, args.eval_split, args.max_test_items, args.seed)
+        detections = run_detector(detector, dataset, indices, args.batch_size, settings)
+        metrics = split_metrics(detections, args.iam_root, kind, args.eval_split, indices, dataset,
+                                detector.detection["score_threshold"], args.eval_split)
     except IAMNotFoundError as err:
         fail(str(err))
     print("%s (%d regions): %s" % (args.eval_split, len(indices), " ".join("%s=%.4f" % kv for kv in metrics.items())))
@@ -302,7 +303,13 @@ def main(argv=None):
     net(mx.nd.zeros((1, 1, network["image_size"], network["image_size"]), ctx=ctx))   # settle deferred shapes
     if warm is not None:
         net.load_parameters(warm[0], ctx=ctx)
-    trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": args.learning_rate})
+    scheduler = None
+    if args.lr_step:
+        steps_per_epoch = math.ceil(len(splits["train"][1]) / args.batch_size)
+        scheduler = mx.lr_scheduler.FactorScheduler(step=args.lr_step * steps_per_epoch, factor=0.5,
+                                                    base_lr=args.learning_rate)
+    trainer = gluon.Trainer(net.collect_params(), "adam",
+                            {"learning_rate": args.learning_rate, "lr_scheduler": scheduler})
     ssd_loss = SSDLoss(NEGATIVE_RATIO, MIN_NEGATIVES)
     ssd_loss.hybridize()
     model_info = {
@@ -311,7 +318,8 @@ def main(argv=None):
                   "normalisation": "ink = 1 - grey / 255 of the region resized to image_size (cv2 INTER_AREA)"},
         "box_expansion": args.expand_bb_scale, "detection": detection, "anchors": len(anchors),
         "parameters": sum(p.data().size for p in net.collect_params().values()),
-        "hyperparameters": {"optimizer": "adam", "learning_rate": args.learning_rate, "batch_size": args.batch_size,
+        "hyperparameters": {"optimizer": "adam", "learning_rate": args.learning_rate, "lr_step": args.lr_step,
+                            "batch_size": args.batch_size,
                             "epochs": args.epochs, "match_threshold": MATCH_THRESHOLD,
                             "negative_ratio": NEGATIVE_RATIO, "min_negatives": MIN_NEGATIVES,
                             "box_loss": "smooth_l1 (sigma 1)", "iou_threshold": IOU_THRESHOLD, "seed": args.seed,
@@ -358,21 +366,22 @@ def main(argv=None):
         net.load_parameters(os.path.join(args.checkpoint_dir, name + ".params"), ctx=ctx)
         with open(json_path, encoding="utf-8") as f:
             info = json.load(f)
-        validation, detections = evaluate_split(detector, args.iam_root, kind, "validation", splits["validation"][1],
-                                                {}, "val", args.batch_size, splits["validation"][0])
-        threshold, f1 = best_score_threshold(detections, [splits["validation"][0][i][1]
-                                                          for i in splits["validation"][1]])
-        validation.update({"val_best_threshold": threshold, "val_best_threshold_f1": f1})
+        source, indices = splits["validation"]
+        detections = run_detector(detector, source, indices, args.batch_size, {})
+        threshold, _ = best_score_threshold(detections, [source[i][1] for i in indices])
         detector.detection["score_threshold"] = info["detection"]["score_threshold"] = threshold
-        info["validation_metrics"] = validation
+        info["validation_metrics"] = split_metrics(detections, args.iam_root, kind, "validation", indices, source,
+                                                   threshold, "val")
         if splits["test"][1]:
-            info["test_metrics"] = evaluate_split(detector, args.iam_root, kind, "test", splits["test"][1], {},
-                                                  "test", args.batch_size, splits["test"][0])[0]
+            source, indices = splits["test"]
+            detections = run_detector(detector, source, indices, args.batch_size, {})
+            info["test_metrics"] = split_metrics(detections, args.iam_root, kind, "test", indices, source, threshold,
+                                                 "test")
         info["history"] = history
         save_json(json_path, info)
         for key in ("validation_metrics", "test_metrics"):
             if key in info:
-                print("%s (best epoch %d, score threshold %.2f): %s" % (
+                print("%s (best epoch %d, score threshold %.2f tuned on validation): %s" % (
                     key, info["best_epoch"], threshold, " ".join("%s=%.4f" % kv for kv in info[key].items())))
     return history
 

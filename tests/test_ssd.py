@@ -228,12 +228,13 @@ def synthetic_root(tmp_path_factory):
 def test_cli_one_epoch_then_evaluate_and_resume(synthetic_root, tmp_path):
     logs, ckpt = str(tmp_path / "logs"), str(tmp_path / "ckpt")
     history = cli.main(["--iam-root", synthetic_root, "--epoch", "1", "-s", "2", "-w", "128", "--width", "2",
-                        "-d", logs, "-c", ckpt, "-n", "t"])
+                        "--lr-step", "1", "-d", logs, "-c", ckpt, "-n", "t"])
     assert len(history) == 1 and {"val_f1", "val_map", "val_precision", "val_recall"} <= set(history[0])
     with open(os.path.join(ckpt, "word_t.json"), encoding="utf-8") as f:
         info = json.load(f)
     assert info["network"]["image_size"] == 128 and info["hyperparameters"]["negative_ratio"] == 3
     assert "val_line_f1" in info["validation_metrics"] and "test_line_f1" in info["test_metrics"]
+    assert 0.05 <= info["detection"]["score_threshold"] <= 0.95      # tuned on validation
     assert os.path.exists(os.path.join(logs, "word_t.jsonl")) and os.path.exists(os.path.join(logs, "word_t.png"))
     assert cv2.imread(os.path.join(logs, "word_t_val0.png")).shape == (700, 700, 3)
     metrics = cli.main(["--iam-root", synthetic_root, "--evaluate", "-p", os.path.join(ckpt, "word_t"),
