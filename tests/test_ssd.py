@@ -97,6 +97,7 @@ def test_loss_by_hand():
 
 
 def _logit(p):
+    """Two class scores whose softmax gives text probability ``p``."""
     return [0.0, math.log(p / (1 - p))]
 
 
@@ -169,6 +170,7 @@ def tiny_batch(count=4, seed=0):
 
 
 def tiny_net(seed=0):
+    """A hybridized, initialised TINY SSD (deferred shapes settled)."""
     mx.random.seed(seed)
     net = build_ssd(TINY)
     net.initialize(mx.init.Xavier())
