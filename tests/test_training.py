@@ -99,8 +99,7 @@ def _cli_args(tmp_path, root):
 
 
 @pytest.fixture
-def iam_root(tmp_path, monkeypatch):
-    monkeypatch.setattr("ocr.data.iam.DATA_DIR", str(tmp_path / "data"))     # the loader's cache
+def iam_root(tmp_path):
     return make_iam_tree(tmp_path / "iam")
 
 
@@ -129,8 +128,7 @@ def test_cli_bad_input_exits_2(args, capsys):
     assert capsys.readouterr().err.count("\n") == 1
 
 
-def test_cli_folder_without_lines_exits_2(tmp_path, monkeypatch):
-    monkeypatch.setattr("ocr.data.iam.DATA_DIR", str(tmp_path / "data"))
+def test_cli_folder_without_lines_exits_2(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["--iam-root", str(tmp_path), "-g", "-1"])
     assert exit_info.value.code == 2
