@@ -23,6 +23,7 @@ from mxnet import gluon
 from ocr.alphabet import ALPHABET, BLANK, NUM_CLASSES, encode, in_alphabet
 from ocr.config import LINE_SIZE, WORD_SIZE
 from ocr.data.augment import AugmentParams, augment_line
+from ocr.data.iam import IAMDataset
 from ocr.metrics import cer, wer
 from ocr.nets.recognizer import build_recognizer, sequence_length
 from ocr.recognizer import REFERENCE_MEAN, REFERENCE_STD, greedy_decode, resolve_model, standardise
@@ -112,7 +113,6 @@ def load_split(root, parse_method, split, max_len, steps, limit, seed):
     Lines whose text has characters outside ALPHABET, is empty, longer than ``max_len`` or too long for
     ``steps`` CTC frames are skipped; ``limit`` keeps a seeded random subset of that many rows.
     """
-    from ocr.data.iam import IAMDataset
     dataset = IAMDataset(root, parse_method, split=split)
     order = np.arange(len(dataset))
     if limit is not None and limit < len(order):
@@ -193,7 +193,6 @@ def main(argv=None):
     steps = sequence_length(network, size[1])
     max_len = args.max_seq_len or (100 if args.line_or_word == "line" else 32)
 
-    from ocr.data.iam import IAMNotFoundError
     splits = {}
     try:
         for role, split, limit in (("train", "trainset", args.max_train_items),
@@ -204,7 +203,7 @@ def main(argv=None):
             print("%s: %d %ss (skipped: %d too long, %d outside the alphabet, %d empty)"
                   % (role, len(splits[role][1]), args.line_or_word, skipped["too_long"], skipped["alphabet"],
                      skipped["empty"]))
-    except IAMNotFoundError as err:
+    except OSError as err:          # IAMNotFoundError, unreadable images
         fail(str(err))
     if not splits["train"][1] or not splits["validation"][1]:
         fail("no usable training or validation %ss in %s" % (args.line_or_word, args.iam_root))
@@ -220,7 +219,7 @@ def main(argv=None):
         if shuffle_order is not None:
             indices, labels = [indices[i] for i in shuffle_order], [labels[i] for i in shuffle_order]
         return gluon.data.DataLoader(LineSet(source, indices, labels, seeds, augment), batch_size=args.batch_size,
-                                     shuffle=False, last_batch="keep" if seeds is None else "discard",
+                                     shuffle=False, last_batch="discard" if role == "train" else "keep",
                                      batchify_fn=collate, num_workers=args.num_workers)
 
     def make_batches(epoch, rng):
