@@ -1,5 +1,6 @@
 """IAMDataset against hand-written IAM-format xml fixtures with known boxes and text."""
 import os
+import re
 
 import cv2
 import numpy as np
@@ -125,6 +126,16 @@ def test_form_bb_crop_and_boxes(iam_root):
     expected = [[(20 - 16) / 168, (28 - 26) * sy + top, 85 / 168, 25 * sy],
                 [(22 - 16) / 168, (68 - 26) * sy + top, 158 / 168, 24 * sy]]
     np.testing.assert_allclose(boxes, expected, atol=1e-6)
+
+
+def test_form_bb_skips_forms_without_boxes(iam_root):
+    xml = os.path.join(iam_root, "xml", "a01-000u.xml")
+    with open(xml, encoding="latin-1") as f:
+        text = f.read()
+    with open(xml, "w", encoding="latin-1") as f:
+        f.write(re.sub(r"<cmp[^>]*/>", "", text))
+    assert len(IAMDataset(iam_root, "form", split="trainset")) == 1
+    assert len(IAMDataset(iam_root, "form_bb", split="trainset")) == 0
 
 
 def test_cache_gives_same_items(iam_root, tmp_path):

@@ -241,7 +241,8 @@ class IAMDataset(Dataset):
             return [(w.id, w.text) for form in tree.forms for ln in form.lines if tree.in_split(ln.id, split)
                     for w in ln.words if w.box_px is not None]
         return [(form, form.text) for form in tree.forms
-                if any(tree.in_split(ln.id, split) for ln in form.lines)]
+                if any(tree.in_split(ln.id, split) for ln in form.lines)
+                and (self.parse_method != "form_bb" or form.box_px is not None)]   # a crop needs ink boxes
 
     def __len__(self):
         return len(self._items)
