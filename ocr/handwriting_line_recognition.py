@@ -58,7 +58,8 @@ def parse_args(argv=None):
     p.add_argument("-c", "--checkpoint_dir", default="model_checkpoint")
     p.add_argument("-n", "--checkpoint_name", default="handwriting_line")
     p.add_argument("-m", "--load_model", help=".ckpt to resume, or a model (.params/.json) to warm-start")
-    p.add_argument("-sl", "--max_seq_len", type=int, help="label length cap (default 100 line / 32 word)")
+    p.add_argument("-sl", "--max_seq_len", type=int,
+                   help="label length cap (default 150 line / 32 word); labels CTC cannot fit in T are skipped too")
     p.add_argument("--max-train-items", type=int, help="use at most this many training lines (random subset)")
     p.add_argument("--max-test-items", type=int, help="use at most this many validation / test lines")
     p.add_argument("--seed", type=int, default=0)
@@ -191,7 +192,7 @@ def main(argv=None):
                    "rnn_hidden": args.rnn_hidden_states, "rnn_layers": args.rnn_layers, "dropout": args.dropout,
                    "num_classes": NUM_CLASSES}
     steps = sequence_length(network, size[1])
-    max_len = args.max_seq_len or (100 if args.line_or_word == "line" else 32)
+    max_len = args.max_seq_len or (150 if args.line_or_word == "line" else 32)
 
     splits = {}
     try:
