@@ -10,6 +10,7 @@ from PIL import Image
 import ocr.evaluate as evaluate
 from ocr.metrics import ItemScore, Summary, score_item
 from ocr.sclite import Utterance, find_sclite, format_alignment_report, score_trn_pair, trn_line, write_trn_pair
+from tests.conftest import require
 
 
 def test_trn_format_exact_text(tmp_path):
@@ -33,8 +34,8 @@ def test_alignment_report_marks_errors():
     assert "Scores words: 2 1 0 1" in report
 
 
-@pytest.mark.skipif(find_sclite() is None, reason="sclite not installed (python -m ocr.sclite install)")
 def test_sclite_agrees_with_ours(tmp_path):
+    require(find_sclite() is not None, "sclite not installed (python -m ocr.sclite install)")
     pairs = [("the bat sat down", "the cat sat"), ("helo world", "hello world"),
              ("Mr; {Brown} *said*", "Mr; {Brown} said"), ("", ""), ("Some Case", "some case")]
     utterances = [Utterance("spk%d_1" % (i + 1), str(i), h, r) for i, (h, r) in enumerate(pairs)]

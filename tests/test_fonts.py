@@ -4,6 +4,7 @@ import os
 import pytest
 
 from ocr.data import fonts
+from tests.conftest import require
 
 
 def test_pinned_list_is_well_formed():
@@ -21,8 +22,7 @@ def test_pinned_list_is_well_formed():
 
 @pytest.fixture(scope="module")
 def usable():
-    if not os.path.exists(fonts.MANIFEST):
-        pytest.skip("fonts not installed: run `python -m ocr.data.fonts install` (make data)")
+    require(os.path.exists(fonts.MANIFEST), "fonts not installed: run `python -m ocr.data.fonts install` (make data)")
     fonts.install(verbose=False)   # idempotent, fast when present
     return fonts.list_fonts()
 

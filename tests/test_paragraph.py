@@ -15,6 +15,7 @@ from ocr.data.page_augment import NO_AUGMENT, PageAugmentParams, augment_page
 from ocr.nets.paragraph import build_paragraph_net, giou_loss, iou_and_giou, mse_loss
 from ocr.paragraph import NORMALISATION, ParagraphSegmenter, crop_region, standardise
 from ocr.training import save_json, save_params
+from tests.conftest import require
 
 TINY = {"input_size": [96, 64], "stem_channels": 8, "channels": [8, 16, 16, 16], "squeeze_channels": 8,
         "hidden": 32, "dropout": 0.0}
@@ -182,8 +183,7 @@ def test_augment_page_is_deterministic_and_identity_when_off():
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
-    if not os.path.exists(fonts.MANIFEST):
-        pytest.skip("fonts not installed: run `make data`")
+    require(os.path.exists(fonts.MANIFEST), "fonts not installed: run `make data`")
     from ocr.data import synthetic
     out = str(tmp_path_factory.mktemp("paragraph") / "iam")
     synthetic.generate(out, 3, seed=5, workers=1, progress=False)

@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 from lxml import etree
 
-from ocr.data import fonts
+from ocr.data import fonts, synthetic
+from tests.conftest import require
 
-if not os.path.exists(fonts.MANIFEST):
-    pytest.skip("fonts not installed: run `make data`", allow_module_level=True)
 
-from ocr.data import synthetic  # noqa: E402
+@pytest.fixture(autouse=True)
+def _fonts_installed():
+    require(os.path.exists(fonts.MANIFEST), "fonts not installed: run `make data`")
+
 
 N_FORMS = 4
 
