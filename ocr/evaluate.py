@@ -121,13 +121,14 @@ def _import(module):
         raise
 
 
-def make_transcriber(level, decoders, model=None, batch_size=16):
+def make_transcriber(level, decoders, model=None, batch_size=16, lm="default"):
     """A function ``images -> [{decoder: text}]`` (line level) or ``pages -> [{decoder: [line texts]}]`` (page
     level). Lines: ``ocr.recognizer.Recognizer.load(model).recognize`` then each ``ocr.decode.get_decoder``.
     Pages: ``ocr.pipeline.Pipeline.load()`` whose ``transcribe_lines(page)`` gives the page's lines in reading
-    order as ``(text, probs)`` like ``Recognizer.recognize``; each line's probs are decoded by each decoder."""
+    order as ``(text, probs)`` like ``Recognizer.recognize``; each line's probs are decoded by each decoder.
+    ``lm``: the character language model of the beam decoder ('default': the shipped one; None: no LM)."""
     get_decoder = _import("ocr.decode").get_decoder
-    decode = {name: get_decoder(name) for name in decoders}
+    decode = {name: get_decoder(name, lm=lm) if name == "beam" else get_decoder(name) for name in decoders}
     try:
         if level == "line":
             recognizer = _import("ocr.recognizer").Recognizer.load(model)
@@ -275,6 +276,7 @@ def parse_args(argv=None):
                         help="line: each item is one line (recogniser); page: a page (pipeline)")
     parser.add_argument("--decoder", nargs="+", choices=DECODERS, default=["greedy"], help="one or more decoders")
     parser.add_argument("--model", help="recogniser model name or path (line level; default: the shipped one)")
+    parser.add_argument("--no-lm", action="store_true", help="beam search without the character language model")
     parser.add_argument("--out", help="folder for trn files, alignment reports and the summary")
     parser.add_argument("--overwrite", action="store_true", help="replace existing files in --out")
     parser.add_argument("--max-items", type=int, help="score only the first N items")
@@ -303,7 +305,8 @@ def evaluate(args):
         if not samples:
             raise EvaluationError("no %s items in split %r of %s" % (args.level, args.split, args.iam_root))
     samples = samples[:args.max_items]
-    transcribe = make_transcriber(args.level, decoders, args.model, args.batch_size)
+    transcribe = make_transcriber(args.level, decoders, args.model, args.batch_size,
+                                  lm=None if args.no_lm else "default")
     batch_size = args.batch_size if args.level == "line" else 1
     references, outputs = transcribe_all(samples, transcribe, batch_size, progress=not args.no_progress)
     ids = [sample.id for sample in samples]

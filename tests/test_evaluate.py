@@ -59,7 +59,7 @@ def _folder(tmp_path, gts):
 
 
 def _fake(outputs_by_width):
-    def make_transcriber(level, decoders, model=None, batch_size=16):
+    def make_transcriber(level, decoders, model=None, batch_size=16, lm="default"):
         return lambda images: [{d: outputs_by_width[d][image.shape[1]] for d in decoders} for image in images]
     return make_transcriber
 
