@@ -1,0 +1,83 @@
+"""Run the line recogniser over a split of an IAM-format tree once, then, on its probability matrices:
+
+* write the greedy ``prediction<TAB>truth`` pairs (input of utils/learn_edit_costs.py), with ``--pairs FILE``;
+* grid-search the beam decoder's LM weight alpha and insertion bonus beta, with ``--tune``, printing the
+  pooled CER of each setting beside greedy's. Tune on 'validation' (never on 'test'), then report on 'test'
+  with ``python -m ocr.evaluate``.
+
+    python utils/tune_decoders.py --iam-root data/synth_v1 --split validation --pairs runs/val_pairs.tsv --tune
+"""
+import argparse
+import itertools
+import os
+import sys
+
+from tqdm import tqdm
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from ocr.data.iam import IAMDataset, IAMNotFoundError  # noqa: E402
+from ocr.decode import get_decoder  # noqa: E402
+from ocr.metrics import cer  # noqa: E402
+from ocr.paths import atomic_write_text  # noqa: E402
+from ocr.recognizer import Recognizer  # noqa: E402
+
+
+def recognise_split(root, split, model, max_items, batch_size=16):
+    """[(probs T x C, truth)] for the first ``max_items`` lines of ``split``."""
+    dataset = IAMDataset(root, "line", split=split)
+    count = min(len(dataset), max_items or len(dataset))
+    recognizer = Recognizer.load(model)
+    results = []
+    for start in tqdm(range(0, count, batch_size), desc="recognise %s" % split):
+        items = [dataset[i] for i in range(start, min(count, start + batch_size))]
+        outputs = recognizer.recognize([image for image, _ in items], batch_size=batch_size)
+        results.extend((probs, text) for (_, probs), (_, text) in zip(outputs, items))
+    return results
+
+
+def write_pairs(path, predictions, truths):
+    """TSV ``prediction<TAB>truth`` with a header row, written atomically (alphabet text has no tabs)."""
+    rows = ["prediction\ttruth"] + ["%s\t%s" % pair for pair in zip(predictions, truths)]
+    atomic_write_text(path, "\n".join(rows) + "\n")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iam-root", required=True)
+    parser.add_argument("--split", default="validation")
+    parser.add_argument("--model", help="recogniser (default: the shipped one)")
+    parser.add_argument("--max-items", type=int)
+    parser.add_argument("--pairs", help="write greedy prediction/truth pairs here (TSV)")
+    parser.add_argument("--tune", action="store_true", help="grid-search beam+LM alpha and beta")
+    parser.add_argument("--alphas", default="0.2,0.35,0.5,0.75,1.0")
+    parser.add_argument("--betas", default="0,0.5,1,1.5,2")
+    parser.add_argument("--width", type=int, default=10)
+    args = parser.parse_args(argv)
+    if args.split == "test" and args.tune:
+        sys.exit("error: tune on 'validation', not on 'test'")
+    try:
+        results = recognise_split(args.iam_root, args.split, args.model, args.max_items)
+    except (IAMNotFoundError, FileNotFoundError) as error:
+        sys.exit("error: %s" % error)
+    truths = [truth for _, truth in results]
+    greedy = get_decoder("greedy")
+    greedy_texts = [greedy(probs).text for probs, _ in results]
+    print("%d lines of %s; greedy CER %.4f" % (len(results), args.split, cer(greedy_texts, truths)))
+    if args.pairs:
+        write_pairs(args.pairs, greedy_texts, truths)
+        print("pairs:", args.pairs)
+    if args.tune:
+        no_lm = get_decoder("beam", width=args.width)
+        print("beam (no LM) CER %.4f" % cer([no_lm(p).text for p, _ in results], truths))
+        best = None
+        for alpha, beta in itertools.product(map(float, args.alphas.split(",")), map(float, args.betas.split(","))):
+            decode = get_decoder("beam", width=args.width, lm="default", alpha=alpha, beta=beta)
+            score = cer([decode(p).text for p, _ in results], truths)
+            print("beam+LM alpha %.2f beta %.2f CER %.4f" % (alpha, beta, score))
+            best = min(best or (score, alpha, beta), (score, alpha, beta))
+        print("best: alpha %.2f beta %.2f CER %.4f" % (best[1], best[2], best[0]))
+
+
+if __name__ == "__main__":
+    main()
