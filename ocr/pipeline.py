@@ -1,0 +1,380 @@
+"""Full-page handwriting transcription: the ``Pipeline`` class and ``python -m ocr.pipeline``.
+
+    from ocr.pipeline import Pipeline
+    pipeline = Pipeline.load()                          # shipped models, beam search with the character LM
+    result = pipeline.transcribe("page.png")            # or a numpy image; level="page" | "region" | "line"
+    print(result.text)                                  # result.region, result.lines[i].box / .words / .confidence
+
+Stages: gray + illumination normalisation -> paragraph box (``ocr.paragraph``) -> region crop -> word boxes
+(``ocr.detector``) -> lines in reading order (``ocr.layout``) -> line recogniser (``ocr.recognizer``) -> decoder
+(``ocr.decode``). ``level`` says what the image already is: 'page' (all stages), 'region' (the handwritten
+block: no paragraph stage), 'line' (one text line: the recogniser only). Every box in a result is
+(x, y, w, h) in integer pixels of the image as given.
+
+CLI:
+    python -m ocr.pipeline IMAGES_OR_FOLDERS... [--decoder beam|greedy|lexicon] [--level page|region|line]
+        [--format text|json|page-xml|alto] [--out DIR] [--overwrite] [--batch-size N] [-g GPU] [--models DIR]
+
+prints each page's transcription, one line of text per handwritten line (a ``==> file <==`` header before each
+page when there are several); without --out, --format json prints one JSON object per page per line and
+page-xml / alto print the XML (one image only). --out DIR writes per page ``<stem>.txt``, ``<stem>.json``,
+``<stem>_boxed.png`` and, with --format page-xml or alto, ``<stem>.xml``; existing files are kept unless
+--overwrite. A page that cannot be read or transcribed prints ``error: <file>: <reason>`` on stderr and the others
+go on. Exit status: 0 all pages done; 1 some page failed; 2 bad arguments or a model the level needs is missing.
+"""
+import argparse
+import os
+import sys
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from ocr.alphabet import ALPHABET
+from ocr.data.transforms import box_to_px, expand_box, fit_geometry, to_gray
+from ocr.decode.ctc import column_labels, text_to_columns, to_log_probs, viterbi_alignment
+from ocr.io import ImageError, list_images, read_image
+from ocr.paths import MODELS_DIR, atomic_write_bytes, atomic_write_text
+
+LEVELS = ("page", "region", "line")
+DECODERS = ("beam", "greedy", "lexicon")
+DEFAULT_DECODER = "beam"
+FORMATS = ("text", "json", "page-xml", "alto")
+REGION_EXPAND = 0.03         # the paragraph box is grown by 3% of its width and height before cropping (reference)
+# stage -> (model file stem in the models folder, what it is, the levels that need it)
+STAGES = {
+    "paragraph": ("paragraph_segmentation", "paragraph segmentation", ("page",)),
+    "detector": ("word_segmentation", "word detector", ("page", "region")),
+    "recognizer": ("handwriting_line", "line recogniser", ("page", "region", "line")),
+}
+
+
+class MissingModelError(FileNotFoundError):
+    """A model the requested level needs is not in the models folder; the message is one line naming it."""
+
+
+@dataclass
+class Word:
+    """A recognised word: ``text``, ``box`` (x, y, w, h) page pixels, ``confidence`` in [0, 1]."""
+    text: str
+    box: tuple
+    confidence: float
+
+
+@dataclass
+class Line:
+    """A recognised line: ``text``, ``box`` (x, y, w, h) page pixels, ``confidence`` in [0, 1], ``words``."""
+    text: str
+    box: tuple
+    confidence: float
+    words: list = field(default_factory=list)
+
+
+@dataclass
+class PageResult:
+    """One transcribed image: ``width``, ``height`` (pixels), ``level``, ``decoder`` (name), ``region``: the area
+    transcribed (x, y, w, h) page pixels, None when the paragraph stage found no handwriting; ``lines`` in reading
+    order (lines decoded to nothing are left out)."""
+    width: int
+    height: int
+    level: str
+    decoder: str
+    region: tuple = None
+    lines: list = field(default_factory=list)
+
+    @property
+    def text(self):
+        """The transcription, one line of text per handwritten line, joined by newlines."""
+        return "\n".join(line.text for line in self.lines)
+
+
+def normalise_illumination(gray, background_side=512):
+    """uint8 gray (H, W) -> uint8 gray (H, W) with even white paper and full-contrast ink (scans and phone photos).
+
+    The background (paper and lighting) is estimated on a copy reduced to at most ``background_side`` pixels: a
+    grey closing with a disc of 1/30 of that side erases the ink strokes, a blur smooths it. Dividing the page by
+    it removes shading and colour casts; the darkest 0.5% of the result is then stretched to black, at most
+    doubling the contrast so that a blank page's paper grain is not blown up into marks."""
+    height, width = gray.shape
+    scale = min(1.0, background_side / max(height, width))
+    small = cv2.resize(gray, (max(1, round(width * scale)), max(1, round(height * scale))),
+                       interpolation=cv2.INTER_AREA)
+    side = max(3, round(max(small.shape) / 30) | 1)
+    background = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side)))
+    background = cv2.GaussianBlur(background, (0, 0), side / 2)
+    background = cv2.resize(background, (width, height), interpolation=cv2.INTER_LINEAR)
+    flat = np.minimum(gray.astype(np.float32) / np.maximum(background, 1).astype(np.float32), 1.0)
+    step = max(1, int(np.sqrt(flat.size / 250_000)))
+    low = min(float(np.percentile(flat[::step, ::step], 0.5)), 0.5)
+    return np.clip((flat - low) * (255.0 / (1.0 - low)) + 0.5, 0, 255).astype(np.uint8)
+
+
+def _to_page(box, frame):
+    """(x, y, w, h) fractions of the image at ``frame`` = (x, y, w, h) page pixels -> (x, y, w, h) page pixels."""
+    x1, y1, x2, y2 = box_to_px(box, (frame[3], frame[2]))
+    return frame[0] + x1, frame[1] + y1, x2 - x1, y2 - y1
+
+
+def aligned_word_boxes(text, probs, line_box, input_size):
+    """Word boxes from the CTC alignment: for each space-separated word of ``text`` (the decoded text of a line),
+    (x, y, w, h) page pixels spanning the time steps its characters occupy (one step of margin each side), the full
+    height of ``line_box`` (x, y, w, h page pixels).
+
+    ``probs``: the line's T x C softmax; ``input_size``: the recogniser's (H, W), which the line image was fitted
+    into (T steps over its width). Where the text has no alignment, words share the width by character count."""
+    x, y, w, h = line_box
+    left, _, content_w, _ = fit_geometry((h, w), input_size)
+    labels, blank = column_labels(ALPHABET, probs.shape[1])
+    path = viterbi_alignment(to_log_probs(probs, log_probs=False), text_to_columns(text, labels), blank)
+    step = input_size[1] / len(probs)
+    boxes, start = [], 0
+    for word in text.split(" "):
+        if word:
+            if path is not None:
+                steps = np.flatnonzero((path >= start) & (path < start + len(word)))
+                a, b = (steps[0] - 1) * step - left, (steps[-1] + 2) * step - left     # pixels of the content
+            else:
+                a, b = start / len(text) * content_w, (start + len(word)) / len(text) * content_w
+            x1, x2 = (int(np.clip(round(v * w / content_w), 0, w)) for v in (a, b))
+            boxes.append((x + x1, y, max(x2 - x1, 1 if x1 < w else 0), h))
+        start += len(word) + 1
+    return boxes
+
+
+def _check_level(level):
+    if level not in LEVELS:
+        raise ValueError("unknown level %r (choose from %s)" % (level, ", ".join(LEVELS)))
+
+
+def make_decoder(name):
+    """A decoder name -> ``f(probs T x C) -> Decoded`` (ocr.decode); 'beam' uses the shipped character LM."""
+    from ocr.decode import get_decoder
+    return get_decoder(name, lm="default") if name == "beam" else get_decoder(name)
+
+
+class Pipeline:
+    """The chained stages. ``paragraph`` (ParagraphSegmenter) and ``detector`` (WordDetector) may be None when the
+    levels used do not need them; ``recognizer`` (Recognizer); ``decode`` (probs T x C -> Decoded) and its name
+    ``decoder``; ``normalise``: apply normalise_illumination; ``batch_size``: lines per recogniser batch."""
+
+    def __init__(self, recognizer, decode, decoder="custom", detector=None, paragraph=None, normalise=True,
+                 batch_size=16):
+        self.recognizer, self.decode, self.decoder = recognizer, decode, decoder
+        self.detector, self.paragraph = detector, paragraph
+        self.normalise, self.batch_size = normalise, batch_size
+
+    @classmethod
+    def load(cls, decoder=DEFAULT_DECODER, ctx=None, level="page", models_dir=MODELS_DIR, **options):
+        """Load, once, the models ``level`` needs (page: all three; region: detector + recogniser; line: recogniser)
+        from ``models_dir`` on ``ctx`` (default CPU). ``decoder``: a name of DECODERS or a callable
+        probs -> Decoded. ``options``: normalise, batch_size. Raises MissingModelError naming a missing model."""
+        from ocr.detector import WordDetector
+        from ocr.paragraph import ParagraphSegmenter
+        from ocr.recognizer import Recognizer
+        _check_level(level)
+        loaders = {"paragraph": ParagraphSegmenter.load, "detector": WordDetector.load, "recognizer": Recognizer.load}
+        models = {}
+        for stage, (stem, what, levels) in STAGES.items():
+            if level not in levels:
+                continue
+            path = os.path.join(models_dir, stem)
+            missing = [path + ext for ext in (".params", ".json") if not os.path.isfile(path + ext)]
+            if missing:
+                raise MissingModelError("missing %s model %s (needed for level '%s')"
+                                        % (what, " and ".join(missing), level))
+            models[stage] = loaders[stage](path, ctx=ctx)
+        decode = decoder if callable(decoder) else make_decoder(decoder)
+        name = decoder if isinstance(decoder, str) else getattr(decoder, "__name__", "custom")
+        return cls(models["recognizer"], decode, name, models.get("detector"), models.get("paragraph"), **options)
+
+    def _require(self, level):
+        _check_level(level)
+        for stage, (stem, what, levels) in STAGES.items():
+            if level in levels and getattr(self, stage) is None:
+                raise MissingModelError("no %s model loaded (%s), needed for level '%s'" % (what, stem, level))
+
+    def prepare(self, image):
+        """A file path or any image array -> uint8 gray page (H, W), illumination normalised when ``normalise``."""
+        gray = read_image(image) if isinstance(image, (str, os.PathLike)) else to_gray(image)
+        return normalise_illumination(gray) if self.normalise else gray
+
+    def layout(self, page, level="page"):
+        """uint8 gray page (H, W) -> (region, lines): region (x, y, w, h) page pixels or None when the paragraph
+        stage finds no block; lines in reading order as (line box, [word boxes]), all (x, y, w, h) page pixels."""
+        self._require(level)
+        height, width = page.shape[:2]
+        if level == "line":
+            return (0, 0, width, height), [((0, 0, width, height), [])]
+        region = (0, 0, width, height)
+        if level == "page":
+            x, y, w, h = self.paragraph.predict(page)
+            if w == 0 or h == 0:
+                return None, []
+            grown = expand_box((x / width, y / height, w / width, h / height), REGION_EXPAND, REGION_EXPAND)
+            region = _to_page(grown, region)          # as ocr.paragraph.crop_region, keeping the offset
+        rx, ry, rw, rh = region
+        word_boxes, _ = self.detector.predict(page[ry:ry + rh, rx:rx + rw])
+        from ocr.layout import group_words_into_lines
+        lines = []
+        for line in group_words_into_lines(word_boxes):
+            box = _to_page(line.box, region)
+            if box[2] > 0 and box[3] > 0:
+                lines.append((box, [_to_page(word_boxes[i], region) for i in line.word_indices]))
+        return region, lines
+
+    def _recognise(self, page, lines):
+        crops = [page[y:y + h, x:x + w] for (x, y, w, h), _ in lines]
+        return self.recognizer.recognize(crops, self.batch_size) if crops else []
+
+    def transcribe_lines(self, page, level="page"):
+        """Any page image (see prepare) -> [(greedy text, probs T x C float32 softmax)] per line in reading order,
+        like ``Recognizer.recognize`` (what ``ocr.evaluate`` decodes)."""
+        page = self.prepare(page)
+        return self._recognise(page, self.layout(page, level)[1])
+
+    def transcribe(self, image, level="page"):
+        """A file path or any image array -> PageResult (boxes in pixels of the image; see the module doc).
+
+        Words take the detected word boxes of their line when the decoded text has as many words as were detected
+        there, else boxes from the CTC alignment (aligned_word_boxes)."""
+        page = self.prepare(image)
+        region, lines = self.layout(page, level)
+        result = PageResult(page.shape[1], page.shape[0], level, self.decoder, region)
+        for (box, detected), (_, probs) in zip(lines, self._recognise(page, lines)):
+            decoded = self.decode(probs)
+            if not decoded.text.strip():
+                continue
+            words = decoded.word_confidences
+            word_boxes = detected if len(detected) == len(words) else \
+                aligned_word_boxes(decoded.text, probs, box, self.recognizer.input_size)
+            result.lines.append(Line(decoded.text, box, decoded.confidence,
+                                     [Word(text, b, confidence) for (text, confidence), b in zip(words, word_boxes)]))
+        return result
+
+
+def pick_context(gpu):
+    """-g value -> mx.gpu(gpu) when >= 0 and a GPU exists, else mx.cpu() (with a one-line notice on stderr)."""
+    import mxnet as mx
+    if gpu < 0:
+        return mx.cpu()
+    if mx.context.num_gpus() <= gpu:
+        print("no GPU %d available: running on CPU" % gpu, file=sys.stderr)
+        return mx.cpu()
+    return mx.gpu(gpu)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, "error: %s\n" % message)
+
+
+def parse_args(argv=None):
+    """Command-line arguments (see the module doc)."""
+    parser = _Parser(prog="python -m ocr.pipeline", description="Transcribe handwritten pages.")
+    parser.add_argument("images", nargs="+", help="image files (PNG, JPEG, TIFF, BMP) or folders of them")
+    parser.add_argument("--decoder", choices=DECODERS, default=DEFAULT_DECODER,
+                        help="beam: CTC beam search with the character LM (default); greedy: best path; "
+                             "lexicon: words corrected against an English word list")
+    parser.add_argument("--level", choices=LEVELS, default="page",
+                        help="page: a whole page; region: only the handwritten block; line: one text line")
+    parser.add_argument("--format", choices=FORMATS, default="text",
+                        help="what is printed (without --out) and, for page-xml/alto, written as <stem>.xml")
+    parser.add_argument("--out", metavar="DIR", help="write <stem>.txt, .json, _boxed.png (and .xml) per page")
+    parser.add_argument("--overwrite", action="store_true", help="replace files that already exist in --out")
+    parser.add_argument("--batch-size", type=int, default=16, help="lines per recogniser batch (default 16)")
+    parser.add_argument("-g", "--gpu", type=int, default=-1, help="GPU id (default -1: CPU)")
+    parser.add_argument("--models", default=MODELS_DIR, metavar="DIR",
+                        help="folder of paragraph_segmentation, word_segmentation and handwriting_line "
+                             ".params/.json (default: the shipped models/)")
+    args = parser.parse_args(argv)
+    if args.batch_size < 1:
+        parser.error("--batch-size must be at least 1")
+    return args
+
+
+class PageError(Exception):
+    """A page that cannot be done for a reason other than its image (an output name clash, existing files)."""
+
+
+def output_files(out, stem, fmt):
+    """{kind: path} of what --out receives for one page: txt, json, png and, for page-xml/alto, xml."""
+    files = {"txt": stem + ".txt", "json": stem + ".json", "png": stem + "_boxed.png"}
+    if fmt in ("page-xml", "alto"):
+        files["xml"] = stem + ".xml"
+    return {kind: os.path.join(out, name) for kind, name in files.items()}
+
+
+def write_outputs(files, path, page, result, fmt):
+    """Write one page's files (output_files) atomically."""
+    from ocr import outputs
+    name = os.path.basename(path)
+    atomic_write_text(files["txt"], outputs.to_text(result))
+    atomic_write_text(files["json"], outputs.to_json(result, name) + "\n")
+    if "xml" in files:
+        atomic_write_text(files["xml"], (outputs.to_page_xml if fmt == "page-xml" else outputs.to_alto)(result, name))
+    atomic_write_bytes(files["png"], outputs.encode_png(outputs.draw_result(page, result)))
+
+
+def render(result, path, fmt, header):
+    """What stdout gets for one page: the text (after a ``==> path <==`` header if ``header``), or the page in
+    ``fmt`` (json: one line)."""
+    from ocr import outputs
+    if fmt == "json":
+        return outputs.to_json(result, path, indent=None) + "\n"
+    if fmt in ("page-xml", "alto"):
+        name = os.path.basename(path)
+        return outputs.to_page_xml(result, name) if fmt == "page-xml" else outputs.to_alto(result, name)
+    return ("==> %s <==\n" % path if header else "") + outputs.to_text(result)
+
+
+def main(argv=None):
+    """Run the CLI; returns the exit status (0 all pages done, 1 some page failed, 2 cannot start)."""
+    args = parse_args(argv)
+    from tqdm import tqdm
+    files, errors = list_images(args.images)
+    for path, reason in errors:
+        print("error: %s: %s" % (path, reason), file=sys.stderr)
+    if args.format in ("page-xml", "alto") and not args.out and len(files) > 1:
+        print("error: --format %s prints one XML document: give one image or use --out DIR" % args.format,
+              file=sys.stderr)
+        return 2
+    if not files:
+        return 1
+    try:
+        pipeline = Pipeline.load(args.decoder, pick_context(args.gpu), args.level, args.models,
+                                 batch_size=args.batch_size)
+    except MissingModelError as error:
+        hint = " (use --level region for an image of the handwritten block only)" if "paragraph" in str(error) else ""
+        print("error: %s%s" % (error, hint), file=sys.stderr)
+        return 2
+    failed, stems = bool(errors), {}
+    header = len(args.images) > 1 or len(files) > 1
+    for path in tqdm(files, desc="pages", unit="page", disable=True if len(files) < 2 else None):
+        try:
+            targets = None
+            if args.out:
+                stem = os.path.splitext(os.path.basename(path))[0]
+                if stem in stems:
+                    raise PageError("its output files would replace those of %s (same name)" % stems[stem])
+                stems[stem] = path
+                targets = output_files(args.out, stem, args.format)
+                existing = [p for p in targets.values() if os.path.exists(p)]
+                if existing and not args.overwrite:
+                    raise PageError("%s already exists (use --overwrite to replace it)" % existing[0])
+            gray = read_image(path)
+            result = pipeline.transcribe(gray, args.level)
+            if targets:
+                write_outputs(targets, path, gray, result, args.format)
+            tqdm.write(render(result, path, "text" if args.out else args.format, header), file=sys.stdout, end="")
+        except (ImageError, PageError) as error:
+            failed = True
+            tqdm.write("error: %s: %s" % (path, error), file=sys.stderr)
+        except Exception as error:          # whatever goes wrong on one page, the others still run
+            failed = True
+            reason = " ".join(str(error).split())
+            tqdm.write("error: %s: failed: %s%s" % (path, type(error).__name__, ": " + reason if reason else ""),
+                       file=sys.stderr)
+    return 1 if failed else 0
+
+if __name__ == "__main__":
+    sys.exit(main())

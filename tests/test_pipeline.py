@@ -1,0 +1,294 @@
+"""Full-page pipeline: image reading (formats, bad files), illumination normalisation, word boxes from the CTC
+alignment, the Python API and the CLI (outputs, errors, levels, overwrite) on tiny untrained models written to a
+temporary folder, so nothing here depends on the shipped weights."""
+import json
+import os
+import struct
+import zlib
+
+import cv2
+import mxnet as mx
+import numpy as np
+import pytest
+from lxml import etree
+from PIL import Image
+
+from ocr import pipeline as cli
+from ocr.alphabet import ALPHABET, NUM_CLASSES
+from ocr.io import ImageError, read_image
+from ocr.nets.paragraph import build_paragraph_net
+from ocr.nets.recognizer import build_recognizer
+from ocr.nets.ssd import build_ssd
+from ocr.outputs import ALTO_NS, PAGE_NS
+from ocr.paragraph import NORMALISATION
+from ocr.pipeline import Pipeline, aligned_word_boxes, normalise_illumination
+from ocr.training import save_json, save_params
+
+PARAGRAPH = {"input_size": [96, 64], "stem_channels": 4, "channels": [4, 4, 4, 4], "squeeze_channels": 4,
+             "hidden": 8, "dropout": 0.0}
+DETECTOR = {"width": 1, "image_size": 64, "anchors": [[(0.2, 0.06), (0.3, 0.06)], [(0.4, 0.08)], [], [], []]}
+RECOGNIZER = {"width": 1, "rnn_hidden": 8, "rnn_layers": 1, "dropout": 0.0}
+LINE_INPUT = (32, 128)
+PARAGRAPH_BOX = (0.1, 0.15, 0.8, 0.7)       # what the tiny paragraph net always answers (fractions of the page)
+
+
+def _initialised(net, shape, seed):
+    mx.random.seed(seed)
+    net.initialize(mx.init.Xavier())
+    net(mx.nd.zeros(shape))                  # settle deferred parameter shapes
+    return net
+
+
+def write_models(folder, stages=("paragraph", "detector", "recognizer")):
+    """Write tiny untrained models for ``stages`` into ``folder`` under the shipped names (as the training CLIs
+    write them: <name>.params + <name>.json). The paragraph net answers PARAGRAPH_BOX for every page; the
+    detector keeps its 12 best boxes whatever their score."""
+    os.makedirs(folder, exist_ok=True)
+    if "paragraph" in stages:
+        net = _initialised(build_paragraph_net(PARAGRAPH), (1, 1, 96, 64), 0)
+        last = net.head[-1]
+        last.weight.set_data(mx.nd.zeros(last.weight.shape))
+        last.bias.set_data(mx.nd.array(np.log(np.divide(PARAGRAPH_BOX, np.subtract(1, PARAGRAPH_BOX)))))
+        save_params(net, os.path.join(folder, "paragraph_segmentation.params"))
+        save_json(os.path.join(folder, "paragraph_segmentation.json"),
+                  {"network": PARAGRAPH, "normalisation": NORMALISATION})
+    if "detector" in stages:
+        net = _initialised(build_ssd(DETECTOR), (1, 1, 64, 64), 1)
+        save_params(net, os.path.join(folder, "word_segmentation.params"))
+        save_json(os.path.join(folder, "word_segmentation.json"),
+                  {"network": DETECTOR, "detection": {"score_threshold": 0.0, "topk": 12}})
+    if "recognizer" in stages:
+        net = _initialised(build_recognizer(RECOGNIZER), (1, 1) + LINE_INPUT, 2)
+        save_params(net, os.path.join(folder, "handwriting_line.params"))
+        save_json(os.path.join(folder, "handwriting_line.json"),
+                  {"network": RECOGNIZER, "input_size": list(LINE_INPUT), "alphabet": ALPHABET,
+                   "normalisation": {"mean": 0.94, "std": 0.16}})
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    return write_models(tmp_path_factory.mktemp("models"))
+
+
+def fake_page(height=300, width=240, seed=0):
+    """A uint8 gray page: light paper with a few dark ink strokes in rows, like lines of words."""
+    rng = np.random.default_rng(seed)
+    page = np.full((height, width), 235, np.uint8)
+    for row in range(60, height - 60, 30):
+        x = 30
+        while x < width - 60:
+            w = int(rng.integers(15, 40))
+            cv2.line(page, (x, row), (x + w, row + int(rng.integers(-3, 4))), 30, 2)
+            x += w + 12
+    return page
+
+
+def save(path, array, **kwargs):
+    Image.fromarray(array).save(path, **kwargs)
+    return str(path)
+
+
+def png_header_only(path, width, height):
+    """A PNG file whose header claims ``width`` x ``height`` (8-bit gray) over a few bytes of pixel data."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    return str(path)
+
+
+# ---- reading images -------------------------------------------------------------------------------------------
+
+def test_read_image_formats(tmp_path):
+    page = fake_page(64, 80)
+    gray16 = page.astype(np.uint16) * 257
+    rgba = np.dstack([np.stack([page] * 3, axis=2), np.full(page.shape, 255, np.uint8)])
+    rgba[:10, :, 3] = 0                                         # transparent band -> white
+    paths = {
+        "png16": save(tmp_path / "g16.png", gray16),
+        "rgba": save(tmp_path / "rgba.png", rgba),
+        "tiff": save(tmp_path / "p.tif", np.stack([page] * 3, axis=2)),
+        "tiff16": save(tmp_path / "g16.tif", gray16),
+        "jpeg": save(tmp_path / "p.jpg", np.stack([page] * 3, axis=2), quality=95),
+        "bmp": save(tmp_path / "p.bmp", page),
+        "palette": str(tmp_path / "p_palette.png"),
+    }
+    Image.fromarray(page).convert("P").save(paths["palette"])
+    for kind, path in paths.items():
+        image = read_image(path)
+        assert image.dtype == np.uint8 and image.shape == page.shape, kind
+        tolerance = 12 if kind == "jpeg" else 1
+        assert np.abs(image[10:].astype(int) - page[10:]).max() <= tolerance, kind
+    assert read_image(paths["rgba"])[:10].min() == 255
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d: str(d / "missing.png"), "no such file"),
+    (lambda d: (d / "notes.png").write_text("not a picture") and str(d / "notes.png"), "not an image"),
+    (lambda d: png_header_only(d / "zero.png", 0, 0), "not an image"),
+    (lambda d: save(d / "one.png", np.zeros((1, 1), np.uint8)), "1x1 pixels, too small"),
+    (lambda d: png_header_only(d / "huge.png", 30000, 30000),
+     r"30000x30000 pixels \(900 megapixels\), above the limit"),
+], ids=["missing", "not-an-image", "0x0", "1x1", "30000x30000"])
+def test_read_image_refuses_bad_files(tmp_path, make, message):
+    with pytest.raises(ImageError, match=message) as error:
+        read_image(make(tmp_path))
+    assert "\n" not in str(error.value)
+
+
+def test_read_image_truncated(tmp_path):
+    path = save(tmp_path / "full.png", np.random.default_rng(0).integers(0, 255, (200, 200), dtype=np.uint8))
+    data = open(path, "rb").read()
+    open(tmp_path / "cut.png", "wb").write(data[:len(data) // 2])
+    with pytest.raises(ImageError, match="truncated"):
+        read_image(str(tmp_path / "cut.png"))
+
+
+# ---- normalisation and word boxes -----------------------------------------------------------------------------
+
+def test_normalise_illumination_flattens_shading_and_keeps_ink():
+    page = fake_page(400, 300).astype(np.float32)
+    shading = np.linspace(0.45, 1.0, 300, dtype=np.float32)[None, :]     # a photo lit from the right
+    photo = (page * shading).astype(np.uint8)
+    flat = normalise_illumination(photo)
+    paper, ink = fake_page(400, 300) > 200, fake_page(400, 300) < 100
+    assert flat.shape == photo.shape and flat.dtype == np.uint8
+    assert np.percentile(flat[paper], 5) > 225                    # the dark side's paper is white again
+    assert np.median(flat[ink]) < 80                              # ink stays dark
+    blank = normalise_illumination(np.full((300, 200), 180, np.uint8) + np.uint8(0))
+    assert blank.min() >= 250                                     # a blank page stays blank
+
+
+def test_aligned_word_boxes_follow_the_ctc_alignment():
+    steps, blank = 32, NUM_CLASSES - 1
+    probs = np.full((steps, NUM_CLASSES), 1e-4, np.float32)
+    probs[:, blank] = 1.0
+    for t, char in ((4, "a"), (5, "b"), (8, " "), (20, "c")):       # "ab" at steps 4-5, "c" at step 20
+        probs[t, blank], probs[t, ALPHABET.index(char)] = 1e-4, 1.0
+    probs /= probs.sum(axis=1, keepdims=True)
+    # a 32 x 128 line at (10, 20) in the page: the fitted input is the line itself, 4 pixels per step
+    boxes = aligned_word_boxes("ab c", probs, (10, 20, 128, 32), LINE_INPUT)
+    assert boxes == [(10 + 3 * 4, 20, 4 * 4, 32), (10 + 19 * 4, 20, 3 * 4, 32)]
+
+
+# ---- Python API -----------------------------------------------------------------------------------------------
+
+def test_transcribe_page_boxes_inside_the_page(models):
+    pipeline = Pipeline.load("greedy", level="page", models_dir=models)
+    page = fake_page(360, 280)
+    result = pipeline.transcribe(np.dstack([page] * 3))
+    x, y, w, h = result.region
+    assert (result.width, result.height) == (280, 360)
+    expected = cv2.boundingRect(np.array([[280 * 0.1, 360 * 0.15], [280 * 0.9, 360 * 0.85]], np.float32))
+    assert abs(x - expected[0]) <= 12 and abs(w - expected[2]) <= 24
+    assert result.lines, "the tiny models should give some lines"
+    for line in result.lines:
+        assert line.text.strip() and 0 <= line.confidence <= 1
+        assert [word.text for word in line.words] == line.text.split()
+        for box in [line.box] + [word.box for word in line.words]:
+            bx, by, bw, bh = box
+            assert 0 <= bx and 0 <= by and bx + bw <= 280 and by + bh <= 360
+    lines = pipeline.transcribe_lines(page)
+    assert len(lines) >= len(result.lines)
+    assert all(isinstance(text, str) and probs.shape[1] == NUM_CLASSES for text, probs in lines)
+
+
+def test_level_line_needs_only_the_recogniser(tmp_path):
+    folder = write_models(tmp_path / "only_line", stages=("recognizer",))
+    pipeline = Pipeline.load("greedy", level="line", models_dir=folder)
+    assert pipeline.paragraph is None and pipeline.detector is None
+    result = pipeline.transcribe(fake_page(40, 200), level="line")
+    assert result.region == (0, 0, 200, 40) and all(line.box == (0, 0, 200, 40) for line in result.lines)
+    with pytest.raises(cli.MissingModelError, match="paragraph segmentation"):
+        pipeline.transcribe(fake_page(), level="page")
+    with pytest.raises(cli.MissingModelError, match="paragraph segmentation model .*paragraph_segmentation.params"):
+        Pipeline.load("greedy", models_dir=folder)
+
+
+# ---- CLI ------------------------------------------------------------------------------------------------------
+
+def run_cli(capsys, *argv):
+    """(exit status, stdout, stderr lines) of ``python -m ocr.pipeline argv``."""
+    status = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err.splitlines()
+
+
+def test_cli_bad_inputs_one_line_each_and_the_others_go_on(models, tmp_path, capsys):
+    d = tmp_path
+    good = save(d / "good.png", fake_page())
+    blank = save(d / "blank.png", np.full((200, 150), 255, np.uint8))
+    (d / "notes.png").write_text("not a picture")
+    data = open(good, "rb").read()
+    (d / "cut.png").write_bytes(data[:len(data) // 3])
+    bad = [d / "missing.png", d / "notes.png", d / "cut.png", png_header_only(d / "zero.png", 0, 0),
+           save(d / "one.png", np.zeros((1, 1), np.uint8)), png_header_only(d / "huge.png", 30000, 30000)]
+    status, out, err = run_cli(capsys, bad[0], good, *bad[1:], blank, "--models", models, "--decoder", "greedy")
+    assert status == 1
+    assert len(err) == len(bad)
+    for path, line in zip(bad, err):
+        assert line.startswith("error: %s: " % path)
+    assert "==> %s <==" % good in out and "==> %s <==" % blank in out
+    assert "Traceback" not in out + "".join(err)
+    status, out, err = run_cli(capsys, good, "--models", models, "--decoder", "greedy")
+    assert status == 0 and err == [] and "==>" not in out
+
+
+def test_cli_missing_model_one_line_exit_2(tmp_path, capsys):
+    folder = write_models(tmp_path / "m", stages=("recognizer",))
+    image = save(tmp_path / "line.png", fake_page(40, 200))
+    status, _, err = run_cli(capsys, image, "--models", folder)
+    assert status == 2 and len(err) == 1 and "paragraph segmentation model" in err[0]
+    status, _, err = run_cli(capsys, image, "--models", folder, "--level", "region")
+    assert status == 2 and len(err) == 1 and "word detector model" in err[0]
+    status, out, err = run_cli(capsys, image, "--models", folder, "--level", "line", "--decoder", "greedy")
+    assert status == 0 and err == []
+
+
+def test_cli_out_files_and_no_overwrite(models, tmp_path, capsys):
+    image = save(tmp_path / "scan.png", fake_page())
+    out = tmp_path / "out"
+    status, printed, err = run_cli(capsys, image, "--out", out, "--format", "page-xml", "--decoder", "greedy",
+                                   "--models", models)
+    assert status == 0 and err == []
+    assert sorted(os.listdir(out)) == ["scan.json", "scan.txt", "scan.xml", "scan_boxed.png"]
+    doc = json.loads((out / "scan.json").read_text())
+    assert {"file", "width", "height", "level", "decoder", "units", "text", "region", "lines"} <= set(doc)
+    assert (doc["width"], doc["height"], doc["level"], doc["decoder"]) == (240, 300, "page", "greedy")
+    assert doc["lines"] and doc["text"] == "\n".join(line["text"] for line in doc["lines"])
+    assert (out / "scan.txt").read_text() == doc["text"] + "\n" == printed
+    boxes = [doc["region"]] + [line["box"] for line in doc["lines"]] + \
+            [word["box"] for line in doc["lines"] for word in line["words"]]
+    for x, y, w, h in boxes:
+        assert 0 <= x and 0 <= y and x + w <= 240 and y + h <= 300
+    for line in doc["lines"]:
+        assert {"box", "text", "confidence", "words"} == set(line)
+        assert all({"box", "text", "confidence"} == set(word) for word in line["words"])
+    xml = etree.parse(str(out / "scan.xml")).getroot()
+    assert xml.tag == "{%s}PcGts" % PAGE_NS
+    assert len(xml.findall(".//{%s}TextLine" % PAGE_NS)) == len(doc["lines"])
+    assert xml.find(".//{%s}Word/{%s}TextEquiv/{%s}Unicode" % ((PAGE_NS,) * 3)) is not None
+    assert cv2.imread(str(out / "scan_boxed.png")).shape == (300, 240, 3)
+
+    before = {name: (out / name).read_bytes() for name in os.listdir(out)}
+    status, _, err = run_cli(capsys, image, "--out", out, "--format", "page-xml", "--models", models)
+    assert status == 1 and len(err) == 1 and "already exists" in err[0] and "--overwrite" in err[0]
+    assert before == {name: (out / name).read_bytes() for name in os.listdir(out)}
+    status, _, err = run_cli(capsys, image, "--out", out, "--format", "alto", "--decoder", "greedy",
+                             "--models", models, "--overwrite")
+    assert status == 0 and err == []
+    alto = etree.parse(str(out / "scan.xml")).getroot()
+    assert alto.tag == "{%s}alto" % ALTO_NS
+    strings = alto.findall(".//{%s}String" % ALTO_NS)
+    assert [s.get("CONTENT") for s in strings] == [w["text"] for line in doc["lines"] for w in line["words"]]
+    assert not [name for name in os.listdir(out) if name.endswith(".tmp")]
+
+
+def test_cli_json_to_stdout_and_default_beam_decoder(models, tmp_path, capsys):
+    image = save(tmp_path / "p.jpg", np.dstack([fake_page()] * 3))
+    status, out, err = run_cli(capsys, image, "--format", "json", "--level", "region", "--models", models)
+    assert status == 0 and err == []
+    doc = json.loads(out)
+    assert doc["decoder"] == "beam" and doc["level"] == "region" and doc["region"] == [0, 0, 240, 300]
