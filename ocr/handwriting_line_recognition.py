@@ -13,6 +13,7 @@ import argparse
 import functools
 import json
 import os
+import pickle
 import sys
 from dataclasses import asdict
 
@@ -121,7 +122,7 @@ def load_split(root, parse_method, split, max_len, steps, limit, seed):
     indices, labels, texts = [], [], []
     skipped = {"alphabet": 0, "empty": 0, "too_long": 0}
     for i in order:
-        text = dataset[i][1]
+        text = dataset.text(i)
         if not in_alphabet(text):
             skipped["alphabet"] += 1
         elif not text:
@@ -170,13 +171,17 @@ def main(argv=None):
     name = args.checkpoint_name[:-len(".params")] if args.checkpoint_name.endswith(".params") \
         else args.checkpoint_name
     resume = warm = None
-    if args.load_model:
-        if args.load_model.endswith(".ckpt"):
+    try:
+        if args.load_model and args.load_model.endswith(".ckpt"):
             resume = load_checkpoint(args.load_model)
-        else:
+        elif args.load_model:
             warm = resolve_model(args.load_model)
-    elif not args.overwrite and any(os.path.exists(os.path.join(args.checkpoint_dir, name + ext))
-                                    for ext in (".ckpt", ".params")):
+    except (OSError, ValueError, EOFError, pickle.UnpicklingError) as error:
+        fail("cannot load -m %s: %s" % (args.load_model, error))
+    resumes_same_run = resume is not None and os.path.abspath(args.load_model) == os.path.abspath(
+        os.path.join(args.checkpoint_dir, name + ".ckpt"))
+    if not args.overwrite and not resumes_same_run and any(
+            os.path.exists(os.path.join(args.checkpoint_dir, name + ext)) for ext in (".ckpt", ".params")):
         fail("%s/%s already exists: resume with -m %s/%s.ckpt, pick another -n, or pass --overwrite"
              % (args.checkpoint_dir, name, args.checkpoint_dir, name))
     ctx = pick_context(args.gpu_id)

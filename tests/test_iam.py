@@ -145,6 +145,16 @@ def test_cache_gives_same_items(iam_root, tmp_path):
     np.testing.assert_array_equal(first, second)
 
 
+def test_regenerated_tree_is_not_served_stale_images(iam_root, tmp_path):
+    cache = str(tmp_path / "cache")
+    assert IAMDataset(iam_root, "line", cache_dir=cache)[0][0].min() == 250
+    line_png = os.path.join(iam_root, "lines", "a01", "a01-000u", "a01-000u-00.png")
+    _png(line_png, 30, 120, value=100)                                 # the tree is regenerated: new images
+    xml = os.path.join(iam_root, "xml", "a01-000u.xml")                # ... and new xml
+    os.utime(xml, ns=(os.stat(xml).st_atime_ns, os.stat(xml).st_mtime_ns + 10**9))
+    assert IAMDataset(iam_root, "line", cache_dir=cache)[0][0].min() == 100
+
+
 def test_missing_tree_says_what_to_put_where(tmp_path):
     with pytest.raises(IAMNotFoundError, match="put the xml files in .*/xml/"):
         IAMDataset(str(tmp_path), "line")

@@ -13,12 +13,14 @@ Expected layout (as IAM distributes it; the reference's singular folder names ar
 
 Text and boxes come from the xml: an element's box is the union of its ``<cmp>`` boxes; entities are
 un-escaped once, here. Images are streamed from disk; processed (fitted/cropped) images and the parsed xml
-index are cached on disk so a second pass is fast.
+index are cached on disk so a second pass is fast. The cache is keyed by the xml files' names and modification
+times: a regenerated tree gets a fresh cache (replacing images alone, keeping the xml, needs cache=False).
 """
 import hashlib
 import html
 import json
 import os
+import shutil
 from dataclasses import asdict, dataclass, field
 
 import cv2
@@ -135,7 +137,7 @@ class IAMTree:
         self.words_dir = _first_dir(self.root, ["words", "word"])
         self.cache_dir = cache_dir or os.path.join(
             CACHE_DIR, "iam-" + hashlib.sha1(self.root.encode()).hexdigest()[:12])
-        self.forms = self._load_index()
+        self.forms, self.stamp = self._load_index()
         self.split_of_line = self._load_splits()
 
     def _load_index(self):
@@ -149,10 +151,14 @@ class IAMTree:
             with open(index_path, encoding="utf-8") as f:
                 cached = json.load(f)
             if cached.get("stamp") == stamp:
-                return [_form_from_dict(d) for d in cached["forms"]]
+                return [_form_from_dict(d) for d in cached["forms"]], stamp
         forms = [parse_form_xml(os.path.join(self.xml_dir, f)) for f in xml_files]
+        if os.path.isdir(self.cache_dir):   # images cached for an older version of the tree are stale
+            for entry in os.listdir(self.cache_dir):
+                if os.path.isdir(os.path.join(self.cache_dir, entry)):
+                    shutil.rmtree(os.path.join(self.cache_dir, entry), ignore_errors=True)
         atomic_write_text(index_path, json.dumps({"stamp": stamp, "forms": [asdict(f) for f in forms]}))
-        return forms
+        return forms, stamp
 
     def _load_splits(self):
         split_of_line = {}
@@ -247,6 +253,10 @@ class IAMDataset(Dataset):
     def __len__(self):
         return len(self._items)
 
+    def text(self, index):
+        """The transcription of item ``index`` without reading its image (forms: lines joined by newlines)."""
+        return self._items[index][1]
+
     def item_id(self, index):
         """The IAM id (form, line or word id) of item ``index``."""
         item = self._items[index][0]
@@ -303,7 +313,7 @@ class IAMDataset(Dataset):
         """The processed image for ``key``, from the on-disk cache (PNG) or computed and stored there."""
         if not self.cache:
             return compute()
-        path = os.path.join(self.tree.cache_dir, self.parse_method, key + ".png")
+        path = os.path.join(self.tree.cache_dir, self.tree.stamp[:16], self.parse_method, key + ".png")
         if os.path.exists(path):
             image = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
             if image is not None:
