@@ -8,6 +8,12 @@ MODELS_DIR = os.path.join(REPO_ROOT, "models")                               # s
 CACHE_DIR = os.environ.get("OCR_CACHE_DIR", os.path.join(DATA_DIR, "cache"))  # processed-image caches
 
 
+def refuse_overwrite(path, overwrite=False):
+    """Raise FileExistsError (a one-line message) when ``path`` exists and ``overwrite`` is not set."""
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError("%s already exists (pass --overwrite to replace it)" % path)
+
+
 def atomic_write_bytes(path, data):
     """Write ``data`` to ``path`` through a temp file in the same folder and a rename: never half-written."""
     folder = os.path.dirname(os.path.abspath(path))

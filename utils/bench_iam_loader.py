@@ -4,13 +4,16 @@
 """
 import argparse
 import shutil
+import os
 import sys
 import tempfile
 import time
 
 from tqdm import tqdm
 
-from ocr.data.iam import IAMDataset, IAMNotFoundError, SPLITS
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from ocr.data.iam import IAMDataset, IAMNotFoundError, SPLITS  # noqa: E402
 
 
 def timed_pass(root, parse_method, cache_dir):

@@ -14,9 +14,11 @@ import time
 import cv2
 import mxnet as mx
 
-from ocr.config import LINE_SIZE
-from ocr.nets.recognizer import build_recognizer
-from ocr.recognizer import Recognizer
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from ocr.config import LINE_SIZE  # noqa: E402
+from ocr.nets.recognizer import build_recognizer  # noqa: E402
+from ocr.recognizer import Recognizer  # noqa: E402
 
 
 def lines_per_second(run, count, repeats):

@@ -17,7 +17,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from ocr.data.synthetic import draw_form_boxes, generate  # noqa: E402
-from ocr.paths import atomic_write_bytes  # noqa: E402
+from ocr.paths import atomic_write_bytes, refuse_overwrite  # noqa: E402
 
 
 def draw_tree(tree, out_png, forms=3, scale=0.5):
@@ -47,17 +47,19 @@ def main(argv=None):
     parser.add_argument("--forms", type=int, default=3, help="forms to draw")
     parser.add_argument("--scale", type=float, default=0.5, help="scale of each page in the output")
     parser.add_argument("--out", default="synthetic_forms_boxes.png")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     args = parser.parse_args(argv)
     if not args.tree and not args.generate:
         parser.error("give --tree DIR or --generate N")
     try:
+        refuse_overwrite(args.out, args.overwrite)
         if args.generate:
             with tempfile.TemporaryDirectory() as tmp:
                 generate(tmp, args.generate, args.seed, workers=1, progress=False)
                 draw_tree(tmp, args.out, args.forms, args.scale)
         else:
             draw_tree(args.tree, args.out, args.forms, args.scale)
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, FileExistsError, ValueError) as err:
         print("error: %s" % err, file=sys.stderr)
         return 2
     print("wrote", args.out)

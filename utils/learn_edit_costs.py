@@ -28,6 +28,7 @@ from collections import Counter
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ocr.decode.distance import LEARNED_COSTS_PATH, EditCosts, align  # noqa: E402
+from ocr.paths import refuse_overwrite  # noqa: E402
 
 
 def read_pairs(path):
@@ -79,7 +80,12 @@ def main(argv=None):
     parser.add_argument("pairs", help="TSV file of prediction<TAB>truth rows")
     parser.add_argument("-o", "--output", default=LEARNED_COSTS_PATH)
     parser.add_argument("--floor", type=float, default=0.5, help="lowest cost of any operation")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     args = parser.parse_args(argv)
+    try:
+        refuse_overwrite(args.output, args.overwrite)
+    except FileExistsError as error:
+        sys.exit("error: %s" % error)
     costs = learn_costs(read_pairs(args.pairs), args.floor)
     costs.info["source"] = os.path.basename(args.pairs)
     costs.save(args.output)

@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from ocr.data.iam import IAMDataset, IAMNotFoundError  # noqa: E402
 from ocr.decode import get_decoder  # noqa: E402
 from ocr.metrics import cer  # noqa: E402
-from ocr.paths import atomic_write_text  # noqa: E402
+from ocr.paths import atomic_write_text, refuse_overwrite  # noqa: E402
 from ocr.recognizer import Recognizer  # noqa: E402
 
 
@@ -53,12 +53,15 @@ def main(argv=None):
     parser.add_argument("--alphas", default="0.2,0.35,0.5,0.75,1.0")
     parser.add_argument("--betas", default="0,0.5,1,1.5,2")
     parser.add_argument("--width", type=int, default=10)
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --pairs file")
     args = parser.parse_args(argv)
     if args.split == "test" and args.tune:
         sys.exit("error: tune on 'validation', not on 'test'")
     try:
+        if args.pairs:
+            refuse_overwrite(args.pairs, args.overwrite)
         results = recognise_split(args.iam_root, args.split, args.model, args.max_items)
-    except (IAMNotFoundError, FileNotFoundError) as error:
+    except (IAMNotFoundError, FileNotFoundError, FileExistsError) as error:
         sys.exit("error: %s" % error)
     truths = [truth for _, truth in results]
     greedy = get_decoder("greedy")
