@@ -3,8 +3,8 @@
     python utils/bench_iam_loader.py --iam-root DIR [--parse-method line form form_bb ...]
 """
 import argparse
-import shutil
 import os
+import shutil
 import sys
 import tempfile
 import time
