@@ -43,6 +43,15 @@ def xywh_to_corners(boxes):
     return np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], axis=1)
 
 
+def shrink_boxes(boxes, expansion):
+    """Undo ``expand_box``: (n, 4) (x, y, w, h) boxes grown by ``expansion`` of their size about their centre ->
+    the boxes before growth (same units)."""
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    w, h = boxes[:, 2] / (1 + expansion), boxes[:, 3] / (1 + expansion)
+    cx, cy = boxes[:, 0] + boxes[:, 2] / 2, boxes[:, 1] + boxes[:, 3] / 2
+    return np.stack([cx - w / 2, cy - h / 2, w, h], axis=1)
+
+
 def undo_letterbox(boxes, content_box):
     """(n, 4) (x, y, w, h) fractions of the fitted image -> fractions of the original image that resize_image
     placed at ``content_box`` (x, y, w, h fractions of the fitted image), clipped to [0, 1]."""
@@ -79,6 +88,7 @@ class WordDetector:
         self.anchors = make_anchors(info["network"])
         self.variances = info["network"].get("variances")
         self.detection = {**DEFAULT_DETECTION, **info.get("detection", {})}
+        self.box_expansion = info.get("box_expansion", 0.0)   # the net learnt boxes grown by this; undone here
 
     @classmethod
     def load(cls, path=None, ctx=None):
@@ -101,7 +111,8 @@ class WordDetector:
         scores, offsets = self.net(mx.nd.array(inks, ctx=self.ctx))
         found = detect(scores, offsets, self.anchors, settings["min_c"], settings["overlap_thres"], settings["topk"],
                        settings["pre_nms_topk"], **({"variances": self.variances} if self.variances else {}))
-        return [(corners_to_xywh(corners), probability) for corners, probability in found]
+        return [(shrink_boxes(corners_to_xywh(corners), self.box_expansion), probability)
+                for corners, probability in found]
 
     def predict(self, region, score_threshold=None):
         """A region image (any size, colour or dtype; see to_gray) -> (boxes float32 (n, 4) (x, y, w, h) fractions

@@ -256,3 +256,11 @@ def test_cli_bad_input_exits_2(argv, capsys):
         cli.main(argv)
     assert exit_info.value.code == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_shrink_boxes_undoes_the_training_growth():
+    from ocr.data.transforms import expand_box
+    from ocr.detector import shrink_boxes
+    tight = (0.2, 0.3, 0.1, 0.04)
+    grown = expand_box(tight, 0.05, 0.05)
+    np.testing.assert_allclose(shrink_boxes([grown], 0.05)[0], tight, atol=1e-6)
