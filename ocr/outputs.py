@@ -77,7 +77,9 @@ def to_page_xml(result, image_filename):
     root.set("{%s}schemaLocation" % XSI_NS, "%s %s" % (PAGE_NS, PAGE_XSD))
     metadata = sub(root, "Metadata")
     sub(metadata, "Creator").text = CREATOR
-    sub(metadata, "Created").text = sub(metadata, "LastChange").text = _now()
+    now = _now()
+    sub(metadata, "Created").text = now
+    sub(metadata, "LastChange").text = now
     page = sub(root, "Page", imageFilename=image_filename, imageWidth=result.width, imageHeight=result.height)
     if result.region is not None:
         region = sub(page, "TextRegion", id="r1", type="paragraph")

@@ -88,13 +88,15 @@ class PageResult:
         return "\n".join(line.text for line in self.lines)
 
 
-def normalise_illumination(gray, background_side=512):
-    """uint8 gray (H, W) -> uint8 gray (H, W) with even white paper and full-contrast ink (scans and phone photos).
+def normalise_illumination(gray, background_side=512, min_paper=220):
+    """uint8 gray (H, W) -> uint8 gray (H, W) with even paper (scans and phone photos alike).
 
     The background (paper and lighting) is estimated on a copy reduced to at most ``background_side`` pixels: a
-    grey closing with a disc of 1/30 of that side erases the ink strokes, a blur smooths it. Dividing the page by
-    it removes shading and colour casts; the darkest 0.5% of the result is then stretched to black, at most
-    doubling the contrast so that a blank page's paper grain is not blown up into marks."""
+    grey closing with a disc of 1/30 of that side erases the ink strokes, a blur smooths it. The page is divided
+    by it, which removes shading and colour casts, and scaled so that the paper takes its median grey level, at
+    least ``min_paper`` (a dim photo is brightened). Ink keeps its contrast to the paper, as in the training
+    pages: also stretching the ink to black hurt the first checkpoints on synthetic test pages (paragraph IoU
+    0.84 -> 0.81, line CER 40.1% -> 41.6%), while this leaves both unchanged."""
     height, width = gray.shape
     scale = min(1.0, background_side / max(height, width))
     small = cv2.resize(gray, (max(1, round(width * scale)), max(1, round(height * scale))),
@@ -102,11 +104,10 @@ def normalise_illumination(gray, background_side=512):
     side = max(3, round(max(small.shape) / 30) | 1)
     background = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side)))
     background = cv2.GaussianBlur(background, (0, 0), side / 2)
+    paper = max(float(np.median(background)), min_paper)
     background = cv2.resize(background, (width, height), interpolation=cv2.INTER_LINEAR)
-    flat = np.minimum(gray.astype(np.float32) / np.maximum(background, 1).astype(np.float32), 1.0)
-    step = max(1, int(np.sqrt(flat.size / 250_000)))
-    low = min(float(np.percentile(flat[::step, ::step], 0.5)), 0.5)
-    return np.clip((flat - low) * (255.0 / (1.0 - low)) + 0.5, 0, 255).astype(np.uint8)
+    flat = gray.astype(np.float32) * (paper / np.maximum(background, 1).astype(np.float32))
+    return np.clip(flat + 0.5, 0, 255).astype(np.uint8)
 
 
 def _to_page(box, frame):
@@ -247,7 +248,7 @@ class Pipeline:
             words = decoded.word_confidences
             word_boxes = detected if len(detected) == len(words) else \
                 aligned_word_boxes(decoded.text, probs, box, self.recognizer.input_size)
-            result.lines.append(Line(decoded.text, box, decoded.confidence,
+            result.lines.append(Line(decoded.text.strip(), box, decoded.confidence,
                                      [Word(text, b, confidence) for (text, confidence), b in zip(words, word_boxes)]))
         return result
 
@@ -346,6 +347,10 @@ def main(argv=None):
     except MissingModelError as error:
         hint = " (use --level region for an image of the handwritten block only)" if "paragraph" in str(error) else ""
         print("error: %s%s" % (error, hint), file=sys.stderr)
+        return 2
+    except Exception as error:              # a damaged model file: one line, not a traceback
+        print("error: cannot load the models in %s: %s: %s" % (args.models, type(error).__name__,
+                                                              " ".join(str(error).split())), file=sys.stderr)
         return 2
     failed, stems = bool(errors), {}
     header = len(args.images) > 1 or len(files) > 1

@@ -149,16 +149,15 @@ def test_read_image_truncated(tmp_path):
 # ---- normalisation and word boxes -----------------------------------------------------------------------------
 
 def test_normalise_illumination_flattens_shading_and_keeps_ink():
-    page = fake_page(400, 300).astype(np.float32)
+    clean = fake_page(400, 300)
     shading = np.linspace(0.45, 1.0, 300, dtype=np.float32)[None, :]     # a photo lit from the right
-    photo = (page * shading).astype(np.uint8)
-    flat = normalise_illumination(photo)
-    paper, ink = fake_page(400, 300) > 200, fake_page(400, 300) < 100
-    assert flat.shape == photo.shape and flat.dtype == np.uint8
-    assert np.percentile(flat[paper], 5) > 225                    # the dark side's paper is white again
-    assert np.median(flat[ink]) < 80                              # ink stays dark
-    blank = normalise_illumination(np.full((300, 200), 180, np.uint8) + np.uint8(0))
-    assert blank.min() >= 250                                     # a blank page stays blank
+    flat = normalise_illumination((clean * shading).astype(np.uint8))
+    paper, ink = clean > 200, clean < 100
+    assert flat.shape == clean.shape and flat.dtype == np.uint8
+    assert np.percentile(flat[paper], 1) > 215 and flat[paper].std() < 4        # even paper, brightened to 220
+    assert np.median(flat[ink]) < 60                                            # ink stays dark
+    assert np.abs(normalise_illumination(clean).astype(int) - clean)[paper].max() <= 1   # a clean scan is kept
+    assert np.ptp(normalise_illumination(np.full((300, 200), 180, np.uint8))) == 0       # a blank page stays blank
 
 
 def test_aligned_word_boxes_follow_the_ctc_alignment():
@@ -244,7 +243,11 @@ def test_cli_missing_model_one_line_exit_2(tmp_path, capsys):
     status, _, err = run_cli(capsys, image, "--models", folder, "--level", "region")
     assert status == 2 and len(err) == 1 and "word detector model" in err[0]
     status, out, err = run_cli(capsys, image, "--models", folder, "--level", "line", "--decoder", "greedy")
-    assert status == 0 and err == []
+    assert status == 0 and err == [] and len(out.splitlines()) <= 1
+    with open(os.path.join(folder, "handwriting_line.json"), "w") as f:
+        f.write("{")                                                   # a damaged model file
+    status, _, err = run_cli(capsys, image, "--models", folder, "--level", "line")
+    assert status == 2 and len(err) == 1 and err[0].startswith("error: cannot load the models")
 
 
 def test_cli_out_files_and_no_overwrite(models, tmp_path, capsys):
