@@ -28,13 +28,21 @@ import sys
 from dataclasses import dataclass, field
 
 import cv2
+import mxnet as mx
 import numpy as np
+from tqdm import tqdm
 
+from ocr import outputs
 from ocr.alphabet import ALPHABET
 from ocr.data.transforms import box_to_px, expand_box, fit_geometry, to_gray
+from ocr.decode import get_decoder
 from ocr.decode.ctc import column_labels, text_to_columns, to_log_probs, viterbi_alignment
+from ocr.detector import WordDetector
 from ocr.io import ImageError, list_images, read_image
+from ocr.layout import group_words_into_lines
+from ocr.paragraph import ParagraphSegmenter
 from ocr.paths import MODELS_DIR, atomic_write_bytes, atomic_write_text
+from ocr.recognizer import Recognizer
 
 LEVELS = ("page", "region", "line")
 DECODERS = ("beam", "greedy", "lexicon")
@@ -149,7 +157,6 @@ def _check_level(level):
 
 def make_decoder(name):
     """A decoder name -> ``f(probs T x C) -> Decoded`` (ocr.decode); 'beam' uses the shipped character LM."""
-    from ocr.decode import get_decoder
     return get_decoder(name, lm="default") if name == "beam" else get_decoder(name)
 
 
@@ -169,9 +176,6 @@ class Pipeline:
         """Load, once, the models ``level`` needs (page: all three; region: detector + recogniser; line: recogniser)
         from ``models_dir`` on ``ctx`` (default CPU). ``decoder``: a name of DECODERS or a callable
         probs -> Decoded. ``options``: normalise, batch_size. Raises MissingModelError naming a missing model."""
-        from ocr.detector import WordDetector
-        from ocr.paragraph import ParagraphSegmenter
-        from ocr.recognizer import Recognizer
         _check_level(level)
         loaders = {"paragraph": ParagraphSegmenter.load, "detector": WordDetector.load, "recognizer": Recognizer.load}
         models = {}
@@ -215,7 +219,6 @@ class Pipeline:
             region = _to_page(grown, region)          # as ocr.paragraph.crop_region, keeping the offset
         rx, ry, rw, rh = region
         word_boxes, _ = self.detector.predict(page[ry:ry + rh, rx:rx + rw])
-        from ocr.layout import group_words_into_lines
         lines = []
         for line in group_words_into_lines(word_boxes):
             box = _to_page(line.box, region)
@@ -255,7 +258,6 @@ class Pipeline:
 
 def pick_context(gpu):
     """-g value -> mx.gpu(gpu) when >= 0 and a GPU exists, else mx.cpu() (with a one-line notice on stderr)."""
-    import mxnet as mx
     if gpu < 0:
         return mx.cpu()
     if mx.context.num_gpus() <= gpu:
@@ -307,7 +309,6 @@ def output_files(out, stem, fmt):
 
 def write_outputs(files, path, page, result, fmt):
     """Write one page's files (output_files) atomically."""
-    from ocr import outputs
     name = os.path.basename(path)
     atomic_write_text(files["txt"], outputs.to_text(result))
     atomic_write_text(files["json"], outputs.to_json(result, name) + "\n")
@@ -319,7 +320,6 @@ def write_outputs(files, path, page, result, fmt):
 def render(result, path, fmt, header):
     """What stdout gets for one page: the text (after a ``==> path <==`` header if ``header``), or the page in
     ``fmt`` (json: one line)."""
-    from ocr import outputs
     if fmt == "json":
         return outputs.to_json(result, path, indent=None) + "\n"
     if fmt in ("page-xml", "alto"):
@@ -331,7 +331,6 @@ def render(result, path, fmt, header):
 def main(argv=None):
     """Run the CLI; returns the exit status (0 all pages done, 1 some page failed, 2 cannot start)."""
     args = parse_args(argv)
-    from tqdm import tqdm
     files, errors = list_images(args.images)
     for path, reason in errors:
         print("error: %s: %s" % (path, reason), file=sys.stderr)
