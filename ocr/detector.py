@@ -9,7 +9,6 @@ with paper colour), resized to S x S (S = ``image_size`` of the net) and fed as 
 boxes are mapped back out of the letterbox, so they are (x, y, w, h) fractions of the region as given.
 """
 import json
-import os
 
 import cv2
 import mxnet as mx
@@ -18,7 +17,7 @@ import numpy as np
 from ocr.config import REGION_SIZE
 from ocr.data.transforms import resize_image, to_gray
 from ocr.nets.ssd import build_ssd, detect, make_anchors
-from ocr.paths import MODELS_DIR
+from ocr import paths
 
 DEFAULT_MODEL = "word_segmentation"
 DEFAULT_DETECTION = {"min_c": 0.01, "overlap_thres": 0.1, "topk": 300, "pre_nms_topk": 2000, "score_threshold": 0.5}
@@ -66,13 +65,7 @@ def undo_letterbox(boxes, content_box):
 
 def resolve_model(name_or_path=None):
     """Model name or path (stem, .params or .json; None = the shipped default) -> (params path, json path)."""
-    name_or_path = name_or_path or DEFAULT_MODEL
-    stem = os.path.splitext(name_or_path)[0] if name_or_path.endswith((".params", ".json")) else name_or_path
-    if not os.path.exists(stem + ".json") and not os.path.dirname(stem):
-        stem = os.path.join(MODELS_DIR, stem)
-    if not (os.path.exists(stem + ".json") and os.path.exists(stem + ".params")):
-        raise FileNotFoundError("no detector model %s.params + %s.json" % (stem, stem))
-    return stem + ".params", stem + ".json"
+    return paths.resolve_model(name_or_path, DEFAULT_MODEL, "detector")
 
 
 class WordDetector:

@@ -6,7 +6,6 @@ colour and dtype go through the training geometry: gray, fitted into FORM_SIZE (
 to the input size; the predicted box is mapped back through the letterbox to the page's own pixels.
 """
 import json
-import os
 
 import cv2
 import mxnet as mx
@@ -15,7 +14,7 @@ import numpy as np
 from ocr.config import FORM_SIZE
 from ocr.data.transforms import box_to_px, crop_image, expand_box, resize_image, to_gray
 from ocr.nets.paragraph import build_paragraph_net
-from ocr.paths import MODELS_DIR
+from ocr import paths
 
 DEFAULT_MODEL = "paragraph_segmentation"
 # The reference feeds grey / 255 with no mean/std; kept (the first conv is followed by BatchNorm anyway).
@@ -52,14 +51,9 @@ def crop_region(page, box_px, expand=0.03):
     return crop_image(page, box)
 
 
-def resolve_model(path=None):
-    """Model path (stem, .params or .json; None = models/paragraph_segmentation) -> (params path, json path)."""
-    stem = os.path.join(MODELS_DIR, DEFAULT_MODEL) if path is None else path
-    if stem.endswith((".params", ".json")):
-        stem = os.path.splitext(stem)[0]
-    if not (os.path.exists(stem + ".json") and os.path.exists(stem + ".params")):
-        raise FileNotFoundError("no paragraph model %s.params + %s.json" % (stem, stem))
-    return stem + ".params", stem + ".json"
+def resolve_model(name_or_path=None):
+    """Model name or path (stem, .params or .json; None = the shipped default) -> (params path, json path)."""
+    return paths.resolve_model(name_or_path, DEFAULT_MODEL, "paragraph")
 
 
 class ParagraphSegmenter:

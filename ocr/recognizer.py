@@ -4,7 +4,6 @@ A model is two files, ``<name>.params`` (weights) and ``<name>.json`` (everythin
 input size, normalisation, training command and data, metrics); the net is rebuilt from the JSON alone.
 """
 import json
-import os
 
 import mxnet as mx
 import numpy as np
@@ -13,7 +12,7 @@ from ocr.alphabet import ALPHABET, BLANK
 from ocr.data.transforms import resize_image, to_gray
 from ocr.decode.greedy import best_path
 from ocr.nets.recognizer import build_recognizer
-from ocr.paths import MODELS_DIR
+from ocr import paths
 
 DEFAULT_MODEL = "handwriting_line"
 # The reference's statistics of IAM lines fitted into 60 x 800, as grey levels / 255.
@@ -34,13 +33,7 @@ def greedy_decode(scores):
 
 def resolve_model(name_or_path=None):
     """Model name or path (stem, .params or .json; None = the shipped default) -> (params path, json path)."""
-    name_or_path = name_or_path or DEFAULT_MODEL
-    stem = os.path.splitext(name_or_path)[0] if name_or_path.endswith((".params", ".json")) else name_or_path
-    if not os.path.exists(stem + ".json") and not os.path.dirname(stem):
-        stem = os.path.join(MODELS_DIR, stem)
-    if not (os.path.exists(stem + ".json") and os.path.exists(stem + ".params")):
-        raise FileNotFoundError("no recogniser model %s.params + %s.json" % (stem, stem))
-    return stem + ".params", stem + ".json"
+    return paths.resolve_model(name_or_path, DEFAULT_MODEL, "recogniser")
 
 
 class Recognizer:
