@@ -2,13 +2,15 @@
 
 * write the greedy ``prediction<TAB>truth`` pairs (input of utils/learn_edit_costs.py), with ``--pairs FILE``;
 * grid-search the beam decoder's LM weight alpha and insertion bonus beta, with ``--tune``, printing the
-  pooled CER of each setting beside greedy's. Tune on 'validation' (never on 'test'), then report on 'test'
-  with ``python -m ocr.evaluate``.
+  pooled CER of each setting beside greedy's; ``--save`` writes the best to models/decoding/beam_lm.json, the
+  defaults of ``get_decoder('beam', lm='default')``. Tune on 'validation' (never on 'test'), then report on
+  'test' with ``python -m ocr.evaluate``.
 
     python utils/tune_decoders.py --iam-root data/synth_v1 --split validation --pairs runs/val_pairs.tsv --tune
 """
 import argparse
 import itertools
+import json
 import os
 import sys
 
@@ -17,7 +19,7 @@ from tqdm import tqdm
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ocr.data.iam import IAMDataset, IAMNotFoundError  # noqa: E402
-from ocr.decode import get_decoder  # noqa: E402
+from ocr.decode import BEAM_SETTINGS_PATH, get_decoder  # noqa: E402
 from ocr.metrics import cer  # noqa: E402
 from ocr.paths import atomic_write_text, refuse_overwrite  # noqa: E402
 from ocr.recognizer import Recognizer  # noqa: E402
@@ -53,13 +55,16 @@ def main(argv=None):
     parser.add_argument("--alphas", default="0.2,0.35,0.5,0.75,1.0")
     parser.add_argument("--betas", default="0,0.5,1,1.5,2")
     parser.add_argument("--width", type=int, default=10)
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing --pairs file")
+    parser.add_argument("--save", action="store_true", help="write the best alpha/beta to " + BEAM_SETTINGS_PATH)
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
     args = parser.parse_args(argv)
     if args.split == "test" and args.tune:
         sys.exit("error: tune on 'validation', not on 'test'")
     try:
         if args.pairs:
             refuse_overwrite(args.pairs, args.overwrite)
+        if args.save:
+            refuse_overwrite(BEAM_SETTINGS_PATH, args.overwrite)
         results = recognise_split(args.iam_root, args.split, args.model, args.max_items)
     except (IAMNotFoundError, FileNotFoundError, FileExistsError) as error:
         sys.exit("error: %s" % error)
@@ -80,6 +85,13 @@ def main(argv=None):
             print("beam+LM alpha %.2f beta %.2f CER %.4f" % (alpha, beta, score))
             best = min(best or (score, alpha, beta), (score, alpha, beta))
         print("best: alpha %.2f beta %.2f CER %.4f" % (best[1], best[2], best[0]))
+        if args.save:
+            settings = {"width": args.width, "alpha": best[1], "beta": best[2],
+                        "tuned_on": {"iam_root": os.path.abspath(args.iam_root), "split": args.split,
+                                     "lines": len(results), "recogniser": args.model or "shipped",
+                                     "greedy_cer": cer(greedy_texts, truths), "beam_lm_cer": best[0]}}
+            atomic_write_text(BEAM_SETTINGS_PATH, json.dumps(settings, indent=1) + "\n")
+            print("saved:", BEAM_SETTINGS_PATH)
 
 
 if __name__ == "__main__":

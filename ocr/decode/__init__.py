@@ -8,6 +8,7 @@ returns a ``Decoded(text, confidence, word_confidences, score)``; see ``ocr.deco
     decoded = decoder(probs)                      # alphabet=ocr.alphabet.ALPHABET, blank = last column
 """
 import functools
+import json
 import os
 
 from ocr.decode.beam_search import decode_beam, prefix_beam_search
@@ -15,9 +16,18 @@ from ocr.decode.ctc import Decoded
 from ocr.decode.distance import EditCosts, weighted_distance
 from ocr.decode.greedy import decode_greedy
 from ocr.decode.lexicon import Lexicon, LexiconCorrector, decode_lexicon
-from ocr.decode.lm import DEFAULT_LM_PATH, CharNgramLM
+from ocr.decode.lm import DECODING_DIR, DEFAULT_LM_PATH, CharNgramLM
 
 DECODERS = ("greedy", "beam", "lexicon")
+BEAM_SETTINGS_PATH = os.path.join(DECODING_DIR, "beam_lm.json")   # alpha/beta tuned for the shipped LM
+
+
+def tuned_beam_settings():
+    """The beam options tuned for the shipped LM and recogniser ({} when not tuned yet): width, alpha, beta."""
+    if not os.path.exists(BEAM_SETTINGS_PATH):
+        return {}
+    with open(BEAM_SETTINGS_PATH, encoding="utf-8") as f:
+        return {k: v for k, v in json.load(f).items() if k in ("width", "alpha", "beta")}
 
 
 def load_lm(lm):
@@ -38,9 +48,12 @@ def get_decoder(name, **options):
       a text file path or a Lexicon), costs=None (learned table if present, else unit; a JSON path or an
       EditCosts), max_distance=2.0, max_ratio=0.34, frequency_weight=0.1, rank='distance' (or 'matrix':
       close candidates ranked by the matrix and word frequency, see ocr.decode.lexicon).
+    With ``lm='default'``, width/alpha/beta not given default to the tuned ones (models/decoding/beam_lm.json).
     Resources (LM, lexicon, costs) are loaded once, here."""
     if name not in DECODERS:
         raise ValueError("unknown decoder %r (choose from %s)" % (name, ", ".join(DECODERS)))
+    if options.get("lm") == "default":
+        options = {**tuned_beam_settings(), **options}
     if "lm" in options:
         options["lm"] = load_lm(options["lm"])
     if name == "greedy":
