@@ -24,7 +24,8 @@ data: $(STAMP)
 	$(PY) -m ocr.sclite install || echo "NIST sclite not installed: evaluation runs without it and its test is skipped"
 
 demo: data
-	$(PY) -m ocr.demo
+	$(PY) -m ocr.pipeline samples/page.png --out data/demo --overwrite
+	@echo "Boxes and text drawn on the page: data/demo/page_boxed.png (JSON: data/demo/page.json)"
 
 test: data
 	$(PY) -m pytest -q tests

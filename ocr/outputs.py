@@ -129,28 +129,25 @@ def to_alto(result, image_filename):
     return _serialise(root)
 
 
-def _draw_label(image, text, box):
-    """Write ``text`` (ASCII) just above ``box`` (pixels of ``image``), inside it when there is no room above,
-    dark on a white band so that it stays readable over ink."""
-    x, y, _, h = box
-    font_scale = float(np.clip(0.45 * h / 22.0, 0.35, 2.5))
-    thickness = max(1, int(round(font_scale * 1.5)))
-    text = text.encode("ascii", "replace").decode("ascii")
-    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
-    top = y - th - base - 2 if y - th - base - 2 >= 0 else y + 1
-    cv2.rectangle(image, (x, top), (x + tw + 4, top + th + base + 2), (255, 255, 255), cv2.FILLED)
-    cv2.putText(image, text, (x + 2, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, font_scale, TEXT_COLOUR, thickness,
-                cv2.LINE_AA)
+def _fit_font_scale(texts, width, height):
+    """Largest HERSHEY_SIMPLEX scale (0.3..3) at which every text fits ``width`` pixels and ``height`` pixels."""
+    scale = 3.0
+    for text in texts:
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 1.0, 2)
+        scale = min(scale, width / max(tw, 1), height / max(th + base, 1))
+    return max(0.3, scale)
 
 
 def draw_result(page, result, max_side=4000):
-    """uint8 gray page (H, W) + its PageResult -> uint8 BGR picture (H', W', 3) with the region, line and word
-    boxes and each line's text drawn above its box; pages larger than ``max_side`` pixels are drawn reduced."""
+    """uint8 gray page (H, W) + its PageResult -> uint8 BGR picture (H', 2 W', 3): on the left the page with the
+    region, line and word boxes and each line's number, on the right each line's number and text at the height
+    of its line, in one font size. Pages larger than ``max_side`` pixels are drawn reduced."""
     scale = min(1.0, max_side / max(page.shape[:2]))
     if scale < 1.0:
         page = cv2.resize(page, (max(1, round(page.shape[1] * scale)), max(1, round(page.shape[0] * scale))),
                           interpolation=cv2.INTER_AREA)
     image = cv2.cvtColor(page, cv2.COLOR_GRAY2BGR)
+    panel = np.full_like(image, 255)
     thickness = max(1, int(round(max(image.shape[:2]) / 1000)))
 
     def px(box):
@@ -167,9 +164,22 @@ def draw_result(page, result, max_side=4000):
         for word in line.words:
             rectangle(word.box, WORD_COLOUR, thickness)
         rectangle(line.box, LINE_COLOUR, thickness)
-    for line in result.lines:
-        _draw_label(image, line.text, px(line.box))
-    return image
+    if not result.lines:
+        return np.hstack([image, panel])
+    labels = ["%d  %s" % (i + 1, line.text.encode("ascii", "replace").decode("ascii"))
+              for i, line in enumerate(result.lines)]
+    pitch = min([px(b.box)[3] for b in result.lines] +
+                [abs(px(b.box)[1] - px(a.box)[1]) for a, b in zip(result.lines, result.lines[1:])] or [40])
+    font_scale = _fit_font_scale(labels, panel.shape[1] - 20, 0.8 * max(pitch, 12))
+    font_thickness = max(1, int(round(font_scale * 1.5)))
+    for i, (line, label) in enumerate(zip(result.lines, labels)):
+        x, y, w, h = px(line.box)
+        (_, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, font_thickness)
+        cv2.putText(panel, label, (10, y + (h + th) // 2), cv2.FONT_HERSHEY_SIMPLEX, font_scale, TEXT_COLOUR,
+                    font_thickness, cv2.LINE_AA)
+        cv2.putText(image, str(i + 1), (max(0, x - int(30 * font_scale)), y + (h + th) // 2),
+                    cv2.FONT_HERSHEY_SIMPLEX, font_scale, LINE_COLOUR, font_thickness, cv2.LINE_AA)
+    return np.hstack([image, panel])
 
 
 def encode_png(image):
