@@ -3,7 +3,7 @@
 Every decoder runs on every matrix repeatedly for at least ``--seconds`` per (decoder, matrix); speed is lines
 per second over the 100-step line matrices (iam, bentham), from the process's CPU time (the decoders are
 single-threaded; on a shared machine wall time mostly measures the neighbours) and from wall time.
-CER is pooled per folder (ocr.metrics.cer). pyctcdecode (pinned in requirements.txt) runs at the same beam
+CER is pooled per folder (ocr.metrics.cer), and over all matrices ("CER all"). pyctcdecode (pinned in requirements.txt) runs at the same beam
 width with no language model, on the same log-probabilities. Resources (LM, lexicon) are loaded before
 timing. A script that prints figures, not a test:
 
@@ -76,7 +76,7 @@ def main(argv=None):
           % (len(samples), ", ".join("%s %dx%d" % (n, lp.shape[0], lp.shape[1]) for n, lp, _, _ in samples),
              width, args.alpha, args.beta, args.seconds))
     header = "%-18s %11s %12s" % ("decoder", "lines/s CPU", "lines/s wall") + "".join(
-        " %11s" % ("CER " + f) for f in folders) + "  text on iam/0"
+        " %11s" % ("CER " + f) for f in folders) + " %9s" % "CER all" + "  text on iam/0"
     print(header)
     print("-" * len(header))
     for name, decode in decoders.items():
@@ -89,6 +89,7 @@ def main(argv=None):
         for folder in folders:
             chosen = [(texts[s], truth) for s, _, _, truth in samples if s.startswith(folder + "/")]
             row += " %10.1f%%" % (100 * cer([t for t, _ in chosen], [g for _, g in chosen]))
+        row += " %8.1f%%" % (100 * cer([texts[s] for s, *_ in samples], [truth for *_, truth in samples]))
         print(row + "  " + repr(texts.get("iam/0")))
 
 
