@@ -8,7 +8,6 @@ A region (the handwritten block, any size or colour) is made gray, fitted into R
 with paper colour), resized to S x S (S = ``image_size`` of the net) and fed as ink = 1 - grey / 255. Predicted
 boxes are mapped back out of the letterbox, so they are (x, y, w, h) fractions of the region as given.
 """
-import json
 
 import cv2
 import mxnet as mx
@@ -17,7 +16,7 @@ import numpy as np
 from ocr.config import REGION_SIZE
 from ocr.data.transforms import resize_image, to_gray
 from ocr.nets.ssd import build_ssd, detect, make_anchors
-from ocr import paths
+from ocr import models
 
 DEFAULT_MODEL = "word_segmentation"
 DEFAULT_DETECTION = {"min_c": 0.01, "overlap_thres": 0.1, "topk": 300, "pre_nms_topk": 2000, "score_threshold": 0.5}
@@ -65,7 +64,7 @@ def undo_letterbox(boxes, content_box):
 
 def resolve_model(name_or_path=None):
     """Model name or path (stem, .params or .json; None = the shipped default) -> (params path, json path)."""
-    return paths.resolve_model(name_or_path, DEFAULT_MODEL, "detector")
+    return models.resolve_model(name_or_path, DEFAULT_MODEL, "detector")
 
 
 class WordDetector:
@@ -87,14 +86,7 @@ class WordDetector:
     def load(cls, path=None, ctx=None):
         """Load ``<name>.params`` + ``<name>.json`` (see resolve_model; default models/word_segmentation) on ``ctx``
         (default CPU)."""
-        params_path, json_path = resolve_model(path)
-        with open(json_path, encoding="utf-8") as f:
-            info = json.load(f)
-        ctx = ctx or mx.cpu()
-        net = build_ssd(info["network"])
-        net.load_parameters(params_path, ctx=ctx)
-        net.hybridize(static_alloc=True)
-        return cls(net, info, ctx)
+        return cls(*models.load_net(path, DEFAULT_MODEL, "detector", build_ssd, ctx))
 
     def detect_fitted(self, fitted, **overrides):
         """Regions already fitted into REGION_SIZE, uint8 (N, H, W) -> list of (boxes (n, 4) (x, y, w, h) fractions

@@ -5,7 +5,6 @@ hyperparameters, training command and data, metrics); the net is rebuilt from th
 colour and dtype go through the training geometry: gray, fitted into FORM_SIZE (1120x800, letterboxed), reduced
 to the input size; the predicted box is mapped back through the letterbox to the page's own pixels.
 """
-import json
 
 import cv2
 import mxnet as mx
@@ -14,7 +13,7 @@ import numpy as np
 from ocr.config import FORM_SIZE
 from ocr.data.transforms import box_to_px, crop_image, expand_box, resize_image, to_gray
 from ocr.nets.paragraph import build_paragraph_net
-from ocr import paths
+from ocr import models
 
 DEFAULT_MODEL = "paragraph_segmentation"
 # The reference feeds grey / 255 with no mean/std; kept (the first conv is followed by BatchNorm anyway).
@@ -53,7 +52,7 @@ def crop_region(page, box_px, expand=0.03):
 
 def resolve_model(name_or_path=None):
     """Model name or path (stem, .params or .json; None = the shipped default) -> (params path, json path)."""
-    return paths.resolve_model(name_or_path, DEFAULT_MODEL, "paragraph")
+    return models.resolve_model(name_or_path, DEFAULT_MODEL, "paragraph")
 
 
 class ParagraphSegmenter:
@@ -67,14 +66,7 @@ class ParagraphSegmenter:
     @classmethod
     def load(cls, path=None, ctx=None):
         """Load ``<stem>.params`` + ``<stem>.json`` (see resolve_model) on ``ctx`` (default CPU)."""
-        params_path, json_path = resolve_model(path)
-        with open(json_path, encoding="utf-8") as f:
-            info = json.load(f)
-        ctx = ctx or mx.cpu()
-        net = build_paragraph_net(info["network"])
-        net.load_parameters(params_path, ctx=ctx)
-        net.hybridize(static_alloc=True)
-        return cls(net, info, ctx)
+        return cls(*models.load_net(path, DEFAULT_MODEL, "paragraph", build_paragraph_net, ctx))
 
     def prepare(self, page):
         """Any page (any size, colour, dtype; see to_gray) -> (uint8 input (H, W) = input_size, content_box:

@@ -8,18 +8,6 @@ MODELS_DIR = os.path.join(REPO_ROOT, "models")                               # s
 CACHE_DIR = os.environ.get("OCR_CACHE_DIR", os.path.join(DATA_DIR, "cache"))  # processed-image caches
 
 
-def resolve_model(name_or_path, default_name, kind="model"):
-    """A model's files: name or path (a stem, or its .params/.json; None = ``default_name``; a bare name not found
-    here is looked up in MODELS_DIR) -> (params path, json path). Raises FileNotFoundError naming the ``kind``."""
-    name_or_path = name_or_path or default_name
-    stem = os.path.splitext(name_or_path)[0] if name_or_path.endswith((".params", ".json")) else name_or_path
-    if not os.path.exists(stem + ".json") and not os.path.dirname(stem):
-        stem = os.path.join(MODELS_DIR, stem)
-    if not (os.path.exists(stem + ".json") and os.path.exists(stem + ".params")):
-        raise FileNotFoundError("no %s model %s.params + %s.json" % (kind, stem, stem))
-    return stem + ".params", stem + ".json"
-
-
 def refuse_overwrite(path, overwrite=False):
     """Raise FileExistsError (a one-line message) when ``path`` exists and ``overwrite`` is not set."""
     if os.path.exists(path) and not overwrite:

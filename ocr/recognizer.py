@@ -3,7 +3,6 @@
 A model is two files, ``<name>.params`` (weights) and ``<name>.json`` (everything else: network config, alphabet,
 input size, normalisation, training command and data, metrics); the net is rebuilt from the JSON alone.
 """
-import json
 
 import mxnet as mx
 import numpy as np
@@ -12,7 +11,7 @@ from ocr.alphabet import ALPHABET, BLANK
 from ocr.data.transforms import resize_image, to_gray
 from ocr.decode.greedy import best_path
 from ocr.nets.recognizer import build_recognizer
-from ocr import paths
+from ocr import models
 
 DEFAULT_MODEL = "handwriting_line"
 # The reference's statistics of IAM lines fitted into 60 x 800, as grey levels / 255.
@@ -33,7 +32,7 @@ def greedy_decode(scores):
 
 def resolve_model(name_or_path=None):
     """Model name or path (stem, .params or .json; None = the shipped default) -> (params path, json path)."""
-    return paths.resolve_model(name_or_path, DEFAULT_MODEL, "recogniser")
+    return models.resolve_model(name_or_path, DEFAULT_MODEL, "recogniser")
 
 
 class Recognizer:
@@ -49,14 +48,7 @@ class Recognizer:
     @classmethod
     def load(cls, name_or_path=None, ctx=None):
         """Load ``<name>.params`` + ``<name>.json`` (see resolve_model) on ``ctx`` (default CPU)."""
-        params_path, json_path = resolve_model(name_or_path)
-        with open(json_path, encoding="utf-8") as f:
-            info = json.load(f)
-        ctx = ctx or mx.cpu()
-        net = build_recognizer(info["network"])
-        net.load_parameters(params_path, ctx=ctx)
-        net.hybridize(static_alloc=True)
-        return cls(net, info, ctx)
+        return cls(*models.load_net(name_or_path, DEFAULT_MODEL, "recogniser", build_recognizer, ctx))
 
     def prepare(self, image):
         """Any line image (any size, colour, dtype; see to_gray) -> uint8 (H, W) fitted into the input size."""

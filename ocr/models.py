@@ -1,0 +1,32 @@
+"""Loading a model: ``<stem>.params`` + ``<stem>.json`` (every hyperparameter; see each CLI) -> a hybridized net."""
+import json
+import os
+
+import mxnet as mx
+
+from ocr.paths import MODELS_DIR
+
+
+def resolve_model(name_or_path, default_name, kind="model"):
+    """A model's files: name or path (a stem, or its .params/.json; None = ``default_name``; a bare name not found
+    here is looked up in MODELS_DIR) -> (params path, json path). Raises FileNotFoundError naming the ``kind``."""
+    name_or_path = name_or_path or default_name
+    stem = os.path.splitext(name_or_path)[0] if name_or_path.endswith((".params", ".json")) else name_or_path
+    if not os.path.exists(stem + ".json") and not os.path.dirname(stem):
+        stem = os.path.join(MODELS_DIR, stem)
+    if not (os.path.exists(stem + ".json") and os.path.exists(stem + ".params")):
+        raise FileNotFoundError("no %s model %s.params + %s.json" % (kind, stem, stem))
+    return stem + ".params", stem + ".json"
+
+
+def load_net(name_or_path, default_name, kind, build, ctx=None):
+    """Build a net from its JSON's ``network`` config with ``build`` and load its weights on ``ctx`` (default CPU).
+    Returns (hybridized net, info dict = the JSON, ctx); see resolve_model for ``name_or_path``."""
+    params_path, json_path = resolve_model(name_or_path, default_name, kind)
+    with open(json_path, encoding="utf-8") as f:
+        info = json.load(f)
+    ctx = ctx or mx.cpu()
+    net = build(info["network"])
+    net.load_parameters(params_path, ctx=ctx)
+    net.hybridize(static_alloc=True)
+    return net, info, ctx
