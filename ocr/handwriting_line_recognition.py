@@ -26,6 +26,7 @@ from ocr.config import LINE_SIZE, WORD_SIZE
 from ocr.data.augment import AugmentParams, augment_line
 from ocr.data.iam import IAMDataset
 from ocr.metrics import cer, wer
+from ocr.models import pick_context
 from ocr.nets.recognizer import build_recognizer, sequence_length
 from ocr.recognizer import REFERENCE_MEAN, REFERENCE_STD, greedy_decode, resolve_model, standardise
 from ocr.training import fit, load_checkpoint, save_json
@@ -147,17 +148,6 @@ def evaluate(net, loader, texts, ctx, prefix):
         hypotheses.extend(greedy_decode(s) for s in scores.asnumpy())
     return {prefix + "_loss": float(np.concatenate(losses).mean()), prefix + "_cer": cer(hypotheses, texts),
             prefix + "_wer": wer(hypotheses, texts)}
-
-
-def pick_context(gpu_id):
-    """mx.gpu(first id) when asked for and available, else mx.cpu() (with a one-line notice if a GPU was asked)."""
-    first = int(str(gpu_id).split(",")[0])
-    if first < 0:
-        return mx.cpu()
-    if mx.context.num_gpus() == 0:
-        print("no GPU available: training on CPU")
-        return mx.cpu()
-    return mx.gpu(first)
 
 
 def main(argv=None):

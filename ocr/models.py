@@ -1,6 +1,7 @@
 """Loading a model: ``<stem>.params`` + ``<stem>.json`` (every hyperparameter; see each CLI) -> a hybridized net."""
 import json
 import os
+import sys
 
 import mxnet as mx
 
@@ -17,6 +18,18 @@ def resolve_model(name_or_path, default_name, kind="model"):
     if not (os.path.exists(stem + ".json") and os.path.exists(stem + ".params")):
         raise FileNotFoundError("no %s model %s.params + %s.json" % (kind, stem, stem))
     return stem + ".params", stem + ".json"
+
+
+def pick_context(gpu_id):
+    """-g value (an id, or a comma list whose first id is used; < 0 = CPU) -> mx.gpu(id) when that GPU exists,
+    else mx.cpu() with a one-line notice on stderr when a GPU was asked for."""
+    first = int(str(gpu_id).split(",")[0])
+    if first < 0:
+        return mx.cpu()
+    if mx.context.num_gpus() <= first:
+        print("no GPU %d available: running on CPU" % first, file=sys.stderr)
+        return mx.cpu()
+    return mx.gpu(first)
 
 
 def load_net(name_or_path, default_name, kind, build, ctx=None):

@@ -28,7 +28,7 @@ from mxnet import gluon
 from ocr.config import FORM_SIZE
 from ocr.data.page_augment import NO_AUGMENT, PageAugmentParams, augment_page
 from ocr.data.transforms import box_to_px, expand_box
-from ocr.handwriting_line_recognition import pick_context
+from ocr.models import pick_context
 from ocr.metrics import giou, iou
 from ocr.nets.paragraph import DEFAULT_CONFIG, LOSSES, build_paragraph_net
 from ocr.paragraph import NORMALISATION, reduce_page, resolve_model, standardise

@@ -28,7 +28,6 @@ import sys
 from dataclasses import dataclass, field
 
 import cv2
-import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
@@ -40,6 +39,7 @@ from ocr.decode.ctc import column_labels, text_to_columns, to_log_probs, viterbi
 from ocr.detector import WordDetector
 from ocr.io import ImageError, list_images, read_image
 from ocr.layout import group_words_into_lines
+from ocr.models import pick_context
 from ocr.paragraph import ParagraphSegmenter
 from ocr.paths import MODELS_DIR, atomic_write_bytes, atomic_write_text
 from ocr.recognizer import Recognizer
@@ -254,16 +254,6 @@ class Pipeline:
             result.lines.append(Line(decoded.text.strip(), box, decoded.confidence,
                                      [Word(text, b, confidence) for (text, confidence), b in zip(words, word_boxes)]))
         return result
-
-
-def pick_context(gpu):
-    """-g value -> mx.gpu(gpu) when >= 0 and a GPU exists, else mx.cpu() (with a one-line notice on stderr)."""
-    if gpu < 0:
-        return mx.cpu()
-    if mx.context.num_gpus() <= gpu:
-        print("no GPU %d available: running on CPU" % gpu, file=sys.stderr)
-        return mx.cpu()
-    return mx.gpu(gpu)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -33,6 +33,7 @@ from ocr.data.transforms import box_to_px, expand_box
 from ocr.detector import DEFAULT_DETECTION, WordDetector, ink_map, resolve_model, xywh_to_corners
 from ocr.layout import group_words_into_lines
 from ocr.metrics import average_precision, match_boxes
+from ocr.models import pick_context
 from ocr.nets.ssd import LINE_ANCHORS, WORD_ANCHORS, SSDLoss, assign_targets, build_ssd, make_anchors
 from ocr.paths import atomic_write_bytes
 from ocr.training import fit, load_checkpoint, save_json
@@ -182,16 +183,6 @@ def draw_boxes(region, predicted, truth, path):
     atomic_write_bytes(path, cv2.imencode(".png", image)[1].tobytes())
 
 
-def pick_context(gpu_count):
-    """mx.gpu(0) when GPUs are asked for and available, else mx.cpu() (with a notice if a GPU was asked for)."""
-    if gpu_count < 1:
-        return mx.cpu()
-    if mx.context.num_gpus() == 0:
-        print("no GPU available: running on CPU")
-        return mx.cpu()
-    return mx.gpu(0)
-
-
 def load_split(root, kind, split, limit, seed):
     """(IAMDataset form_bb boxes of ``kind``, row indices: all, or a seeded random subset of ``limit``)."""
     from ocr.data.iam import IAMDataset
@@ -264,7 +255,7 @@ def main(argv=None):
                                     for ext in (".ckpt", ".params")):
         fail("%s/%s already exists: resume with -p %s/%s.ckpt, pick another -n, or pass --overwrite"
              % (args.checkpoint_dir, name, args.checkpoint_dir, name))
-    ctx = pick_context(args.gpu_count)
+    ctx = pick_context(0 if args.gpu_count >= 1 else -1)    # -g counts GPUs (reference); one is used
 
     if resume is not None:
         info = resume["extra"]
