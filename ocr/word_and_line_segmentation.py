@@ -251,8 +251,10 @@ def main(argv=None):
             resume = load_checkpoint(args.load_model)
         else:
             warm = resolve_model(args.load_model)
-    elif not args.overwrite and any(os.path.exists(os.path.join(args.checkpoint_dir, name + ext))
-                                    for ext in (".ckpt", ".params")):
+    resumes_same_run = resume is not None and os.path.abspath(args.load_model) == os.path.abspath(
+        os.path.join(args.checkpoint_dir, name + ".ckpt"))
+    if not args.overwrite and not resumes_same_run and any(
+            os.path.exists(os.path.join(args.checkpoint_dir, name + ext)) for ext in (".ckpt", ".params")):
         fail("%s/%s already exists: resume with -p %s/%s.ckpt, pick another -n, or pass --overwrite"
              % (args.checkpoint_dir, name, args.checkpoint_dir, name))
     ctx = pick_context(0 if args.gpu_count >= 1 else -1)    # -g counts GPUs (reference); one is used
