@@ -29,7 +29,7 @@ from ocr.metrics import cer, wer
 from ocr.models import pick_context
 from ocr.nets.recognizer import build_recognizer, sequence_length
 from ocr.recognizer import REFERENCE_MEAN, REFERENCE_STD, greedy_decode, resolve_model, standardise
-from ocr.training import fit, load_checkpoint, save_json
+from ocr.training import check_iam_root, checkpoint_stem, fail, fit, load_checkpoint, save_json
 
 CLIP_NORM = 5.0       # global gradient-norm clip
 
@@ -69,12 +69,6 @@ def parse_args(argv=None):
     p.add_argument("--dropout", type=float, default=0.5)
     p.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint of the same name")
     return p.parse_args(argv)
-
-
-def fail(message):
-    """Print a one-line error and exit with status 2."""
-    print("error: " + message, file=sys.stderr)
-    sys.exit(2)
 
 
 def ctc_fits(label, steps):
@@ -154,12 +148,8 @@ def main(argv=None):
     """Entry point; returns the history list (or exits 2 on bad input)."""
     args = parse_args(argv)
     argv = sys.argv[1:] if argv is None else argv
-    if not args.iam_root:
-        fail("--iam-root is required (an IAM-format tree: xml/, lines/, split lists)")
-    if not os.path.isdir(args.iam_root):
-        fail("--iam-root %s is not a folder" % args.iam_root)
-    name = args.checkpoint_name[:-len(".params")] if args.checkpoint_name.endswith(".params") \
-        else args.checkpoint_name
+    check_iam_root(args.iam_root, "xml/, lines/")
+    name = checkpoint_stem(args.checkpoint_name)
     resume = warm = None
     try:
         if args.load_model and args.load_model.endswith(".ckpt"):

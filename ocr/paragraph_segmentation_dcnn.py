@@ -33,15 +33,9 @@ from ocr.metrics import giou, iou
 from ocr.nets.paragraph import DEFAULT_CONFIG, LOSSES, build_paragraph_net
 from ocr.paragraph import NORMALISATION, reduce_page, resolve_model, standardise
 from ocr.paths import atomic_write_bytes
-from ocr.training import fit, load_checkpoint, save_json
+from ocr.training import check_iam_root, checkpoint_stem, fail, fit, load_checkpoint, save_json
 
 PREVIEW_PAGES = 4        # validation pages drawn per epoch
-
-
-def fail(message):
-    """Print a one-line error and exit with status 2."""
-    print("error: " + message, file=sys.stderr)
-    sys.exit(2)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -180,12 +174,8 @@ def main(argv=None):
     """Entry point; returns the history list (or exits 2 on bad input)."""
     args = parse_args(argv)
     argv = sys.argv[1:] if argv is None else argv
-    if not args.iam_root:
-        fail("--iam-root is required (an IAM-format tree: forms/, xml/, split lists)")
-    if not os.path.isdir(args.iam_root):
-        fail("--iam-root %s is not a folder" % args.iam_root)
-    name = os.path.splitext(args.checkpoint_name)[0] if args.checkpoint_name.endswith(".params") \
-        else args.checkpoint_name
+    check_iam_root(args.iam_root, "forms/, xml/")
+    name = checkpoint_stem(args.checkpoint_name)
     ckpt_path = os.path.join(args.checkpoint_dir, name + ".ckpt")
     resume = warm = None
     if args.resume:

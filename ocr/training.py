@@ -19,6 +19,7 @@ import io
 import json
 import os
 import pickle
+import sys
 import tempfile
 import time
 
@@ -28,6 +29,25 @@ from mxnet import autograd, gluon
 from tqdm import tqdm
 
 from ocr.paths import atomic_write_bytes, atomic_write_text
+
+
+def fail(message):
+    """Print a one-line error and exit with status 2 (the training CLIs' answer to bad input)."""
+    print("error: " + message, file=sys.stderr)
+    sys.exit(2)
+
+
+def check_iam_root(root, holds):
+    """Exit with a one-line error unless ``root`` (the --iam-root flag) is a folder; ``holds`` names what it needs."""
+    if not root:
+        fail("--iam-root is required (an IAM-format tree: %s, split lists)" % holds)
+    if not os.path.isdir(root):
+        fail("--iam-root %s is not a folder" % root)
+
+
+def checkpoint_stem(name):
+    """The -n/--checkpoint_name flag without a trailing .params (the reference passed 'x.params')."""
+    return name[:-len(".params")] if name.endswith(".params") else name
 
 
 def _saved_bytes(save):

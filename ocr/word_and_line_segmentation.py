@@ -36,7 +36,7 @@ from ocr.metrics import average_precision, match_boxes
 from ocr.models import pick_context
 from ocr.nets.ssd import LINE_ANCHORS, WORD_ANCHORS, SSDLoss, assign_targets, build_ssd, make_anchors
 from ocr.paths import atomic_write_bytes
-from ocr.training import fit, load_checkpoint, save_json
+from ocr.training import check_iam_root, checkpoint_stem, fail, fit, load_checkpoint, save_json
 
 MATCH_THRESHOLD = 0.5       # anchor-box IoU for a positive anchor
 NEGATIVE_RATIO = 3.0        # hard negatives per positive
@@ -48,12 +48,6 @@ PREVIEW_REGIONS = 3         # validation regions drawn with their predicted boxe
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         fail(message)
-
-
-def fail(message):
-    """Print a one-line error and exit with status 2."""
-    print("error: " + message, file=sys.stderr)
-    sys.exit(2)
 
 
 def parse_args(argv=None):
@@ -229,10 +223,7 @@ def main(argv=None):
     """Entry point; returns the history list (training) or the metrics dict (--evaluate); exits 2 on bad input."""
     args = parse_args(argv)
     argv = sys.argv[1:] if argv is None else argv
-    if not args.iam_root:
-        fail("--iam-root is required (an IAM-format tree: xml/, forms/, split lists)")
-    if not os.path.isdir(args.iam_root):
-        fail("--iam-root %s is not a folder" % args.iam_root)
+    check_iam_root(args.iam_root, "xml/, forms/")
     if args.load_model and not os.path.exists(args.load_model) and not args.load_model.endswith(".ckpt"):
         try:
             resolve_model(args.load_model)
@@ -240,8 +231,7 @@ def main(argv=None):
             fail(str(err))
     if args.evaluate:
         return evaluate_only(args)
-    base = args.checkpoint_name[:-len(".params")] if args.checkpoint_name.endswith(".params") \
-        else args.checkpoint_name
+    base = checkpoint_stem(args.checkpoint_name)
     name = "%s_%s" % (args.detection_box, base)
     resume = warm = None
     if args.load_model:
