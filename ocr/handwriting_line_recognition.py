@@ -29,7 +29,8 @@ from ocr.metrics import cer, wer
 from ocr.models import pick_context
 from ocr.nets.recognizer import build_recognizer, sequence_length
 from ocr.recognizer import REFERENCE_MEAN, REFERENCE_STD, greedy_decode, resolve_model, standardise
-from ocr.training import check_iam_root, checkpoint_stem, fail, fit, load_checkpoint, save_json
+from ocr.training import (check_iam_root, checkpoint_stem, fail, fit, load_checkpoint, refuse_existing_run,
+                          save_json)
 
 CLIP_NORM = 5.0       # global gradient-norm clip
 
@@ -158,12 +159,8 @@ def main(argv=None):
             warm = resolve_model(args.load_model)
     except (OSError, ValueError, EOFError, pickle.UnpicklingError) as error:
         fail("cannot load -m %s: %s" % (args.load_model, error))
-    resumes_same_run = resume is not None and os.path.abspath(args.load_model) == os.path.abspath(
-        os.path.join(args.checkpoint_dir, name + ".ckpt"))
-    if not args.overwrite and not resumes_same_run and any(
-            os.path.exists(os.path.join(args.checkpoint_dir, name + ext)) for ext in (".ckpt", ".params")):
-        fail("%s/%s already exists: resume with -m %s/%s.ckpt, pick another -n, or pass --overwrite"
-             % (args.checkpoint_dir, name, args.checkpoint_dir, name))
+    refuse_existing_run(args.checkpoint_dir, name, args.overwrite, resume and args.load_model,
+                        "resume with -m %s/%s.ckpt" % (args.checkpoint_dir, name))
     ctx = pick_context(args.gpu_id)
 
     size = LINE_SIZE if args.line_or_word == "line" else WORD_SIZE

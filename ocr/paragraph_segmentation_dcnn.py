@@ -33,7 +33,8 @@ from ocr.metrics import giou, iou
 from ocr.nets.paragraph import DEFAULT_CONFIG, LOSSES, build_paragraph_net
 from ocr.paragraph import NORMALISATION, reduce_page, resolve_model, standardise
 from ocr.paths import atomic_write_bytes
-from ocr.training import check_iam_root, checkpoint_stem, fail, fit, load_checkpoint, save_json
+from ocr.training import (check_iam_root, checkpoint_stem, fail, fit, load_checkpoint, refuse_existing_run,
+                          save_json)
 
 PREVIEW_PAGES = 4        # validation pages drawn per epoch
 
@@ -182,9 +183,7 @@ def main(argv=None):
         if not os.path.exists(ckpt_path):
             fail("nothing to resume: %s does not exist" % ckpt_path)
         resume = load_checkpoint(ckpt_path)
-    elif not args.overwrite and any(os.path.exists(os.path.join(args.checkpoint_dir, name + ext))
-                                    for ext in (".ckpt", ".params")):
-        fail("%s/%s already exists: pass --resume, pick another -n, or pass --overwrite" % (args.checkpoint_dir, name))
+    refuse_existing_run(args.checkpoint_dir, name, args.overwrite, args.resume and ckpt_path, "pass --resume")
     if args.restore_checkpoint_name and resume is None:
         source = args.restore_checkpoint_name
         if not os.path.exists(source):

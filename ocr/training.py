@@ -50,6 +50,17 @@ def checkpoint_stem(name):
     return name[:-len(".params")] if name.endswith(".params") else name
 
 
+def refuse_existing_run(checkpoint_dir, name, overwrite, resume_path=None, how_to_resume="resume it"):
+    """Exit with a one-line error when ``checkpoint_dir/name`` (.ckpt or .params) exists, unless ``overwrite`` is
+    set or ``resume_path`` is that run's own .ckpt (resuming it is what the checkpoint is for)."""
+    own_ckpt = os.path.abspath(os.path.join(checkpoint_dir, name + ".ckpt"))
+    if overwrite or (resume_path and os.path.abspath(resume_path) == own_ckpt):
+        return
+    if any(os.path.exists(os.path.join(checkpoint_dir, name + ext)) for ext in (".ckpt", ".params")):
+        fail("%s/%s already exists: %s, pick another -n, or pass --overwrite"
+             % (checkpoint_dir, name, how_to_resume))
+
+
 def _saved_bytes(save):
     """Bytes of a file written by ``save(path)`` (MXNet only saves to paths)."""
     with tempfile.TemporaryDirectory() as folder:

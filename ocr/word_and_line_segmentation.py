@@ -36,7 +36,8 @@ from ocr.metrics import average_precision, match_boxes
 from ocr.models import pick_context
 from ocr.nets.ssd import LINE_ANCHORS, WORD_ANCHORS, SSDLoss, assign_targets, build_ssd, make_anchors
 from ocr.paths import atomic_write_bytes
-from ocr.training import check_iam_root, checkpoint_stem, fail, fit, load_checkpoint, save_json
+from ocr.training import (check_iam_root, checkpoint_stem, fail, fit, load_checkpoint, refuse_existing_run,
+                          save_json)
 
 MATCH_THRESHOLD = 0.5       # anchor-box IoU for a positive anchor
 NEGATIVE_RATIO = 3.0        # hard negatives per positive
@@ -241,12 +242,8 @@ def main(argv=None):
             resume = load_checkpoint(args.load_model)
         else:
             warm = resolve_model(args.load_model)
-    resumes_same_run = resume is not None and os.path.abspath(args.load_model) == os.path.abspath(
-        os.path.join(args.checkpoint_dir, name + ".ckpt"))
-    if not args.overwrite and not resumes_same_run and any(
-            os.path.exists(os.path.join(args.checkpoint_dir, name + ext)) for ext in (".ckpt", ".params")):
-        fail("%s/%s already exists: resume with -p %s/%s.ckpt, pick another -n, or pass --overwrite"
-             % (args.checkpoint_dir, name, args.checkpoint_dir, name))
+    refuse_existing_run(args.checkpoint_dir, name, args.overwrite, resume and args.load_model,
+                        "resume with -p %s/%s.ckpt" % (args.checkpoint_dir, name))
     ctx = pick_context(0 if args.gpu_count >= 1 else -1)    # -g counts GPUs (reference); one is used
 
     if resume is not None:
