@@ -14,6 +14,7 @@ else the shipped all-1.0 ``edit_costs_default.json``.
 import json
 import os
 
+from ocr.metrics import align as metrics_align
 from ocr.paths import MODELS_DIR, atomic_write_text
 
 LEARNED_COSTS_PATH = os.path.join(MODELS_DIR, "decoding", "edit_costs.json")
@@ -80,30 +81,9 @@ class EditCosts:
 def align(observed, intended):
     """A minimal (unit-cost) alignment of two strings as a list of operations, in order:
     ('match', a, a), ('sub', a, b) (read a, b written), ('del', a, None) (a spurious), ('ins', None, b) (b
-    missed). Ties prefer match/substitution, then deletion, then insertion."""
-    n, m = len(observed), len(intended)
-    dist = [[0] * (m + 1) for _ in range(n + 1)]
-    for i in range(n + 1):
-        dist[i][0] = i
-    for j in range(m + 1):
-        dist[0][j] = j
-    for i in range(1, n + 1):
-        for j in range(1, m + 1):
-            dist[i][j] = min(dist[i - 1][j - 1] + (observed[i - 1] != intended[j - 1]),
-                             dist[i - 1][j] + 1, dist[i][j - 1] + 1)
-    ops, i, j = [], n, m
-    while i or j:
-        if i and j and dist[i][j] == dist[i - 1][j - 1] + (observed[i - 1] != intended[j - 1]):
-            a, b = observed[i - 1], intended[j - 1]
-            ops.append(("match" if a == b else "sub", a, b))
-            i, j = i - 1, j - 1
-        elif i and dist[i][j] == dist[i - 1][j] + 1:
-            ops.append(("del", observed[i - 1], None))
-            i -= 1
-        else:
-            ops.append(("ins", None, intended[j - 1]))
-            j -= 1
-    return ops[::-1]
+    missed). It is ocr.metrics.align with ``intended`` as the reference, in the recogniser-error terms above."""
+    names = {"C": "match", "S": "sub", "D": "ins", "I": "del"}
+    return [(names[op], read, written) for op, written, read in metrics_align(intended, observed)]
 
 
 UNIT_COSTS = EditCosts(info={"method": "unit costs: Levenshtein distance"})
