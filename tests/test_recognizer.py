@@ -7,7 +7,7 @@ from mxnet import autograd, gluon
 from PIL import Image, ImageDraw, ImageFont
 
 from ocr.alphabet import BLANK, NUM_CLASSES, encode
-from ocr.data.augment import AugmentParams, augment_line
+from ocr.data.augment import AugmentParams, augment_line, elastic_warp
 from ocr.data.transforms import resize_image
 from ocr.nets.recognizer import build_recognizer, sequence_length
 from ocr.recognizer import Recognizer, greedy_decode, standardise
@@ -112,6 +112,19 @@ def test_augment_is_deterministic_and_keeps_shape():
     assert out1.shape == line.shape and out1.dtype == np.uint8
     np.testing.assert_array_equal(out1, out2)
     assert not np.array_equal(out1, out3)
+
+
+def test_elastic_warp_moves_ink_by_at_most_its_amplitude():
+    line = np.full((60, 800), 255, np.uint8)
+    line[28:32, 398:402] = 0                            # a 4x4 dot, centre (400, 30)
+    np.testing.assert_array_equal(elastic_warp(line, np.random.default_rng(0), 0.0), line)
+    moved = []
+    for seed in range(20):
+        ys, xs = np.nonzero(elastic_warp(line, np.random.default_rng(seed), 3.0) < 128)
+        assert len(xs) > 0
+        moved.append(max(abs(xs.mean() - 399.5), abs(ys.mean() - 29.5)))
+    # the field is drawn in [-3, 3] and interpolated (cubic: a little overshoot)
+    assert max(moved) <= 3 * 1.3 and max(moved) > 0.5
 
 
 def test_augment_keeps_ink_inside():

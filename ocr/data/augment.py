@@ -2,8 +2,9 @@
 
 ``augment_line(image, rng, params)`` takes a fitted uint8 gray line (H, W), ink dark on light, and returns a
 uint8 (H, W) variant: one random affine warp (scale, shear, translation; white border) that is shrunk when it
-would push ink outside the image (so labels stay true), random stroke width, then photometric changes (paper and
-ink levels, a smooth uneven background, gamma, blur, noise). Same image, same Generator state -> same output.
+would push ink outside the image (so labels stay true), a smooth elastic warp (each glyph bends a little
+differently, as no font renders twice), random stroke width, then photometric changes (paper and ink levels,
+a smooth uneven background, gamma, blur, noise). Same image, same Generator state -> same output.
 """
 from dataclasses import dataclass
 
@@ -11,6 +12,7 @@ import cv2
 import numpy as np
 
 INK_THRESHOLD = 200      # grey levels below this count as ink when locating the text
+ELASTIC_CELL = 10        # pixels between the random displacements of the elastic warp (about a letter apart)
 
 
 @dataclass
@@ -20,7 +22,8 @@ class AugmentParams:
     translate_x/y: shift up to +-fraction of W/H; scale_x/y: factor in 1 +- value; shear: +-radians (x shear);
     gamma: gamma drawn log-uniformly in [1/gamma, gamma] (values <= 1 disable it); stroke: probability of a
     3x3 erode (thicker ink) or dilate (thinner ink); blur: max Gaussian sigma in pixels; noise: max std of
-    Gaussian pixel noise in grey levels; contrast: max darkening of the paper / lightening of the ink, as a
+    Gaussian pixel noise in grey levels; elastic: max displacement of the elastic warp in pixels (a random field
+    drawn every ELASTIC_CELL pixels and smoothly interpolated); contrast: max darkening of the paper / lightening of the ink, as a
     fraction of the grey range; background: max amplitude of a smooth uneven background, in grey levels.
     """
     translate_x: float = 0.03
@@ -29,6 +32,7 @@ class AugmentParams:
     scale_y: float = 0.10
     shear: float = 0.5
     gamma: float = 1.5
+    elastic: float = 2.0
     stroke: float = 0.3
     blur: float = 1.0
     noise: float = 8.0
@@ -70,12 +74,25 @@ def random_affine(shape, ink_box, rng, params):
     return np.hstack([linear, offset[:, None]]).astype(np.float32)
 
 
+def elastic_warp(image, rng, amplitude):
+    """uint8 (H, W) image bent by a smooth random displacement field of at most ``amplitude`` pixels (white
+    border) -> uint8 (H, W)."""
+    height, width = image.shape
+    grid = (max(2, height // ELASTIC_CELL + 1), max(2, width // ELASTIC_CELL + 1))
+    dx, dy = (cv2.resize(rng.uniform(-amplitude, amplitude, grid).astype(np.float32), (width, height),
+                         interpolation=cv2.INTER_CUBIC) for _ in range(2))
+    xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    return cv2.remap(image, xs + dx, ys + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=255)
+
+
 def augment_line(image, rng, params=AugmentParams()):
     """Random variant of a uint8 gray line image (H, W) -> uint8 (H, W); see AugmentParams for the ranges."""
     height, width = image.shape
     matrix = random_affine(image.shape, _ink_box(image), rng, params)
     out = cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_CONSTANT, borderValue=255)
+    if params.elastic > 0:
+        out = elastic_warp(out, rng, rng.uniform(0, params.elastic))
     if rng.uniform() < params.stroke:
         kernel = np.ones((2, 2) if rng.uniform() < 0.5 else (3, 3), np.uint8)
         out = cv2.erode(out, kernel) if rng.uniform() < 0.5 else cv2.dilate(out, kernel)
