@@ -1,17 +1,20 @@
-"""SClite-style evaluation of the line recogniser (line level) or the full pipeline (page level).
+"""SClite-style evaluation of the line recogniser (line level) or the pipeline (region and page levels).
 
-    python -m ocr.evaluate --iam-root DIR [--split test] [--level line|page] [options]
-    python -m ocr.evaluate --folder DIR [--level line|page] [options]
+    python -m ocr.evaluate --iam-root DIR [--split test] [--level line|region|page] [options]
+    python -m ocr.evaluate --folder DIR [--level line|region|page] [options]
     options: --decoder greedy [beam lexicon]  --model NAME  --out DIR [--overwrite]  --max-items N
              --batch-size N  --sclite-ignore-case  --no-progress
 
-Inputs: IAM 'line' items (line level) or 'form_original' pages with their form text (page level); or a folder of
-images, each with ``<name>.gt.txt`` beside it holding one line of text per handwritten line (at line level the
-lines of a file are joined with spaces: the image is one line). Several decoders are scored on one recognition.
+Inputs: IAM 'line' items (line level), the handwritten block of each 'form_original' page grown by
+FORM_BB_EXPAND (region level: word/line segmentation + recogniser, no paragraph stage) or the whole page (page
+level: all three stages), with the form's text; or a folder of images, each with ``<name>.gt.txt`` beside it
+holding one line of text per handwritten line (at line level the lines of a file are joined with spaces: the
+image is one line; at region level an image is a block of handwriting with no printed form around it). Several
+decoders are scored on one recognition.
 
 Figures (``ocr.metrics``): CER/WER *pooled* (total edits / total reference length, spaces count in CER) and
-*mean per item* (mean of per-item rates, whitespace removed in CER: the reference's sclite convention). At page
-level both *free* (alignment-free: a page's lines joined and compared as one text) and *paired* (predicted lines
+*mean per item* (mean of per-item rates, whitespace removed in CER: the reference's sclite convention). At region
+and page level both *free* (alignment-free: a page's lines joined and compared as one text) and *paired* (predicted lines
 paired to reference lines by alignment, ``ocr.metrics.pair_lines``). When sclite is found (``ocr.sclite``) its
 Mean row (mean over items, each item a sclite speaker) and Sum/Avg row (pooled, whitespace not scored in
 character mode) are shown beside ours; it runs case-sensitive (-s) unless --sclite-ignore-case (the reference's
@@ -34,14 +37,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ocr.config import FORM_BB_EXPAND
+from ocr.data.transforms import crop_image, expand_box
 from ocr.metrics import Summary, page_score, score_item
+from ocr.models import ModelLoadError
 from ocr.paths import atomic_write_text
 from ocr.sclite import (ScliteError, Utterance, find_sclite, format_alignment_report, score_trn_pair, utterance_id,
                         write_trn_pair)
 
 DECODERS = ("greedy", "beam", "lexicon")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
-SCORINGS = {"line": ("lines",), "page": ("free", "paired")}
+LEVELS = ("line", "region", "page")
+SCORINGS = {"line": ("lines",), "region": ("free", "paired"), "page": ("free", "paired")}
 WITH_REPORT = ("lines", "paired")   # scorings with a .pra (pages as one text are too long to be worth aligning)
 
 
@@ -56,7 +63,7 @@ class MissingComponent(EvaluationError):
 @dataclass
 class Sample:
     """One item to transcribe: its ``id`` and ``load()`` -> (image as a numpy array, reference), the reference
-    a str for a line, a list of line texts for a page."""
+    a str for a line, a list of line texts for a region or page."""
     id: str
     load: object
 
@@ -97,16 +104,22 @@ def folder_samples(folder, level):
 
 
 def iam_samples(root, split, level):
-    """Samples of an IAM-format tree: 'line' items (line level) or 'form_original' pages (page level)."""
+    """Samples of an IAM-format tree: 'line' items (line level), the handwritten block of each 'form_original'
+    page grown by FORM_BB_EXPAND (region level; the whole page when it has no block) or the page (page level)."""
     from ocr.data.iam import IAMDataset
     try:
-        dataset = IAMDataset(root, "line" if level == "line" else "form_original", split=split)
+        dataset = IAMDataset(root, "line" if level == "line" else "form_original", split=split,
+                             **({"output_data": "bb", "output_parse_method": "form"} if level == "region" else {}))
     except (OSError, ValueError) as error:
         raise EvaluationError("cannot read the IAM tree %s: %s" % (root, error)) from None
 
     def load(i):
-        image, text = dataset[i]
-        return image, text if level == "line" else text.split("\n")
+        image, target = dataset[i]
+        if level == "line":
+            return image, target
+        if level == "region" and len(target):
+            image = crop_image(image, expand_box(target[0], FORM_BB_EXPAND, FORM_BB_EXPAND))
+        return image, dataset.text(i).split("\n")
     return [Sample(dataset.item_id(i), lambda i=i: load(i)) for i in range(len(dataset))]
 
 
@@ -122,10 +135,11 @@ def _import(module):
 
 
 def make_transcriber(level, decoders, model=None, batch_size=16, lm="default"):
-    """A function ``images -> [{decoder: text}]`` (line level) or ``pages -> [{decoder: [line texts]}]`` (page
-    level). Lines: ``ocr.recognizer.Recognizer.load(model).recognize`` then each ``ocr.decode.get_decoder``.
-    Pages: ``ocr.pipeline.Pipeline.load()`` whose ``transcribe_lines(page)`` gives the page's lines in reading
-    order as ``(text, probs)`` like ``Recognizer.recognize``; each line's probs are decoded by each decoder.
+    """A function ``images -> [{decoder: text}]`` (line level) or ``pages -> [{decoder: [line texts]}]`` (region
+    and page levels). Lines: ``ocr.recognizer.Recognizer.load(model).recognize`` then each
+    ``ocr.decode.get_decoder``. Regions and pages: ``ocr.pipeline.Pipeline.load()`` whose
+    ``transcribe_lines(image, level)`` gives the lines in reading order as ``(text, probs)`` like
+    ``Recognizer.recognize``; each line's probs are decoded by each decoder.
     ``lm``: the character language model of the beam decoder ('default': the shipped one; None: no LM)."""
     get_decoder = _import("ocr.decode").get_decoder
     decode = {name: get_decoder(name, lm=lm) if name == "beam" else get_decoder(name) for name in decoders}
@@ -134,7 +148,7 @@ def make_transcriber(level, decoders, model=None, batch_size=16, lm="default"):
             recognizer = _import("ocr.recognizer").Recognizer.load(model)
         else:
             pipeline = _import("ocr.pipeline").Pipeline.load()
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ModelLoadError) as error:
         raise EvaluationError(str(error)) from None
 
     def transcribe_lines(images):
@@ -144,7 +158,7 @@ def make_transcriber(level, decoders, model=None, batch_size=16, lm="default"):
     def transcribe_pages(pages):
         results = []
         for page in pages:
-            lines = pipeline.transcribe_lines(page)
+            lines = pipeline.transcribe_lines(page, level)
             results.append({name: [f(probs).text for _, probs in lines] for name, f in decode.items()})
         return results
 
@@ -241,7 +255,7 @@ def format_table(results, sclite_results, level, items, notes):
               "pooled: total edits / total reference length (CER: spaces count).",
               "mean: mean over items of per-item rates (CER: whitespace removed; empty references skipped) "
               "= the reference's sclite convention."]
-    if level == "page":
+    if level != "line":
         legend.append("free: a page's lines joined into one text (alignment-free); paired: predicted lines paired "
                       "to reference lines by alignment, missed/extra lines cost their length.")
     if sclite_results:
@@ -272,8 +286,9 @@ def parse_args(argv=None):
     source.add_argument("--iam-root", help="an IAM-format tree")
     source.add_argument("--folder", help="images with <name>.gt.txt beside them")
     parser.add_argument("--split", default="test", help="IAM split (default %(default)s)")
-    parser.add_argument("--level", choices=("line", "page"), default="line",
-                        help="line: each item is one line (recogniser); page: a page (pipeline)")
+    parser.add_argument("--level", choices=LEVELS, default="line",
+                        help="line: each item is one line (recogniser); region: a block of handwriting (word/line "
+                             "segmentation + recogniser); page: a form page (all three stages)")
     parser.add_argument("--decoder", nargs="+", choices=DECODERS, default=["greedy"], help="one or more decoders")
     parser.add_argument("--model", help="recogniser model name or path (line level; default: the shipped one)")
     parser.add_argument("--no-lm", action="store_true", help="beam search without the character language model")

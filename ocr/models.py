@@ -32,14 +32,24 @@ def pick_context(gpu_id):
     return mx.gpu(first)
 
 
+class ModelLoadError(ValueError):
+    """A model's two files exist but cannot be loaded: damaged, or written for another version of the network."""
+
+
 def load_net(name_or_path, default_name, kind, build, ctx=None):
     """Build a net from its JSON's ``network`` config with ``build`` and load its weights on ``ctx`` (default CPU).
-    Returns (hybridized net, info dict = the JSON, ctx); see resolve_model for ``name_or_path``."""
+    Returns (hybridized net, info dict = the JSON, ctx); see resolve_model for ``name_or_path``. Raises
+    FileNotFoundError (no such model) or ModelLoadError (one line: which model, and why)."""
     params_path, json_path = resolve_model(name_or_path, default_name, kind)
-    with open(json_path, encoding="utf-8") as f:
-        info = json.load(f)
     ctx = ctx or mx.cpu()
-    net = build(info["network"])
-    net.load_parameters(params_path, ctx=ctx)
+    try:
+        with open(json_path, encoding="utf-8") as f:
+            info = json.load(f)
+        net = build(info["network"])
+        net.load_parameters(params_path, ctx=ctx)
+    except (OSError, ValueError, KeyError, TypeError, mx.base.MXNetError) as error:
+        reason = " ".join(str(error).split())
+        raise ModelLoadError("cannot load the %s model %s: %s: %s"
+                             % (kind, params_path, type(error).__name__, reason[:300])) from None
     net.hybridize(static_alloc=True)
     return net, info, ctx

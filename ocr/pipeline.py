@@ -39,7 +39,7 @@ from ocr.decode.ctc import column_labels, text_to_columns, to_log_probs, viterbi
 from ocr.detector import WordDetector
 from ocr.io import ImageError, list_images, read_image
 from ocr.layout import group_words_into_lines
-from ocr.models import pick_context
+from ocr.models import ModelLoadError, pick_context
 from ocr.paragraph import ParagraphSegmenter
 from ocr.paths import MODELS_DIR, atomic_write_bytes, atomic_write_text
 from ocr.recognizer import Recognizer
@@ -336,6 +336,9 @@ def main(argv=None):
     except MissingModelError as error:
         hint = " (use --level region for an image of the handwritten block only)" if "paragraph" in str(error) else ""
         print("error: %s%s" % (error, hint), file=sys.stderr)
+        return 2
+    except ModelLoadError as error:
+        print("error: %s" % error, file=sys.stderr)
         return 2
     except Exception as error:              # a damaged model file: one line, not a traceback
         print("error: cannot load the models in %s: %s: %s" % (args.models, type(error).__name__,

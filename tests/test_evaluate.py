@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 import ocr.evaluate as evaluate
+from ocr.data import fonts
 from ocr.metrics import ItemScore, Summary, score_item
 from ocr.sclite import Utterance, find_sclite, format_alignment_report, score_trn_pair, trn_line, write_trn_pair
 from tests.conftest import require
@@ -105,6 +106,36 @@ def test_cli_page_level_missed_line(tmp_path, monkeypatch, capsys):
     assert _row(table, "greedy", "free")[0] == round(1100 / 43, 2)
 
 
+def test_cli_region_level_passes_the_level_to_the_pipeline(tmp_path, monkeypatch, capsys):
+    folder = _folder(tmp_path, {"block": "hello world\nsecond line\n"})
+    levels = []
+
+    def make_transcriber(level, decoders, model=None, batch_size=16, lm="default"):
+        levels.append(level)
+        return lambda images: [{"greedy": ["hello world", "secnd line"]} for _ in images]
+    monkeypatch.setattr(evaluate, "make_transcriber", make_transcriber)
+    assert evaluate.main(["--folder", str(folder), "--level", "region", "--no-progress"]) == 0
+    assert levels == ["region"]
+    table = capsys.readouterr().out
+    # paired: one deleted "o" in 11 + 11 = 22 characters; 1 of 4 words wrong.
+    assert _row(table, "greedy", "paired")[:2] == [round(100 / 22, 2), 25.0]
+
+
+def test_iam_region_samples_are_the_grown_block(tmp_path):
+    require(os.path.exists(fonts.MANIFEST), "fonts not installed: run `make data`")
+    from ocr.data.iam import IAMDataset
+    from ocr.data.synthetic import generate
+    root = str(tmp_path / "iam")
+    generate(root, 2, seed=3, workers=1, dpi=75, progress=False)
+    page_image, page_lines = evaluate.iam_samples(root, "all", "page")[0].load()
+    region_image, region_lines = evaluate.iam_samples(root, "all", "region")[0].load()
+    assert region_lines == page_lines and len(region_lines) > 1
+    x, y, w, h = IAMDataset(root, "form_original", split="all", output_data="bb", output_parse_method="form")[0][1][0]
+    height, width = page_image.shape
+    assert region_image.shape[0] == pytest.approx(h * 1.05 * height, abs=2)
+    assert region_image.shape[1] == pytest.approx(min(w * 1.05, 1.0) * width, abs=2)
+
+
 @pytest.mark.parametrize("case", ["missing", "empty", "no_gt", "bad_image"])
 def test_cli_bad_input(tmp_path, monkeypatch, capsys, case):
     monkeypatch.setattr(evaluate, "make_transcriber", _fake({"greedy": {}}))
@@ -119,6 +150,16 @@ def test_cli_bad_input(tmp_path, monkeypatch, capsys, case):
     assert evaluate.main(["--folder", str(folder), "--no-progress"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_cli_incompatible_model_one_line(tmp_path, capsys):
+    folder = _folder(tmp_path, {"a": "the cat\n"})
+    (tmp_path / "old.json").write_text('{"network": {"no_such_key": 1}}')
+    (tmp_path / "old.params").write_bytes(b"")
+    assert evaluate.main(["--folder", str(folder), "--model", str(tmp_path / "old"), "--no-progress"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: cannot load the recogniser model") and "no_such_key" in err
+    assert len(err.splitlines()) == 1
 
 
 def test_cli_missing_pipeline(tmp_path, monkeypatch, capsys):

@@ -247,7 +247,7 @@ def test_cli_missing_model_one_line_exit_2(tmp_path, capsys):
     with open(os.path.join(folder, "handwriting_line.json"), "w") as f:
         f.write("{")                                                   # a damaged model file
     status, _, err = run_cli(capsys, image, "--models", folder, "--level", "line")
-    assert status == 2 and len(err) == 1 and err[0].startswith("error: cannot load the models")
+    assert status == 2 and len(err) == 1 and err[0].startswith("error: cannot load the recogniser model")
 
 
 def test_cli_out_files_and_no_overwrite(models, tmp_path, capsys):
