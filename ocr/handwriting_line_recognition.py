@@ -30,7 +30,7 @@ from ocr.models import pick_context
 from ocr.nets.recognizer import build_recognizer, sequence_length
 from ocr.recognizer import REFERENCE_MEAN, REFERENCE_STD, greedy_decode, resolve_model, standardise
 from ocr.training import (check_iam_root, checkpoint_stem, fail, fit, load_checkpoint, refuse_existing_run,
-                          save_json)
+                          save_json, settle_shapes)
 
 CLIP_NORM = 5.0       # global gradient-norm clip
 
@@ -229,7 +229,7 @@ def main(argv=None):
                                                     factor=1.0 / args.lr_scale, base_lr=args.learning_rate)
     trainer = gluon.Trainer(net.collect_params(), "adam",
                             {"learning_rate": args.learning_rate, "lr_scheduler": scheduler})
-    net(mx.nd.zeros((1, 1) + size, ctx=ctx))     # settle deferred shapes before a resume loads states
+    settle_shapes(net, (1, 1) + size, ctx)        # before a resume loads weights and optimizer states
 
     model_info = {
         "format": "ocr-line-recognizer/1",
@@ -259,7 +259,10 @@ def main(argv=None):
     params_path = os.path.join(args.checkpoint_dir, name + ".params")
     json_path = os.path.join(args.checkpoint_dir, name + ".json")
     if history and splits["test"][1]:
+        # a fresh net: loading into the trained one can fail on weights MKL-DNN has reordered for inference
+        net = build_recognizer(network)
         net.load_parameters(params_path, ctx=ctx)
+        net.hybridize(static_alloc=True)
         test = evaluate(net, loader("test"), splits["test"][3], ctx, "test")
         with open(json_path, encoding="utf-8") as f:
             info = json.load(f)

@@ -95,6 +95,15 @@ def load_checkpoint(path):
         return pickle.load(f)
 
 
+def settle_shapes(net, shape, ctx):
+    """One forward pass of zeros of ``shape`` (N, C, H, W) in training mode, so that the net's deferred parameter
+    shapes are known before weights or optimizer states are loaded into it. Not an inference pass: after one,
+    MKL-DNN may keep convolution weights in its own layout, and loading into them fails later, asynchronously
+    ('Check failed: to.IsDefaultData()'). BatchNorm running statistics move a little; loading replaces them."""
+    with autograd.train_mode():
+        net(mx.nd.zeros(shape, ctx=ctx))
+
+
 def restore(net, trainer, checkpoint):
     """Load a checkpoint dict's parameters into ``net`` and optimizer states into the gluon ``trainer``."""
     _load_bytes(net.load_parameters, checkpoint["params"])

@@ -37,7 +37,7 @@ from ocr.models import pick_context
 from ocr.nets.ssd import LINE_ANCHORS, WORD_ANCHORS, SSDLoss, assign_targets, build_ssd, make_anchors
 from ocr.paths import atomic_write_bytes
 from ocr.training import (check_iam_root, checkpoint_stem, fail, fit, load_checkpoint, refuse_existing_run,
-                          save_json)
+                          save_json, settle_shapes)
 
 MATCH_THRESHOLD = 0.5       # anchor-box IoU for a positive anchor
 NEGATIVE_RATIO = 3.0        # hard negatives per positive
@@ -280,7 +280,7 @@ def main(argv=None):
     net = build_ssd(network)
     net.initialize(mx.init.Xavier(magnitude=2), ctx=ctx)
     net.hybridize(static_alloc=True)
-    net(mx.nd.zeros((1, 1, network["image_size"], network["image_size"]), ctx=ctx))   # settle deferred shapes
+    settle_shapes(net, (1, 1, network["image_size"], network["image_size"]), ctx)
     if warm is not None:
         net.load_parameters(warm[0], ctx=ctx)
     scheduler = None
@@ -343,7 +343,8 @@ def main(argv=None):
 
     json_path = os.path.join(args.checkpoint_dir, name + ".json")
     if history:
-        net.load_parameters(os.path.join(args.checkpoint_dir, name + ".params"), ctx=ctx)
+        # a fresh net: loading into the trained one can fail on weights MKL-DNN has reordered for inference
+        detector = WordDetector.load(os.path.join(args.checkpoint_dir, name), ctx=ctx)
         with open(json_path, encoding="utf-8") as f:
             info = json.load(f)
         source, indices = splits["validation"]
