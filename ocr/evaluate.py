@@ -104,8 +104,9 @@ def folder_samples(folder, level):
 
 
 def iam_samples(root, split, level):
-    """Samples of an IAM-format tree: 'line' items (line level), the handwritten block of each 'form_original'
-    page grown by FORM_BB_EXPAND (region level; the whole page when it has no block) or the page (page level)."""
+    """Samples of an IAM-format tree: 'line' items at their own size (line level), the handwritten block of each
+    'form_original' page grown by FORM_BB_EXPAND (region level; the whole page when it has no block) or the page
+    (page level)."""
     from ocr.data.iam import IAMDataset
     try:
         dataset = IAMDataset(root, "line" if level == "line" else "form_original", split=split,
@@ -114,9 +115,9 @@ def iam_samples(root, split, level):
         raise EvaluationError("cannot read the IAM tree %s: %s" % (root, error)) from None
 
     def load(i):
+        if level == "line":             # unfitted: the recogniser fits it into its own input size
+            return dataset.original_image(i), dataset.text(i)
         image, target = dataset[i]
-        if level == "line":
-            return image, target
         if level == "region" and len(target):
             image = crop_image(image, expand_box(target[0], FORM_BB_EXPAND, FORM_BB_EXPAND))
         return image, dataset.text(i).split("\n")

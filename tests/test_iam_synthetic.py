@@ -57,3 +57,13 @@ def test_box_items_lie_inside_the_image_and_on_ink(tree, parse_method, element):
     for bx, by, bw, bh in boxes[:5]:                                   # each box holds ink darker than the paper
         crop = image[int(by * height):int(np.ceil((by + bh) * height)), int(bx * width):int(np.ceil((bx + bw) * width))]
         assert crop.size and crop.min() < paper - 40
+
+
+@pytest.mark.parametrize("parse_method", ["line", "word", "form"])
+def test_original_image_is_the_stored_file_whose_fit_is_the_item(tree, parse_method):
+    from ocr.data.transforms import resize_image
+    dataset = IAMDataset(tree, parse_method, split="all")
+    original = dataset.original_image(0)
+    fitted = dataset[0][0]
+    assert original.dtype == np.uint8 and original.ndim == 2 and original.shape != fitted.shape
+    np.testing.assert_array_equal(resize_image(original, fitted.shape)[0], fitted)

@@ -32,7 +32,7 @@ def recognise_split(root, split, model, max_items, batch_size=16):
     recognizer = Recognizer.load(model)
     results = []
     for start in tqdm(range(0, count, batch_size), desc="recognise %s" % split):
-        items = [dataset[i] for i in range(start, min(count, start + batch_size))]
+        items = [(dataset.original_image(i), dataset.text(i)) for i in range(start, min(count, start + batch_size))]
         outputs = recognizer.recognize([image for image, _ in items], batch_size=batch_size)
         results.extend((probs, text) for (_, probs), (_, text) in zip(outputs, items))
     return results

@@ -212,7 +212,8 @@ class IAMDataset(Dataset):
       * ``form``: page fitted into FORM_SIZE (1120x800); ``form_original``: page at its own resolution;
       * ``form_bb``: the handwritten block (its box grown by 5%) cropped from the page and fitted into
         REGION_SIZE (700x700);
-      * ``line`` / ``word``: the line / word image fitted into LINE_SIZE (60x800) / WORD_SIZE (30x140).
+      * ``line`` / ``word``: the line / word image fitted into LINE_SIZE (60x1200; the reference used 60x800) /
+        WORD_SIZE (30x140).
     Images are uint8 gray (H, W), ink dark. output_data ``text`` gives a str (forms: lines joined by newlines);
     ``bb`` (form methods only) gives a float32 (n, 4) array of (x, y, w, h) boxes of the ``output_parse_method``
     elements (form | line | word) as fractions of the returned image (letterbox padding accounted for).
@@ -261,6 +262,14 @@ class IAMDataset(Dataset):
         """The IAM id (form, line or word id) of item ``index``."""
         item = self._items[index][0]
         return item.id if isinstance(item, Form) else item
+
+    def original_image(self, index):
+        """Item ``index``'s image as stored in the tree, at its own size: uint8 gray (H, W), ink dark (the line or
+        word PNG, or the form page). What a recogniser with an input size of its own should fit, once."""
+        item = self._items[index][0]
+        if self.parse_method in ("line", "word"):
+            return _read_image(self.tree.line_image_path(item, words=self.parse_method == "word"))
+        return _read_image(self.tree.form_image_path(item.id))
 
     def __getitem__(self, index):
         item, text = self._items[index]
@@ -313,7 +322,9 @@ class IAMDataset(Dataset):
         """The processed image for ``key``, from the on-disk cache (PNG) or computed and stored there."""
         if not self.cache:
             return compute()
-        path = os.path.join(self.tree.cache_dir, self.tree.stamp[:16], self.parse_method, key + ".png")
+        size = {"form": FORM_SIZE, "form_bb": REGION_SIZE, "line": LINE_SIZE, "word": WORD_SIZE}[self.parse_method]
+        folder = "%s_%dx%d" % ((self.parse_method,) + tuple(size))      # a new size never reads stale images
+        path = os.path.join(self.tree.cache_dir, self.tree.stamp[:16], folder, key + ".png")
         if os.path.exists(path):
             image = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
             if image is not None:
