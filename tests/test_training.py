@@ -8,6 +8,7 @@ import pytest
 from mxnet import gluon
 
 from ocr import handwriting_line_recognition as cli
+from ocr.config import LINE_SIZE
 from ocr.recognizer import Recognizer
 from ocr.training import fit, load_checkpoint
 from tests.test_recognizer import WORDS, render_line, tiny_batch, tiny_net
@@ -109,9 +110,10 @@ def test_cli_trains_one_epoch_end_to_end(tmp_path, iam_root):
     info = json.loads((tmp_path / "ckpt" / "line.json").read_text())
     assert info["training"]["items"] == {"train": 12, "validation": 3, "test": 3}
     assert set(info["test_metrics"]) == {"test_loss", "test_cer", "test_wer"}
-    assert info["network"]["width"] == 1 and info["sequence_length"] == 200
+    assert info["network"]["width"] == 1 and info["input_size"] == list(LINE_SIZE)
+    assert info["sequence_length"] == LINE_SIZE[1] // 4
     text, probs = Recognizer.load(str(tmp_path / "ckpt" / "line")).recognize([render_line("bad")])[0]
-    assert probs.shape == (200, 80)
+    assert probs.shape == (LINE_SIZE[1] // 4, 80)
     with pytest.raises(SystemExit) as exit_info:           # refuses to overwrite without --overwrite / -m
         cli.main(_cli_args(tmp_path, iam_root))
     assert exit_info.value.code == 2

@@ -1,4 +1,5 @@
-"""Line recogniser speed: lines/s at batch 16 (default) on random 60x800 inputs, and on real line images if given.
+"""Line recogniser speed: lines/s at batch 16 (default) on random inputs of the model's size (LINE_SIZE,
+60x1200, for the default network), and on real line images if given.
 
     python utils/bench_recognizer.py [--model NAME_OR_PATH] [--lines DIR] [--batch-size 16] [--batches 10]
 

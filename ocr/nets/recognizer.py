@@ -1,9 +1,9 @@
 """CNN-biLSTM-CTC line recogniser (Gluon blocks only).
 
-Input: standardised gray lines, float32 (N, 1, H, W) (H, W = LINE_SIZE = 60 x 800 for lines).
+Input: standardised gray lines, float32 (N, 1, H, W) (H, W = LINE_SIZE = 60 x 1200 for lines).
 A narrow VGG/CRNN-style trunk (3x3 conv + BN + ReLU, max-pools) halves the height four times and the width
 ``num_downsamples`` times; each remaining column (C x H' values) is one time step, so the sequence is
-column-aligned: T = W / 2**num_downsamples (200 steps for an 800-wide line with the default 2).
+column-aligned: T = W / 2**num_downsamples (300 steps for a 1200-wide line with the default 2).
 A bidirectional LSTM reads the columns, then Dropout and a Dense layer give NUM_CLASSES scores per step.
 Output: unnormalised scores (N, T, NUM_CLASSES); the CTC blank is the last class.
 """
