@@ -33,11 +33,12 @@ def standardise(pages, mean=0.0, std=1.0):
 
 def unletterbox(box, content_box):
     """Box (x, y, w, h) as fractions of a fitted image -> fractions of the original image that lies at
-    ``content_box`` (fractions, as returned by resize_image) inside it, clipped to [0, 1]."""
+    ``content_box`` (fractions, as returned by resize_image) inside it, clipped to [0, 1]. A negative w or h
+    (edges predicted in swapped order) gives an empty box."""
     x, y, w, h = box
     cx, cy, cw, ch = content_box
     x1, y1 = np.clip([(x - cx) / cw, (y - cy) / ch], 0, 1)
-    x2, y2 = np.clip([(x + w - cx) / cw, (y + h - cy) / ch], 0, 1)
+    x2, y2 = np.maximum(np.clip([(x + w - cx) / cw, (y + h - cy) / ch], 0, 1), (x1, y1))
     return float(x1), float(y1), float(x2 - x1), float(y2 - y1)
 
 

@@ -34,7 +34,7 @@ from ocr.nets.paragraph import DEFAULT_CONFIG, LOSSES, build_paragraph_net
 from ocr.paragraph import NORMALISATION, reduce_page, resolve_model, standardise
 from ocr.paths import atomic_write_bytes
 from ocr.training import (check_iam_root, checkpoint_stem, fail, fit, load_checkpoint, refuse_existing_run,
-                          save_json)
+                          save_json, settle_shapes)
 
 PREVIEW_PAGES = 4        # validation pages drawn per epoch
 
@@ -236,7 +236,7 @@ def main(argv=None):
     net = build_paragraph_net(network)
     net.initialize(mx.init.Xavier(), ctx=ctx)
     net.hybridize(static_alloc=True)
-    net(mx.nd.zeros((1, 1) + tuple(input_size), ctx=ctx))      # settle deferred shapes before loading
+    settle_shapes(net, (1, 1) + tuple(input_size), ctx)
     if warm is not None:
         net.load_parameters(warm[0], ctx=ctx)
     trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": args.learning_rate})
@@ -244,7 +244,7 @@ def main(argv=None):
     model_info = {
         "format": "ocr-paragraph-segmentation/1",
         "network": network, "form_size": list(FORM_SIZE), "normalisation": NORMALISATION,
-        "output": "sigmoid (x, y, w, h) of the handwritten block, fractions of the page fitted into 1120x800",
+        "output": "(x, y, w, h) of the handwritten block from soft-argmax edge profiles, fractions of the page fitted into 1120x800",
         "target": {"expand_bb_scale": args.expand_bb_scale, "box": "all <cmp> of the form, grown about its centre"},
         "parameters": sum(p.data().size for p in net.collect_params().values()),
         "hyperparameters": {"loss": args.loss, "optimizer": "adam", "learning_rate": args.learning_rate,
@@ -266,7 +266,10 @@ def main(argv=None):
 
     json_path = os.path.join(args.checkpoint_dir, name + ".json")
     if history and len(data["test"][0]):
+        # a fresh net: loading into the trained one can fail on weights MKL-DNN has reordered for inference
+        net = build_paragraph_net(network)
         net.load_parameters(os.path.join(args.checkpoint_dir, name + ".params"), ctx=ctx)
+        net.hybridize(static_alloc=True)
         test = evaluate(net, data["test"][0], targets(data["test"][1], args.expand_bb_scale), ctx, "test",
                         os.path.join(args.log_dir, name + "_test_boxes.png"))
         with open(json_path, encoding="utf-8") as f:

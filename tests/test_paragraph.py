@@ -17,8 +17,8 @@ from ocr.paragraph import NORMALISATION, ParagraphSegmenter, crop_region, standa
 from ocr.training import save_json, save_params
 from tests.conftest import require
 
-TINY = {"input_size": [96, 64], "stem_channels": 8, "channels": [8, 16, 16, 16], "squeeze_channels": 8,
-        "hidden": 32, "dropout": 0.0}
+TINY = {"input_size": [96, 64], "stem_channels": 8, "channels": [8, 16], "context_channels": 16, "dilations": [2],
+        "profile_channels": 16, "dropout": 0.0}
 
 
 def nd(*rows):
@@ -154,8 +154,24 @@ def block_page(shape=(280, 200), box=(0.2, 0.3, 0.5, 0.3)):
     return page, box
 
 
-def test_augment_page_moves_the_box_with_the_ink():
-    page, box = block_page()
+def text_block_page(shape=(280, 200), box=(0.2, 0.3, 0.5, 0.3)):
+    """block_page whose block is three 'lines' of ink, the first indented and the last short, as handwriting is:
+    the block's top-left and bottom-right corners hold no ink."""
+    page, box = block_page(shape, box)
+    height, width = shape
+    x1, y1, x2, y2 = (round(box[0] * width), round(box[1] * height), round((box[0] + box[2]) * width),
+                      round((box[1] + box[3]) * height))
+    page[y1:y2, x1:x2] = 240
+    third = (y2 - y1) // 3
+    page[y1:y1 + third - 4, x1 + 20:x2] = 0
+    page[y1 + third:y1 + 2 * third - 4, x1:x2] = 0
+    page[y1 + 2 * third:y2, x1:x1 + (x2 - x1) // 3] = 0
+    return page, box
+
+
+@pytest.mark.parametrize("make_page", [block_page, text_block_page])
+def test_augment_page_moves_the_box_with_the_ink(make_page):
+    page, box = make_page()
     geometry = PageAugmentParams(translate_x=0.05, translate_y=0.15, scale=0.1, rotation=4.0, margin=0.1,
                                  aspect=0.3, dark_border=0, illumination=0, contrast=0, brightness=0, gamma=0,
                                  blur=0, noise=0, jpeg=0)

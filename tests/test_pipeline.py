@@ -24,8 +24,8 @@ from ocr.paragraph import NORMALISATION
 from ocr.pipeline import Pipeline, aligned_word_boxes, normalise_illumination
 from ocr.training import save_json, save_params
 
-PARAGRAPH = {"input_size": [96, 64], "stem_channels": 4, "channels": [4, 4, 4, 4], "squeeze_channels": 4,
-             "hidden": 8, "dropout": 0.0}
+PARAGRAPH = {"input_size": [96, 64], "stem_channels": 4, "channels": [4, 4], "context_channels": 4, "dilations": [2],
+             "profile_channels": 4, "dropout": 0.0}
 DETECTOR = {"width": 1, "image_size": 64, "anchors": [[(0.2, 0.06), (0.3, 0.06)], [(0.4, 0.08)], [], [], []]}
 RECOGNIZER = {"width": 1, "rnn_hidden": 8, "rnn_layers": 1, "dropout": 0.0}
 LINE_INPUT = (32, 128)
@@ -46,9 +46,16 @@ def write_models(folder, stages=("paragraph", "detector", "recognizer")):
     os.makedirs(folder, exist_ok=True)
     if "paragraph" in stages:
         net = _initialised(build_paragraph_net(PARAGRAPH), (1, 1, 96, 64), 0)
-        last = net.head[-1]
-        last.weight.set_data(mx.nd.zeros(last.weight.shape))
-        last.bias.set_data(mx.nd.array(np.log(np.divide(PARAGRAPH_BOX, np.subtract(1, PARAGRAPH_BOX)))))
+        x, y, w, h = PARAGRAPH_BOX
+        for scorer, prior, edges in ((net.rows, net.row_prior, (y, y + h)), (net.columns, net.column_prior, (x, x + w))):
+            last = scorer[-1]
+            last.weight.set_data(mx.nd.zeros(last.weight.shape))    # the edges come from the prior alone: all
+            last.bias.set_data(mx.nd.zeros(last.bias.shape))        # the softmax mass on the two cells whose
+            logits = np.full(prior.shape, -30.0, np.float32)        # centres bracket the edge, so that the
+            for k, edge in enumerate(edges):                        # soft-argmax is the edge exactly
+                cell, frac = divmod(edge * prior.shape[2] - 0.5, 1.0)
+                logits[0, k, int(cell):int(cell) + 2] = np.log([1 - frac, frac])
+            prior.set_data(mx.nd.array(logits))
         save_params(net, os.path.join(folder, "paragraph_segmentation.params"))
         save_json(os.path.join(folder, "paragraph_segmentation.json"),
                   {"network": PARAGRAPH, "normalisation": NORMALISATION})

@@ -10,7 +10,10 @@ network input (372x266), which is 10x cheaper than at 1120x800.
    ``resize_image`` exactly as inference does (letterbox in paper colour);
 2. one similarity warp about the centre: scale, rotation of a few degrees, translation (the reference's
    -x/-y); uncovered areas are paper-coloured, or dark as for a page photographed on a table. The box is the
-   bounding box of its four transformed corners, clipped to the page;
+   bounding box of the block's transformed ink pixels (plus the margins the box had around that ink), clipped to
+   the page: the box of the four transformed corners would grow a rotated block by w * sin(angle) even where the
+   corners hold no ink (an indented first line, a short last one), and a net trained on it learns to draw boxes
+   too tall;
 3. photometric (boxes unchanged): uneven illumination (a linear light gradient plus a smooth shadow field, as on
    phone photos), contrast and brightness, gamma, Gaussian blur, Gaussian noise, JPEG compression.
 
@@ -53,6 +56,7 @@ class PageAugmentParams:
     jpeg: int = 30
 
 
+INK_CONTRAST = 60        # grey levels below the paper from which a pixel inside the block counts as ink
 NO_AUGMENT = PageAugmentParams(**{name: 0 for name in PageAugmentParams.__dataclass_fields__})
 
 
@@ -92,9 +96,22 @@ def reframe(page, box, rng, params, fill):
     return fitted, new_box
 
 
+def _ink_extent(page, box_px):
+    """Pixel corners (x1, y1, x2, y2) of the ink inside box_px = (x1, y1, x2, y2) float pixels of page (uint8
+    (H, W)): pixels at least INK_CONTRAST darker than the paper; None when there is none."""
+    height, width = page.shape
+    bx1, by1 = max(0, int(np.floor(box_px[0]))), max(0, int(np.floor(box_px[1])))
+    bx2, by2 = min(width, int(np.ceil(box_px[2]))), min(height, int(np.ceil(box_px[3])))
+    ys, xs = np.nonzero(page[by1:by2, bx1:bx2] < background_level(page) - INK_CONTRAST)
+    if not len(xs):
+        return None
+    return bx1 + xs.min(), by1 + ys.min(), bx1 + xs.max() + 1, by1 + ys.max() + 1
+
+
 def similarity_warp(page, box, rng, params, fill):
     """Step 2: scale, rotate and translate page (uint8 (H, W)) about its centre; box (x, y, w, h) fractions ->
-    (uint8 (H, W), the bounding box of the box's transformed corners, clipped to the page, fractions)."""
+    (uint8 (H, W), the box of the block's transformed ink grown by the box's margins around that ink (the box of
+    its transformed corners when it holds no ink), clipped to the page, fractions)."""
     height, width = page.shape
     angle = rng.uniform(-params.rotation, params.rotation)
     zoom = 1.0 + rng.uniform(-params.scale, params.scale)
@@ -105,9 +122,17 @@ def similarity_warp(page, box, rng, params, fill):
     warped = cv2.warpAffine(page, matrix, (width, height), flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=int(fill))
     x1, y1, x2, y2 = _box_px(box, page.shape)
-    corners = np.array([[x1, y1, 1], [x2, y1, 1], [x1, y2, 1], [x2, y2, 1]]) @ matrix.T
-    nx1, ny1 = np.clip(corners.min(axis=0), 0, [width, height])
-    nx2, ny2 = np.clip(corners.max(axis=0), 0, [width, height])
+    ink = _ink_extent(page, (x1, y1, x2, y2))
+    if ink is None:
+        points, margins = np.array([[x1, y1], [x2, y1], [x1, y2], [x2, y2]], np.float64), np.zeros(4)
+    else:
+        ys, xs = np.nonzero(page[ink[1]:ink[3], ink[0]:ink[2]] < background_level(page) - INK_CONTRAST)
+        points = np.concatenate([np.stack([xs + ink[0], ys + ink[1]], 1) + corner      # every ink pixel's corners
+                                 for corner in ([0, 0], [1, 0], [0, 1], [1, 1])]).astype(np.float64)
+        margins = zoom * np.maximum(0, [ink[0] - x1, ink[1] - y1, x2 - ink[2], y2 - ink[3]])
+    moved = np.hstack([points, np.ones((len(points), 1))]) @ matrix.T
+    nx1, ny1 = np.clip(moved.min(axis=0) - margins[:2], 0, [width, height])
+    nx2, ny2 = np.clip(moved.max(axis=0) + margins[2:], 0, [width, height])
     return warped, (nx1 / width, ny1 / height, (nx2 - nx1) / width, (ny2 - ny1) / height)
 
 
