@@ -1,7 +1,7 @@
 """Train / evaluate the CNN-biLSTM-CTC line recogniser: ``python -m ocr.handwriting_line_recognition --iam-root DIR``.
 
 Flags follow the reference script (REFERENCE.md section 5.5); differences:
-* -u/--num_downsamples: how many pools also halve the width (T = W / 2**u: 2 -> 200 steps for a line);
+* -u/--num_downsamples: how many pools also halve the width (T = W / 2**u: 2 -> 300 steps for a 60x1200 line);
 * -q/--resnet_layer_id: trunk width unit, stage channels = (4, 8, 16, 24) * q (default 4 -> 16..96);
 * -sl/--max_seq_len: label length cap (longer labels, or labels CTC cannot fit in T steps, are skipped);
 * -ga/--random_gamma: gamma drawn log-uniformly in [1/g, g] (g <= 1: off);
