@@ -14,11 +14,11 @@ decoders are scored on one recognition.
 
 Figures (``ocr.metrics``): CER/WER *pooled* (total edits / total reference length, spaces count in CER) and
 *mean per item* (mean of per-item rates, whitespace removed in CER: the reference's sclite convention). At region
-and page level both *free* (alignment-free: a page's lines joined and compared as one text) and *paired* (predicted lines
-paired to reference lines by alignment, ``ocr.metrics.pair_lines``). When sclite is found (``ocr.sclite``) its
-Mean row (mean over items, each item a sclite speaker) and Sum/Avg row (pooled, whitespace not scored in
-character mode) are shown beside ours; it runs case-sensitive (-s) unless --sclite-ignore-case (the reference's
-setting).
+and page level both *free* (alignment-free: a page's lines joined and compared as one text) and *paired*
+(predicted lines paired to reference lines by alignment, ``ocr.metrics.pair_lines``). When sclite is found
+(``ocr.sclite``) its Mean row (mean over items, each item a sclite speaker) and Sum/Avg row (pooled, whitespace
+not scored in character mode) are shown beside ours; it runs case-sensitive (-s) unless --sclite-ignore-case
+(the reference's setting).
 
 --out DIR receives per decoder and scoring: ``<decoder>.<scoring>.hyp.trn`` / ``.ref.trn`` (``ocr.sclite`` trn
 format), ``<decoder>.<scoring>.pra`` (per-utterance alignments; line and paired scorings), and ``summary.txt`` /

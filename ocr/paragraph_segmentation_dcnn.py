@@ -244,7 +244,8 @@ def main(argv=None):
     model_info = {
         "format": "ocr-paragraph-segmentation/1",
         "network": network, "form_size": list(FORM_SIZE), "normalisation": NORMALISATION,
-        "output": "(x, y, w, h) of the handwritten block from soft-argmax edge profiles, fractions of the page fitted into 1120x800",
+        "output": "(x, y, w, h) of the handwritten block from soft-argmax edge profiles, fractions of the page "
+                  "fitted into 1120x800",
         "target": {"expand_bb_scale": args.expand_bb_scale, "box": "all <cmp> of the form, grown about its centre"},
         "parameters": sum(p.data().size for p in net.collect_params().values()),
         "hyperparameters": {"loss": args.loss, "optimizer": "adam", "learning_rate": args.learning_rate,

@@ -47,7 +47,8 @@ def write_models(folder, stages=("paragraph", "detector", "recognizer")):
     if "paragraph" in stages:
         net = _initialised(build_paragraph_net(PARAGRAPH), (1, 1, 96, 64), 0)
         x, y, w, h = PARAGRAPH_BOX
-        for scorer, prior, edges in ((net.rows, net.row_prior, (y, y + h)), (net.columns, net.column_prior, (x, x + w))):
+        for scorer, prior, edges in ((net.rows, net.row_prior, (y, y + h)),
+                                     (net.columns, net.column_prior, (x, x + w))):
             last = scorer[-1]
             last.weight.set_data(mx.nd.zeros(last.weight.shape))    # the edges come from the prior alone: all
             last.bias.set_data(mx.nd.zeros(last.bias.shape))        # the softmax mass on the two cells whose
