@@ -28,7 +28,7 @@ from ocr.data.iam import IAMDataset
 from ocr.metrics import cer, wer
 from ocr.models import pick_context
 from ocr.nets.recognizer import build_recognizer, sequence_length
-from ocr.recognizer import REFERENCE_MEAN, REFERENCE_STD, greedy_decode, resolve_model, standardise
+from ocr.recognizer import REFERENCE_MEAN, REFERENCE_STD, Recognizer, greedy_decode, resolve_model, standardise
 from ocr.training import (check_iam_root, checkpoint_stem, fail, fit, load_checkpoint, refuse_existing_run,
                           save_json, settle_shapes)
 
@@ -256,13 +256,10 @@ def main(argv=None):
                   best_metric="val_cer", model_info=model_info, clip_norm=CLIP_NORM, seed=args.seed,
                   resume=resume)
 
-    params_path = os.path.join(args.checkpoint_dir, name + ".params")
     json_path = os.path.join(args.checkpoint_dir, name + ".json")
     if history and splits["test"][1]:
         # a fresh net: loading into the trained one can fail on weights MKL-DNN has reordered for inference
-        net = build_recognizer(network)
-        net.load_parameters(params_path, ctx=ctx)
-        net.hybridize(static_alloc=True)
+        net = Recognizer.load(os.path.join(args.checkpoint_dir, name), ctx).net
         test = evaluate(net, loader("test"), splits["test"][3], ctx, "test")
         with open(json_path, encoding="utf-8") as f:
             info = json.load(f)

@@ -31,7 +31,7 @@ from ocr.data.transforms import box_to_px, expand_box
 from ocr.models import pick_context
 from ocr.metrics import giou, iou
 from ocr.nets.paragraph import DEFAULT_CONFIG, LOSSES, build_paragraph_net
-from ocr.paragraph import NORMALISATION, reduce_page, resolve_model, standardise
+from ocr.paragraph import NORMALISATION, ParagraphSegmenter, reduce_page, resolve_model, standardise
 from ocr.paths import atomic_write_bytes
 from ocr.training import (check_iam_root, checkpoint_stem, fail, fit, load_checkpoint, refuse_existing_run,
                           save_json, settle_shapes)
@@ -268,9 +268,7 @@ def main(argv=None):
     json_path = os.path.join(args.checkpoint_dir, name + ".json")
     if history and len(data["test"][0]):
         # a fresh net: loading into the trained one can fail on weights MKL-DNN has reordered for inference
-        net = build_paragraph_net(network)
-        net.load_parameters(os.path.join(args.checkpoint_dir, name + ".params"), ctx=ctx)
-        net.hybridize(static_alloc=True)
+        net = ParagraphSegmenter.load(os.path.join(args.checkpoint_dir, name), ctx).net
         test = evaluate(net, data["test"][0], targets(data["test"][1], args.expand_bb_scale), ctx, "test",
                         os.path.join(args.log_dir, name + "_test_boxes.png"))
         with open(json_path, encoding="utf-8") as f:

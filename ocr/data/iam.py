@@ -38,6 +38,7 @@ SPLIT_FILES = {"trainset": ("trainset.txt",), "validation": ("validationset1.txt
                "test": ("testset.txt",)}
 SPLIT_DIRS = ("", "task", "subject", "largeWriterIndependentTextLineRecognitionTask")
 INDEX_VERSION = 1
+FITTED_SIZES = {"form": FORM_SIZE, "form_bb": REGION_SIZE, "line": LINE_SIZE, "word": WORD_SIZE}   # (H, W)
 
 
 class IAMNotFoundError(FileNotFoundError):
@@ -273,23 +274,18 @@ class IAMDataset(Dataset):
 
     def __getitem__(self, index):
         item, text = self._items[index]
-        if self.parse_method in ("line", "word"):
-            size = LINE_SIZE if self.parse_method == "line" else WORD_SIZE
-            image = self._cached(item, lambda: resize_image(_read_image(
-                self.tree.line_image_path(item, words=self.parse_method == "word")), size)[0])
-            return image, text
-        form = item
         if self.parse_method == "form_original":
-            image = _read_image(self.tree.form_image_path(form.id))
-        elif self.parse_method == "form":
-            image = self._cached(form.id, lambda: resize_image(
-                _read_image(self.tree.form_image_path(form.id)), FORM_SIZE)[0])
+            image = self.original_image(index)
         else:
-            image = self._cached(form.id, lambda: resize_image(
-                crop_image(_read_image(self.tree.form_image_path(form.id)), self._region_box(form)), REGION_SIZE)[0])
-        if self.output_data == "text":
+            def fit():
+                image = self.original_image(index)
+                if self.parse_method == "form_bb":
+                    image = crop_image(image, self._region_box(item))
+                return resize_image(image, FITTED_SIZES[self.parse_method])[0]
+            image = self._cached(self.item_id(index), fit)
+        if self.output_data == "text":          # always for lines and words: 'bb' needs a form parse_method
             return image, text
-        return image, self._boxes(form)
+        return image, self._boxes(item)
 
     def _region_box(self, form):
         """form_bb crop: the handwritten block grown by FORM_BB_EXPAND, fractions of the page."""
@@ -322,8 +318,7 @@ class IAMDataset(Dataset):
         """The processed image for ``key``, from the on-disk cache (PNG) or computed and stored there."""
         if not self.cache:
             return compute()
-        size = {"form": FORM_SIZE, "form_bb": REGION_SIZE, "line": LINE_SIZE, "word": WORD_SIZE}[self.parse_method]
-        folder = "%s_%dx%d" % ((self.parse_method,) + tuple(size))      # a new size never reads stale images
+        folder = "%s_%dx%d" % ((self.parse_method,) + FITTED_SIZES[self.parse_method])   # new size: no stale images
         path = os.path.join(self.tree.cache_dir, self.tree.stamp[:16], folder, key + ".png")
         if os.path.exists(path):
             image = cv2.imread(path, cv2.IMREAD_GRAYSCALE)

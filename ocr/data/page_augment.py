@@ -96,16 +96,14 @@ def reframe(page, box, rng, params, fill):
     return fitted, new_box
 
 
-def _ink_extent(page, box_px):
-    """Pixel corners (x1, y1, x2, y2) of the ink inside box_px = (x1, y1, x2, y2) float pixels of page (uint8
-    (H, W)): pixels at least INK_CONTRAST darker than the paper; None when there is none."""
+def _ink_pixels(page, box_px):
+    """(xs, ys) int arrays: page pixels (uint8 (H, W)) inside box_px = (x1, y1, x2, y2) float pixels that are at
+    least INK_CONTRAST darker than the paper (empty when there is no ink)."""
     height, width = page.shape
     bx1, by1 = max(0, int(np.floor(box_px[0]))), max(0, int(np.floor(box_px[1])))
     bx2, by2 = min(width, int(np.ceil(box_px[2]))), min(height, int(np.ceil(box_px[3])))
     ys, xs = np.nonzero(page[by1:by2, bx1:bx2] < background_level(page) - INK_CONTRAST)
-    if not len(xs):
-        return None
-    return bx1 + xs.min(), by1 + ys.min(), bx1 + xs.max() + 1, by1 + ys.max() + 1
+    return xs + bx1, ys + by1
 
 
 def similarity_warp(page, box, rng, params, fill):
@@ -122,14 +120,13 @@ def similarity_warp(page, box, rng, params, fill):
     warped = cv2.warpAffine(page, matrix, (width, height), flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=int(fill))
     x1, y1, x2, y2 = _box_px(box, page.shape)
-    ink = _ink_extent(page, (x1, y1, x2, y2))
-    if ink is None:
+    xs, ys = _ink_pixels(page, (x1, y1, x2, y2))
+    if not len(xs):
         points, margins = np.array([[x1, y1], [x2, y1], [x1, y2], [x2, y2]], np.float64), np.zeros(4)
     else:
-        ys, xs = np.nonzero(page[ink[1]:ink[3], ink[0]:ink[2]] < background_level(page) - INK_CONTRAST)
-        points = np.concatenate([np.stack([xs + ink[0], ys + ink[1]], 1) + corner      # every ink pixel's corners
+        points = np.concatenate([np.stack([xs, ys], 1) + corner                 # every ink pixel's corners
                                  for corner in ([0, 0], [1, 0], [0, 1], [1, 1])]).astype(np.float64)
-        margins = zoom * np.maximum(0, [ink[0] - x1, ink[1] - y1, x2 - ink[2], y2 - ink[3]])
+        margins = zoom * np.maximum(0, [xs.min() - x1, ys.min() - y1, x2 - (xs.max() + 1), y2 - (ys.max() + 1)])
     moved = np.hstack([points, np.ones((len(points), 1))]) @ matrix.T
     nx1, ny1 = np.clip(moved.min(axis=0) - margins[:2], 0, [width, height])
     nx2, ny2 = np.clip(moved.max(axis=0) + margins[2:], 0, [width, height])
