@@ -27,7 +27,7 @@ from ocr.data.augment import AugmentParams, augment_line
 from ocr.data.iam import IAMDataset
 from ocr.metrics import cer, wer
 from ocr.models import pick_context
-from ocr.nets.recognizer import build_recognizer, sequence_length
+from ocr.nets.recognizer import DEFAULT_CONFIG, build_recognizer, sequence_length
 from ocr.recognizer import REFERENCE_MEAN, REFERENCE_STD, Recognizer, greedy_decode, resolve_model, standardise
 from ocr.training import (check_iam_root, checkpoint_stem, fail, fit, load_checkpoint, refuse_existing_run,
                           save_json, settle_shapes)
@@ -41,10 +41,12 @@ def parse_args(argv=None):
     p.add_argument("--iam-root", help="IAM-format tree (real IAM or synthetic)")
     p.add_argument("-g", "--gpu_id", default="0", help="GPU id (first of a comma list is used); -1 = CPU")
     p.add_argument("-t", "--line_or_word", default="line", choices=["line", "word"])
-    p.add_argument("-u", "--num_downsamples", type=int, default=2, help="width halvings: T = W / 2**u")
-    p.add_argument("-q", "--resnet_layer_id", type=int, default=4, help="trunk width unit (channels 4,8,16,24 x q)")
-    p.add_argument("-a", "--rnn_hidden_states", type=int, default=128)
-    p.add_argument("-o", "--rnn_layers", type=int, default=2)
+    p.add_argument("-u", "--num_downsamples", type=int, default=DEFAULT_CONFIG["num_downsamples"],
+                   help="width halvings: T = W / 2**u")
+    p.add_argument("-q", "--resnet_layer_id", type=int, default=DEFAULT_CONFIG["width"],
+                   help="trunk width unit (channels 4,8,16,24 x q)")
+    p.add_argument("-a", "--rnn_hidden_states", type=int, default=DEFAULT_CONFIG["rnn_hidden"])
+    p.add_argument("-o", "--rnn_layers", type=int, default=DEFAULT_CONFIG["rnn_layers"])
     p.add_argument("-e", "--epochs", type=int, default=10)
     p.add_argument("-l", "--learning_rate", type=float, default=1e-3)
     p.add_argument("-w", "--lr_scale", type=float, default=1.0, help="divide the LR by this every lr_period epochs")
@@ -67,7 +69,7 @@ def parse_args(argv=None):
     p.add_argument("--max-test-items", type=int, help="use at most this many validation / test lines")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes (0 = in-process)")
-    p.add_argument("--dropout", type=float, default=0.5)
+    p.add_argument("--dropout", type=float, default=DEFAULT_CONFIG["dropout"])
     p.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint of the same name")
     return p.parse_args(argv)
 

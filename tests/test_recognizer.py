@@ -10,6 +10,7 @@ from ocr.alphabet import BLANK, NUM_CLASSES, encode
 from ocr.data.augment import AugmentParams, augment_line, elastic_warp
 from ocr.data.transforms import resize_image
 from ocr.nets.recognizer import build_recognizer, sequence_length
+from ocr.nets.widen import widen_recognizer, widen_rnn_params
 from ocr.recognizer import Recognizer, greedy_decode, standardise
 from ocr.training import save_json, save_params
 
@@ -80,6 +81,28 @@ def test_save_load_round_trip(tmp_path):
     np.testing.assert_array_equal(np.stack([probs for _, probs in results]), expected)
     again = Recognizer.load(str(tmp_path / "m.params")).recognize(lines)
     assert all(np.array_equal(a[1], b[1]) and a[0] == b[0] for a, b in zip(results, again))
+
+
+def test_widened_recogniser_gives_the_same_scores_and_its_new_units_learn():
+    network = dict(TINY, rnn_layers=2)          # two layers: the second reads both directions of the first
+    mx.random.seed(0)
+    net = build_recognizer(network)
+    net.initialize(mx.init.Xavier())
+    images, labels = tiny_batch()
+    before = net(images).asnumpy()
+    wide, wide_network = widen_recognizer(net, network, TINY_SIZE, rnn_hidden=24, dropout=0.0)
+    assert wide_network == dict(network, rnn_hidden=24, dropout=0.0)
+    np.testing.assert_allclose(wide(images).asnumpy(), before, atol=1e-5)
+    classifier = wide.classifier.weight
+    assert classifier.shape == (NUM_CLASSES, 48) and not classifier.data()[:, 16:24].asnumpy().any()
+    trainer = gluon.Trainer(wide.collect_params(), "adam", {"learning_rate": 0.01})
+    with autograd.record():
+        loss = gluon.loss.CTCLoss()(wide(images), labels).mean()
+    loss.backward()
+    trainer.step(1)
+    assert classifier.data()[:, 16:24].asnumpy().any()      # the new units' outgoing weights moved
+    with pytest.raises(ValueError):
+        widen_rnn_params({}, {}, 24, 16)
 
 
 def test_recognize_accepts_any_image(tmp_path):

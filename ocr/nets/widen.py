@@ -1,0 +1,89 @@
+"""Function-preserving widening of the recogniser's biLSTM (more hidden units, same outputs at the start).
+
+A trained LineRecognizer with ``rnn_hidden`` H is copied into one with H' > H units per direction:
+* every old unit keeps its weights, and its weights from the new units are zero, so old units compute exactly
+  what they computed before;
+* the new units get freshly initialised incoming weights (they see the inputs and all units);
+* the next layer and the classifier read the new units through zero weights.
+The widened net therefore gives the same scores as the old one, and training grows the new units from there
+(their outgoing weights get gradients at once, because the new units' activations are not zero).
+Arrays are numpy, keyed by the names ``save_parameters`` writes (``rnn._unfused.<layer>.<l|r>_cell.<param>``).
+"""
+import re
+
+import mxnet as mx
+import numpy as np
+
+from ocr.nets.recognizer import build_recognizer
+
+GATES = 4        # MXNet LSTM rows are [input, forget, cell, output] gates, each ``hidden`` rows
+_RNN_PARAM = re.compile(r"^rnn\._unfused\.(\d+)\.[lr]_cell\.(i2h|h2h)_(weight|bias)$")
+
+
+def _unit_rows(old_hidden, new_hidden):
+    """Indices, in a widened (GATES * new_hidden) gate vector, of the old units' rows (gate-major order)."""
+    return np.concatenate([g * new_hidden + np.arange(old_hidden) for g in range(GATES)])
+
+
+def _bidirectional_columns(old_hidden, new_hidden):
+    """Indices, in a widened (2 * new_hidden) biLSTM output, of the old (forward, backward) units."""
+    return np.concatenate([np.arange(old_hidden), new_hidden + np.arange(old_hidden)])
+
+
+def widen_rnn_params(old, fresh, old_hidden, new_hidden):
+    """Widened parameters: {name: array} of the wide net, from ``old`` (the trained narrow net's arrays) and
+    ``fresh`` (a freshly initialised wide net's arrays, same names, wide shapes). Parameters outside the LSTM
+    and classifier are copied from ``old`` unchanged; shapes must otherwise agree."""
+    if new_hidden < old_hidden:
+        raise ValueError("cannot narrow the LSTM from %d to %d units" % (old_hidden, new_hidden))
+    rows = _unit_rows(old_hidden, new_hidden)
+    columns = _bidirectional_columns(old_hidden, new_hidden)
+    widened = {}
+    for name, wide in fresh.items():
+        source = old[name]
+        match = _RNN_PARAM.match(name)
+        out = np.array(wide, dtype=source.dtype)
+        if match:
+            layer, kind, what = int(match.group(1)), match.group(2), match.group(3)
+            if what == "bias":
+                out[:] = 0
+                out[rows] = source
+            else:
+                if kind == "h2h":                      # columns: this direction's own units
+                    old_columns = np.arange(old_hidden)
+                elif layer == 0:                       # columns: the trunk's features (unchanged)
+                    old_columns = np.arange(source.shape[1])
+                else:                                  # columns: both directions of the layer below
+                    old_columns = columns
+                out[rows] = 0                          # old units ignore new units ...
+                out[np.ix_(rows, old_columns)] = source   # ... and keep their own weights
+        elif name == "classifier.weight":
+            out[:] = 0
+            out[:, columns] = source
+        else:
+            if out.shape != source.shape:
+                raise ValueError("%s: shape %s cannot come from %s" % (name, out.shape, source.shape))
+            out = source.copy()
+        widened[name] = out
+    return widened
+
+
+def widen_recognizer(net, network, input_size, rnn_hidden, dropout=None, seed=0):
+    """A hybridized LineRecognizer with ``rnn_hidden`` LSTM units per direction (and ``dropout``, if given) that
+    computes the same scores as ``net`` (built from config ``network``, inputs ``input_size`` = (H, W) pixels).
+    Returns (wide net, its network config dict)."""
+    wide_network = dict(network, rnn_hidden=rnn_hidden)
+    if dropout is not None:
+        wide_network["dropout"] = dropout
+    mx.random.seed(seed)
+    wide = build_recognizer(wide_network)
+    wide.initialize(mx.init.Xavier())
+    wide(mx.nd.zeros((1, 1) + tuple(input_size)))                   # settle deferred shapes
+    old = {k: v.data().asnumpy() for k, v in net._collect_params_with_prefix().items()}
+    params = wide._collect_params_with_prefix()
+    widened = widen_rnn_params(old, {k: v.data().asnumpy() for k, v in params.items()}, network["rnn_hidden"],
+                               rnn_hidden)
+    for name, param in params.items():
+        param.set_data(mx.nd.array(widened[name]))
+    wide.hybridize(static_alloc=True)
+    return wide, wide_network

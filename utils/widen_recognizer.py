@@ -1,0 +1,62 @@
+"""Grow a trained line recogniser's biLSTM without changing what it outputs, to warm-start a bigger model.
+
+    python utils/widen_recognizer.py --model models/handwriting_line --rnn-hidden 256 --dropout 0.2 \\
+        --out runs/widened/handwriting_line
+
+Writes ``<out>.params`` + ``<out>.json`` (the old JSON with the new ``network`` and ``widened_from``), checks on
+random lines that the widened net's scores equal the old net's, and prints the largest difference. Then train
+with ``python -m ocr.handwriting_line_recognition ... -m <out>``. See ocr/nets/widen.py for how.
+"""
+import argparse
+import json
+import os
+import sys
+
+import mxnet as mx
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from ocr.models import ModelLoadError  # noqa: E402
+from ocr.nets.widen import widen_recognizer  # noqa: E402
+from ocr.paths import refuse_overwrite  # noqa: E402
+from ocr.recognizer import Recognizer  # noqa: E402
+from ocr.training import save_json, save_params  # noqa: E402
+
+TOLERANCE = 1e-3      # largest allowed score difference between the old and the widened net
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", default="handwriting_line", help="recogniser to widen (name or path)")
+    p.add_argument("--rnn-hidden", type=int, required=True, help="LSTM units per direction of the widened net")
+    p.add_argument("--dropout", type=float, help="dropout of the widened net (default: keep)")
+    p.add_argument("--out", required=True, help="output model stem (writes .params and .json)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true")
+    args = p.parse_args(argv)
+    try:
+        for suffix in (".params", ".json"):
+            refuse_overwrite(args.out + suffix, args.overwrite)
+        recognizer = Recognizer.load(args.model)
+        wide, network = widen_recognizer(recognizer.net, recognizer.info["network"], recognizer.input_size,
+                                         args.rnn_hidden, args.dropout, args.seed)
+    except (FileExistsError, FileNotFoundError, ModelLoadError, ValueError) as error:
+        sys.exit("error: %s" % error)
+    height, width = recognizer.input_size
+    lines = mx.nd.array(np.random.default_rng(args.seed).normal(size=(4, 1, height, width)).astype(np.float32))
+    difference = float(mx.nd.abs(wide(lines) - recognizer.net(lines)).max().asscalar())
+    print("largest score difference, widened vs original, on 4 random lines: %.2e" % difference)
+    if difference > TOLERANCE:
+        sys.exit("error: the widened net does not reproduce the original (difference %.2e)" % difference)
+    info = dict(recognizer.info, network=network,
+                parameters=sum(v.data().size for v in wide.collect_params().values()),
+                widened_from={"model": args.model,
+                              "rnn_hidden": recognizer.info["network"]["rnn_hidden"]})
+    save_params(wide, args.out + ".params")
+    save_json(args.out + ".json", info)
+    print("wrote %s.params / .json: %s, %d parameters" % (args.out, network, info["parameters"]))
+
+
+if __name__ == "__main__":
+    main()
