@@ -281,7 +281,8 @@ def test_cli_out_files_and_no_overwrite(models, tmp_path, capsys):
     assert xml.tag == "{%s}PcGts" % PAGE_NS
     assert len(xml.findall(".//{%s}TextLine" % PAGE_NS)) == len(doc["lines"])
     assert xml.find(".//{%s}Word/{%s}TextEquiv/{%s}Unicode" % ((PAGE_NS,) * 3)) is not None
-    assert cv2.imread(str(out / "scan_boxed.png")).shape == (300, 480, 3)           # the page beside a panel with the text
+    # the drawing is the page beside a panel with the text
+    assert cv2.imread(str(out / "scan_boxed.png")).shape == (300, 480, 3)
 
     before = {name: (out / name).read_bytes() for name in os.listdir(out)}
     status, _, err = run_cli(capsys, image, "--out", out, "--format", "page-xml", "--models", models)

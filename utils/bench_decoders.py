@@ -3,9 +3,9 @@
 Every decoder runs on every matrix repeatedly for at least ``--seconds`` per (decoder, matrix); speed is lines
 per second over the 100-step line matrices (iam, bentham), from the process's CPU time (the decoders are
 single-threaded; on a shared machine wall time mostly measures the neighbours) and from wall time.
-CER is pooled per folder (ocr.metrics.cer), and over all matrices ("CER all"). pyctcdecode (pinned in requirements.txt) runs at the same beam
-width with no language model, on the same log-probabilities. Resources (LM, lexicon) are loaded before
-timing. A script that prints figures, not a test:
+CER is pooled per folder (ocr.metrics.cer), and over all matrices ("CER all"). pyctcdecode (pinned in
+requirements.txt) runs at the same beam width with no language model, on the same log-probabilities. Resources
+(LM, lexicon) are loaded before timing. A script that prints figures, not a test:
 
     python utils/bench_decoders.py [--width 10] [--seconds 1.0] [--alpha 0.5 --beta 1.0]
 """

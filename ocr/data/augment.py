@@ -23,8 +23,9 @@ class AugmentParams:
     gamma: gamma drawn log-uniformly in [1/gamma, gamma] (values <= 1 disable it); stroke: probability of a
     3x3 erode (thicker ink) or dilate (thinner ink); blur: max Gaussian sigma in pixels; noise: max std of
     Gaussian pixel noise in grey levels; elastic: max displacement of the elastic warp in pixels (a random field
-    drawn every ELASTIC_CELL pixels and smoothly interpolated); contrast: max darkening of the paper / lightening of the ink, as a
-    fraction of the grey range; background: max amplitude of a smooth uneven background, in grey levels.
+    drawn every ELASTIC_CELL pixels and smoothly interpolated); contrast: max darkening of the paper / lightening
+    of the ink, as a fraction of the grey range; background: max amplitude of a smooth uneven background, in grey
+    levels.
     """
     translate_x: float = 0.03
     translate_y: float = 0.03

@@ -38,7 +38,7 @@ _REPLACEMENTS = {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u
 
 
 def normalise(text):
-    """Map typographic characters to the alphabet, drop accents, collapse spaces; returns '' if anything foreign is left."""
+    """Map typographic characters to the alphabet, drop accents, collapse spaces; '' if anything foreign is left."""
     for src, dst in _REPLACEMENTS.items():
         text = text.replace(src, dst)
     text = unicodedata.normalize("NFKD", text)

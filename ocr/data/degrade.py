@@ -81,7 +81,8 @@ def paper(h, w, rng, scale=1.0):
     ys = (np.arange(h, dtype=np.float32) / h - 0.5) * np.float32(gy)
     page = np.float32(base) + xs[None, :] + ys[:, None]
     page += cv2.resize(_smooth_field(rng, h // 8 + 1, w // 8 + 1, 30, rng.uniform(0.5, 4.0)), (w, h))
-    page += cv2.GaussianBlur(_normal(rng, 1.0, (h, w)), (0, 0), rng.uniform(0.6, 1.5)) * np.float32(rng.uniform(1.0, 5.0))
+    smooth = cv2.GaussianBlur(_normal(rng, 1.0, (h, w)), (0, 0), rng.uniform(0.6, 1.5))
+    page += smooth * np.float32(rng.uniform(1.0, 5.0))
     return page
 
 

@@ -43,9 +43,12 @@ PRINTED = [
     ("dejavu-serif", "fonts-dejavu-core", "2.37-6", "usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"),
     ("dejavu-sans", "fonts-dejavu-core", "2.37-6", "usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
     ("dejavu-sans-bold", "fonts-dejavu-core", "2.37-6", "usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
-    ("liberation-serif", "fonts-liberation2", "2.1.5-1", "usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf"),
-    ("liberation-sans", "fonts-liberation2", "2.1.5-1", "usr/share/fonts/truetype/liberation2/LiberationSans-Regular.ttf"),
-    ("liberation-sans-bold", "fonts-liberation2", "2.1.5-1", "usr/share/fonts/truetype/liberation2/LiberationSans-Bold.ttf"),
+    ("liberation-serif", "fonts-liberation2", "2.1.5-1",
+     "usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf"),
+    ("liberation-sans", "fonts-liberation2", "2.1.5-1",
+     "usr/share/fonts/truetype/liberation2/LiberationSans-Regular.ttf"),
+    ("liberation-sans-bold", "fonts-liberation2", "2.1.5-1",
+     "usr/share/fonts/truetype/liberation2/LiberationSans-Bold.ttf"),
 ]
 MANIFEST_VERSION = 1
 logging.getLogger("fontTools").setLevel(logging.ERROR)
@@ -236,7 +239,8 @@ def install(force=False, verbose=True):
     os.makedirs(FONT_DIR, exist_ok=True)
     entries = []
     with tempfile.TemporaryDirectory() as tmp:
-        todo_npm = [f for f in fonts if f["source"] == "npm" and not os.path.exists(os.path.join(FONT_DIR, _local_name(f)))]
+        todo_npm = [f for f in fonts
+                    if f["source"] == "npm" and not os.path.exists(os.path.join(FONT_DIR, _local_name(f)))]
         npm_got = _npm_fetch(todo_npm, tmp) if todo_npm else {}
         deb_wanted = [(f["package"], f["version"]) for f in fonts if f["source"] == "deb"]
         deb_wanted += [(p, v) for _, p, v, _ in PRINTED]
@@ -278,7 +282,8 @@ def install(force=False, verbose=True):
             if hit:
                 with open(hit[0], "rb") as f:
                     atomic_write_bytes(os.path.join(FONT_DIR, local), f.read())
-                printed.append({"name": name, "file": local, "licence": hit[1], "source": "deb %s@%s" % (package, hit[2])})
+                printed.append({"name": name, "file": local, "licence": hit[1],
+                                "source": "deb %s@%s" % (package, hit[2])})
     if not printed:
         raise FontError("no machine-print font could be installed (Debian fonts-dejavu-core / fonts-liberation2)")
     manifest = {"version": MANIFEST_VERSION, "pinned_digest": _pinned_digest(), "fonts": entries, "printed": printed}

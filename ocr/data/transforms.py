@@ -66,7 +66,7 @@ def resize_image(image, size, upscale=True):
 
 
 def fit_geometry(image_shape, size, upscale=True):
-    """Where resize_image puts an image of shape (H, W) inside ``size`` = (H, W): (left, top, width, height) in pixels."""
+    """Where resize_image puts an image of shape (H, W) inside ``size`` = (H, W): (left, top, width, height), pixels."""
     target_h, target_w = size
     h, w = image_shape[:2]
     scale = min(target_h / h, target_w / w)
