@@ -5,9 +5,11 @@ Boxes are (x, y, w, h) fractions of the handwritten-region image they were detec
 Grouping links each word to at most one right-hand neighbour and one left-hand neighbour (a greedy
 one-to-one matching over candidate pairs, cheapest first), so lines form as chains of words. Each link needs
 the two words to share at least ``min_v_overlap`` of the smaller word's height; the cost prefers small
-horizontal gaps and aligned centres. Chains follow sloped lines word by word, lines that touch (a descender
-reaching into the next line) stay apart because every word has only one neighbour per side, and a line of a
-single word is still a line. Unlike the reference's heuristics nothing is dropped for its position or length.
+horizontal gaps and aligned centres. A chain that fits in a gap of another chain (a taller or offset word
+that a cheaper link jumped over) is put into that gap. Chains follow sloped lines word by word, lines that
+touch (a descender reaching into the next line) stay apart because every word has only one neighbour per side,
+and a line of a single word is still a line. Unlike the reference's heuristics nothing is dropped for its
+position or length.
 """
 from dataclasses import dataclass, field
 
@@ -22,8 +24,8 @@ class TextLine:
     word_indices: list = field(default_factory=list)   # indices into the input word boxes, left to right
 
 
-def _link_candidates(boxes, min_v_overlap):
-    """(cost, left, right) for every word pair that may be neighbours on one line, right word to the right."""
+def _links(boxes, min_v_overlap):
+    """(ok, cost): ok[i, j] when word j may be word i's right-hand neighbour on one line; cost[i, j] of that link."""
     x1, y1, w, h = boxes.T
     x2, y2, cx, cy = x1 + w, y1 + h, x1 + w / 2, y1 + h / 2
     median_h = float(np.median(h))
@@ -34,8 +36,34 @@ def _link_candidates(boxes, min_v_overlap):
     ok = (overlap_frac >= min_v_overlap) & (cx[None, :] > cx[:, None]) & \
          (h_overlap < 0.5 * np.minimum(w[:, None], w[None, :]))
     cost = np.maximum(gap, 0) / median_h + 2.0 * np.abs(cy[None, :] - cy[:, None]) / median_h
-    left, right = np.nonzero(ok)
-    return sorted(zip(cost[left, right], left.tolist(), right.tolist()))
+    return ok, cost
+
+
+def _gap_for(chain, chains, ok):
+    """(other chain, k) when ``chain`` fits between words k and k + 1 of another of ``chains`` (its first word may
+    follow word k, its last word may precede word k + 1), else None."""
+    for other in chains:
+        if other is not chain:
+            for k in range(len(other) - 1):
+                if ok[other[k], chain[0]] and ok[chain[-1], other[k + 1]]:
+                    return other, k
+    return None
+
+
+def _splice_orphans(chains, ok):
+    """Put every chain that fits in a gap of another chain (see _gap_for) into that gap, shortest chains first;
+    returns the remaining chains (lists of word indices, left to right)."""
+    remaining = sorted(chains, key=len)
+    while True:
+        for chain in remaining:
+            found = _gap_for(chain, remaining, ok)
+            if found:
+                other, k = found
+                other[k + 1:k + 1] = chain
+                remaining.remove(chain)
+                break
+        else:
+            return remaining
 
 
 def group_words_into_lines(word_boxes, min_v_overlap=0.4, min_area=1e-5, margin=(0.01, 0.1)):
@@ -49,18 +77,21 @@ def group_words_into_lines(word_boxes, min_v_overlap=0.4, min_area=1e-5, margin=
     if len(keep) == 0:
         return []
     boxes = word_boxes[keep]
+    ok, cost = _links(boxes, min_v_overlap)
     right_of, left_of = {}, {}
-    for _, left, right in _link_candidates(boxes, min_v_overlap):
+    lefts, rights = np.nonzero(ok)
+    for _, left, right in sorted(zip(cost[lefts, rights], lefts.tolist(), rights.tolist())):
         if left not in right_of and right not in left_of:
             right_of[left], left_of[right] = right, left
+    chains = []
+    for start in range(len(boxes)):
+        if start not in left_of:
+            chains.append([start])
+            while chains[-1][-1] in right_of:
+                chains[-1].append(right_of[chains[-1][-1]])
     median_h = float(np.median(boxes[:, 3]))
     lines = []
-    for start in range(len(boxes)):
-        if start in left_of:
-            continue
-        chain = [start]
-        while chain[-1] in right_of:
-            chain.append(right_of[chain[-1]])
+    for chain in _splice_orphans(chains, ok):
         members = boxes[chain]
         x1, y1 = members[:, 0].min() - margin[0], members[:, 1].min() - margin[1] * median_h
         x2 = (members[:, 0] + members[:, 2]).max() + margin[0]

@@ -33,6 +33,15 @@ def test_sloped_line_is_one_line():
     assert x <= 0.1 and y <= 0.1 and x + w >= 0.8 and y + h >= 0.25   # the box holds every word
 
 
+def test_a_tall_offset_word_is_not_skipped():
+    # "it worked in" at the end of a line of the bundled sample page (fractions of a region 4.8x wider than
+    # tall): "worked" sits higher and is taller, so linking "it" straight to "in" is cheaper, which left
+    # "worked" as a line of its own
+    boxes = np.array([[0.55, 0.24, 0.022, 0.096], [0.59, 0.16, 0.083, 0.148], [0.678, 0.27, 0.018, 0.052]])
+    lines = group_words_into_lines(boxes)
+    assert [line.word_indices for line in lines] == [[0, 1, 2]]
+
+
 def test_tiny_boxes_ignored_and_crops_match_lines():
     boxes = np.array([[0.1, 0.1, 0.3, 0.1], [0.5, 0.5, 0.001, 0.001]])
     lines = group_words_into_lines(boxes)
