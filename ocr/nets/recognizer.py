@@ -13,7 +13,7 @@ from ocr.alphabet import NUM_CLASSES
 
 # Channels of the four conv stages per unit of ``width``: width 4 (the default) -> 16, 32, 64, 96.
 STAGE_CHANNELS = (4, 8, 16, 24)
-DEFAULT_CONFIG = {"width": 4, "num_downsamples": 2, "rnn_hidden": 128, "rnn_layers": 2, "dropout": 0.5,
+DEFAULT_CONFIG = {"width": 4, "num_downsamples": 2, "rnn_hidden": 256, "rnn_layers": 2, "dropout": 0.2,
                   "num_classes": NUM_CLASSES}
 
 
@@ -30,11 +30,11 @@ class LineRecognizer(gluon.HybridBlock):
 
     width: trunk width unit (stage channels = STAGE_CHANNELS * width); num_downsamples: how many of the four
     pools also halve the width (1..4); rnn_hidden / rnn_layers: LSTM size per direction / depth;
-    dropout: before the classifier. H must be at least 16 (four height halvings).
+    dropout: between LSTM layers and before the classifier. H must be at least 16 (four height halvings).
+    Build it with build_recognizer, whose DEFAULT_CONFIG holds the defaults.
     """
 
-    def __init__(self, width=4, num_downsamples=2, rnn_hidden=128, rnn_layers=2, dropout=0.5,
-                 num_classes=NUM_CLASSES, **kwargs):
+    def __init__(self, *, width, num_downsamples, rnn_hidden, rnn_layers, dropout, num_classes, **kwargs):
         super().__init__(**kwargs)
         if not 1 <= num_downsamples <= 4:
             raise ValueError("num_downsamples must be in 1..4, got %d" % num_downsamples)
