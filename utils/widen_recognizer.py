@@ -8,7 +8,6 @@ random lines that the widened net's scores equal the old net's, and prints the l
 with ``python -m ocr.handwriting_line_recognition ... -m <out>``. See ocr/nets/widen.py for how.
 """
 import argparse
-import json
 import os
 import sys
 
