@@ -52,11 +52,12 @@ class ParagraphNet(gluon.HybridBlock):
 
     stem_channels: 5x5 stride-2 stem width; channels: one conv + 2x2 pool stage each (stride 2 * 2**len);
     context_channels / dilations: the dilated 3x3 convs after the stages; profile_channels: width of the 1-D
-    edge scorers; dropout: on the profiles.
+    edge scorers; dropout: on the profiles. Build it with build_paragraph_net, whose DEFAULT_CONFIG holds the
+    defaults.
     """
 
-    def __init__(self, input_size=(372, 266), stem_channels=16, channels=(32, 48), context_channels=64,
-                 dilations=(2, 4), profile_channels=64, dropout=0.1, **kwargs):
+    def __init__(self, *, input_size, stem_channels, channels, context_channels, dilations, profile_channels,
+                 dropout, **kwargs):
         super().__init__(**kwargs)
         self.stride = 2 * 2 ** len(channels)
         self.input_size = tuple(input_size)

@@ -15,6 +15,7 @@ import mxnet as mx
 import numpy as np
 
 from ocr.nets.recognizer import build_recognizer
+from ocr.training import settle_shapes
 
 GATES = 4        # MXNet LSTM rows are [input, forget, cell, output] gates, each ``hidden`` rows
 _RNN_PARAM = re.compile(r"^rnn\._unfused\.(\d+)\.[lr]_cell\.(i2h|h2h)_(weight|bias)$")
@@ -42,7 +43,7 @@ def widen_rnn_params(old, fresh, old_hidden, new_hidden):
     for name, wide in fresh.items():
         source = old[name]
         match = _RNN_PARAM.match(name)
-        out = np.array(wide, dtype=source.dtype)
+        out = np.array(wide, dtype=source.dtype)          # new units' entries keep their fresh values
         if match:
             layer, kind, what = int(match.group(1)), match.group(2), match.group(3)
             if what == "bias":
@@ -60,9 +61,9 @@ def widen_rnn_params(old, fresh, old_hidden, new_hidden):
         elif name == "classifier.weight":
             out[:] = 0
             out[:, columns] = source
+        elif out.shape != source.shape:
+            raise ValueError("%s: shape %s cannot come from %s" % (name, out.shape, source.shape))
         else:
-            if out.shape != source.shape:
-                raise ValueError("%s: shape %s cannot come from %s" % (name, out.shape, source.shape))
             out = source.copy()
         widened[name] = out
     return widened
@@ -78,7 +79,7 @@ def widen_recognizer(net, network, input_size, rnn_hidden, dropout=None, seed=0)
     mx.random.seed(seed)
     wide = build_recognizer(wide_network)
     wide.initialize(mx.init.Xavier())
-    wide(mx.nd.zeros((1, 1) + tuple(input_size)))                   # settle deferred shapes
+    settle_shapes(wide, (1, 1) + tuple(input_size), mx.cpu())
     old = {k: v.data().asnumpy() for k, v in net._collect_params_with_prefix().items()}
     params = wide._collect_params_with_prefix()
     widened = widen_rnn_params(old, {k: v.data().asnumpy() for k, v in params.items()}, network["rnn_hidden"],
