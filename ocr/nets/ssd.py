@@ -75,9 +75,10 @@ class SSD(gluon.HybridBlock):
     width: trunk width unit (channels STAGE_CHANNELS * width); anchors: five lists of (w, h) shapes, one per map
     (an empty list: no head on that map; the trunk stops at the last map with anchors). The other config keys
     (image_size, variances) are used by make_anchors, assign_targets and detect, not by the blocks.
+    Build it with build_ssd, whose DEFAULT_CONFIG holds the defaults.
     """
 
-    def __init__(self, width=8, anchors=WORD_ANCHORS, **kwargs):
+    def __init__(self, *, width, anchors, **kwargs):
         super().__init__(**kwargs)
         if len(anchors) != len(MAP_STRIDES):
             raise ValueError("anchors must list %d maps, got %d" % (len(MAP_STRIDES), len(anchors)))
