@@ -58,6 +58,11 @@ def parse_args(argv=None):
     p.add_argument("-k", "--random_y_scaling", type=float, default=0.10)
     p.add_argument("-p", "--random_shearing", type=float, default=0.5, help="max shear (radians)")
     p.add_argument("-ga", "--random_gamma", type=float, default=1.5)
+    p.add_argument("--stroke", type=float, default=AugmentParams.stroke,
+                   help="probability of thickening or thinning the ink")
+    p.add_argument("--stroke-px", type=int, default=AugmentParams.stroke_px,
+                   help="largest thickening kernel side (pixels of the fitted line)")
+    p.add_argument("--blur", type=float, default=AugmentParams.blur, help="max Gaussian blur sigma (pixels)")
     p.add_argument("--no-augment", action="store_true", help="train on the lines as they are")
     p.add_argument("-d", "--log_dir", default="logs")
     p.add_argument("-c", "--checkpoint_dir", default="model_checkpoint")
@@ -71,7 +76,10 @@ def parse_args(argv=None):
     p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes (0 = in-process)")
     p.add_argument("--dropout", type=float, default=DEFAULT_CONFIG["dropout"])
     p.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint of the same name")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if not 0 <= args.stroke <= 1 or args.stroke_px < 2 or args.blur < 0:
+        p.error("need 0 <= --stroke <= 1, --stroke-px >= 2 and --blur >= 0")
+    return args
 
 
 def ctc_fits(label, steps):
@@ -197,7 +205,8 @@ def main(argv=None):
     collate = functools.partial(batchify, mean=mean, std=std)
     augment = AugmentParams(translate_x=args.random_x_translation, translate_y=args.random_y_translation,
                             scale_x=args.random_x_scaling, scale_y=args.random_y_scaling,
-                            shear=args.random_shearing, gamma=args.random_gamma)
+                            shear=args.random_shearing, gamma=args.random_gamma, stroke=args.stroke,
+                            stroke_px=args.stroke_px, blur=args.blur)
 
     def loader(role, seeds=None, shuffle_order=None):
         source, indices, labels = splits[role][:3]

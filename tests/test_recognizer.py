@@ -161,3 +161,15 @@ def test_augment_keeps_ink_inside():
         count, labels = cv2.connectedComponents((out < 128).astype(np.uint8))
         assert count - 1 == 4                            # no blob pushed out of the image
         assert all((labels == i).sum() > 40 for i in range(1, count))
+
+
+def test_augment_thickens_ink_up_to_stroke_px():
+    line = np.full((60, 800), 255, np.uint8)
+    line[20:40, 100:700:20] = 0                         # 1-px vertical strokes
+    only_stroke = AugmentParams(translate_x=0, translate_y=0, scale_x=0, scale_y=0, shear=0, gamma=1, elastic=0,
+                                stroke=1, stroke_px=5, blur=0, noise=0, contrast=0, background=0)
+    widths = set()
+    for seed in range(40):
+        out = augment_line(line, np.random.default_rng(seed), only_stroke)
+        widths.add(int((out[30, 90:110] < 128).sum()))
+    assert widths <= {0, 2, 3, 4, 5} and {0, 5} <= widths   # thinned away (dilate) or thickened up to 5 px

@@ -20,8 +20,10 @@ class AugmentParams:
     """Ranges of the random changes; 0 disables one. Geometry is in fractions of the image size, angles in radians.
 
     translate_x/y: shift up to +-fraction of W/H; scale_x/y: factor in 1 +- value; shear: +-radians (x shear);
-    gamma: gamma drawn log-uniformly in [1/gamma, gamma] (values <= 1 disable it); stroke: probability of a
-    3x3 erode (thicker ink) or dilate (thinner ink); blur: max Gaussian sigma in pixels; noise: max std of
+    gamma: gamma drawn log-uniformly in [1/gamma, gamma] (values <= 1 disable it); stroke: probability of an
+    erode (thicker ink) or dilate (thinner ink) with a square kernel; stroke_px: largest erode kernel side in
+    pixels, drawn uniformly from 2..stroke_px (a dilate uses at most 3, so thin strokes survive); blur: max
+    Gaussian sigma in pixels; noise: max std of
     Gaussian pixel noise in grey levels; elastic: max displacement of the elastic warp in pixels (a random field
     drawn every ELASTIC_CELL pixels and smoothly interpolated); contrast: max darkening of the paper / lightening
     of the ink, as a fraction of the grey range; background: max amplitude of a smooth uneven background, in grey
@@ -35,6 +37,7 @@ class AugmentParams:
     gamma: float = 1.5
     elastic: float = 2.0
     stroke: float = 0.3
+    stroke_px: int = 3
     blur: float = 1.0
     noise: float = 8.0
     contrast: float = 0.25
@@ -95,8 +98,11 @@ def augment_line(image, rng, params=AugmentParams()):
     if params.elastic > 0:
         out = elastic_warp(out, rng, rng.uniform(0, params.elastic))
     if rng.uniform() < params.stroke:
-        kernel = np.ones((2, 2) if rng.uniform() < 0.5 else (3, 3), np.uint8)
-        out = cv2.erode(out, kernel) if rng.uniform() < 0.5 else cv2.dilate(out, kernel)
+        side = 2 + int(rng.uniform() * (params.stroke_px - 1))
+        if rng.uniform() < 0.5:
+            out = cv2.erode(out, np.ones((side, side), np.uint8))
+        else:
+            out = cv2.dilate(out, np.ones((min(side, 3),) * 2, np.uint8))
     out = out.astype(np.float32) / 255.0
     if params.gamma > 1:
         out = out ** np.exp(rng.uniform(-np.log(params.gamma), np.log(params.gamma)))
