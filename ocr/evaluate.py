@@ -138,7 +138,8 @@ def _import(module):
 def make_transcriber(level, decoders, model=None, batch_size=16, lm="default"):
     """A function ``images -> [{decoder: text}]`` (line level) or ``pages -> [{decoder: [line texts]}]`` (region
     and page levels). Lines: ``ocr.recognizer.Recognizer.load(model).recognize`` then each
-    ``ocr.decode.get_decoder``. Regions and pages: ``ocr.pipeline.Pipeline.load()`` whose
+    ``ocr.decode.get_decoder``. Regions and pages: ``ocr.pipeline.Pipeline.load(level=level)`` (its recogniser
+    replaced by ``model`` when given) whose
     ``transcribe_lines(image, level)`` gives the lines in reading order as ``(text, probs)`` like
     ``Recognizer.recognize``; each line's probs are decoded by each decoder.
     ``lm``: the character language model of the beam decoder ('default': the shipped one; None: no LM)."""
@@ -148,7 +149,9 @@ def make_transcriber(level, decoders, model=None, batch_size=16, lm="default"):
         if level == "line":
             recognizer = _import("ocr.recognizer").Recognizer.load(model)
         else:
-            pipeline = _import("ocr.pipeline").Pipeline.load()
+            pipeline = _import("ocr.pipeline").Pipeline.load(level=level)
+            if model:
+                pipeline.recognizer = _import("ocr.recognizer").Recognizer.load(model)
     except (FileNotFoundError, ModelLoadError) as error:
         raise EvaluationError(str(error)) from None
 
@@ -291,7 +294,7 @@ def parse_args(argv=None):
                         help="line: each item is one line (recogniser); region: a block of handwriting (word/line "
                              "segmentation + recogniser); page: a form page (all three stages)")
     parser.add_argument("--decoder", nargs="+", choices=DECODERS, default=["greedy"], help="one or more decoders")
-    parser.add_argument("--model", help="recogniser model name or path (line level; default: the shipped one)")
+    parser.add_argument("--model", help="recogniser model name or path (every level; default: the shipped one)")
     parser.add_argument("--no-lm", action="store_true", help="beam search without the character language model")
     parser.add_argument("--out", help="folder for trn files, alignment reports and the summary")
     parser.add_argument("--overwrite", action="store_true", help="replace existing files in --out")

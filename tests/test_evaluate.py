@@ -152,11 +152,13 @@ def test_cli_bad_input(tmp_path, monkeypatch, capsys, case):
     assert err.startswith("error:") and len(err.splitlines()) == 1 and "Traceback" not in err
 
 
-def test_cli_incompatible_model_one_line(tmp_path, capsys):
+@pytest.mark.parametrize("level", ["line", "region", "page"])
+def test_cli_incompatible_model_one_line(tmp_path, capsys, level):
     folder = _folder(tmp_path, {"a": "the cat\n"})
     (tmp_path / "old.json").write_text('{"network": {"no_such_key": 1}}')
     (tmp_path / "old.params").write_bytes(b"")
-    assert evaluate.main(["--folder", str(folder), "--model", str(tmp_path / "old"), "--no-progress"]) == 1
+    assert evaluate.main(["--folder", str(folder), "--model", str(tmp_path / "old"), "--level", level,
+                          "--no-progress"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: cannot load the recogniser model") and "no_such_key" in err
     assert len(err.splitlines()) == 1
