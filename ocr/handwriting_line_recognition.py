@@ -5,6 +5,8 @@ Flags follow the reference script (REFERENCE.md section 5.5); differences:
 * -q/--resnet_layer_id: trunk width unit, stage channels = (4, 8, 16, 24) * q (default 4 -> 16..96);
 * -sl/--max_seq_len: label length cap (longer labels, or labels CTC cannot fit in T steps, are skipped);
 * -ga/--random_gamma: gamma drawn log-uniformly in [1/g, g] (g <= 1: off);
+* --stroke / --stroke-px / --blur (not in the reference): probability of thickening or thinning the ink, the
+  largest thickening kernel, the largest blur sigma (ocr.data.augment.AugmentParams);
 * -m/--load_model: a ``.ckpt`` resumes a run (step, optimizer, RNG); a model (.params/.json) warm-starts weights.
 Train on the IAM 'trainset' split, validate each epoch on 'validation' (writer-disjoint), best checkpoint by
 validation CER (pooled, spaces included), final evaluation on 'test' written into ``<name>.json``.
