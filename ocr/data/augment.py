@@ -23,8 +23,7 @@ class AugmentParams:
     gamma: gamma drawn log-uniformly in [1/gamma, gamma] (values <= 1 disable it); stroke: probability of an
     erode (thicker ink) or dilate (thinner ink) with a square kernel; stroke_px: largest erode kernel side in
     pixels, drawn uniformly from 2..stroke_px (a dilate uses at most 3, so thin strokes survive); blur: max
-    Gaussian sigma in pixels; noise: max std of
-    Gaussian pixel noise in grey levels; elastic: max displacement of the elastic warp in pixels (a random field
+    Gaussian sigma in pixels; noise: max std of Gaussian pixel noise in grey levels; elastic: max displacement of the elastic warp in pixels (a random field
     drawn every ELASTIC_CELL pixels and smoothly interpolated); contrast: max darkening of the paper / lightening
     of the ink, as a fraction of the grey range; background: max amplitude of a smooth uneven background, in grey
     levels.
