@@ -20,13 +20,13 @@ class AugmentParams:
     """Ranges of the random changes; 0 disables one. Geometry is in fractions of the image size, angles in radians.
 
     translate_x/y: shift up to +-fraction of W/H; scale_x/y: factor in 1 +- value; shear: +-radians (x shear);
-    gamma: gamma drawn log-uniformly in [1/gamma, gamma] (values <= 1 disable it); stroke: probability of an
-    erode (thicker ink) or dilate (thinner ink) with a square kernel; stroke_px: largest erode kernel side in
-    pixels, drawn uniformly from 2..stroke_px (a dilate uses at most 3, so thin strokes survive); blur: max
-    Gaussian sigma in pixels; noise: max std of Gaussian pixel noise in grey levels; elastic: max displacement of the elastic warp in pixels (a random field
-    drawn every ELASTIC_CELL pixels and smoothly interpolated); contrast: max darkening of the paper / lightening
-    of the ink, as a fraction of the grey range; background: max amplitude of a smooth uneven background, in grey
-    levels.
+    gamma: gamma drawn log-uniformly in [1/gamma, gamma] (values <= 1 disable it); stroke: probability of an erode
+    (thicker ink) or dilate (thinner ink) with a square kernel; stroke_px: largest erode kernel side in pixels,
+    drawn uniformly from 2..stroke_px (a dilate uses at most 3, so thin strokes survive); blur: max Gaussian sigma
+    in pixels; noise: max std of Gaussian pixel noise in grey levels; elastic: max displacement of the elastic warp
+    in pixels (a random field drawn every ELASTIC_CELL pixels and smoothly interpolated); contrast: max darkening of
+    the paper / lightening of the ink, as a fraction of the grey range; background: max amplitude of a smooth uneven
+    background, in grey levels.
     """
     translate_x: float = 0.03
     translate_y: float = 0.03
