@@ -138,9 +138,8 @@ def _import(module):
 def make_transcriber(level, decoders, model=None, batch_size=16, lm="default"):
     """A function ``images -> [{decoder: text}]`` (line level) or ``pages -> [{decoder: [line texts]}]`` (region
     and page levels). Lines: ``ocr.recognizer.Recognizer.load(model).recognize`` then each
-    ``ocr.decode.get_decoder``. Regions and pages: ``ocr.pipeline.Pipeline.load(level=level)`` (its recogniser
-    replaced by ``model`` when given) whose
-    ``transcribe_lines(image, level)`` gives the lines in reading order as ``(text, probs)`` like
+    ``ocr.decode.get_decoder``. Regions and pages: ``ocr.pipeline.Pipeline.load(level=level, recognizer=model)``
+    whose ``transcribe_lines(image, level)`` gives the lines in reading order as ``(text, probs)`` like
     ``Recognizer.recognize``; each line's probs are decoded by each decoder.
     ``lm``: the character language model of the beam decoder ('default': the shipped one; None: no LM)."""
     get_decoder = _import("ocr.decode").get_decoder
@@ -149,9 +148,7 @@ def make_transcriber(level, decoders, model=None, batch_size=16, lm="default"):
         if level == "line":
             recognizer = _import("ocr.recognizer").Recognizer.load(model)
         else:
-            pipeline = _import("ocr.pipeline").Pipeline.load(level=level)
-            if model:
-                pipeline.recognizer = _import("ocr.recognizer").Recognizer.load(model)
+            pipeline = _import("ocr.pipeline").Pipeline.load(level=level, recognizer=model)
     except (FileNotFoundError, ModelLoadError) as error:
         raise EvaluationError(str(error)) from None
 

@@ -172,15 +172,20 @@ class Pipeline:
         self.normalise, self.batch_size = normalise, batch_size
 
     @classmethod
-    def load(cls, decoder=DEFAULT_DECODER, ctx=None, level="page", models_dir=MODELS_DIR, **options):
+    def load(cls, decoder=DEFAULT_DECODER, ctx=None, level="page", models_dir=MODELS_DIR, recognizer=None,
+             **options):
         """Load, once, the models ``level`` needs (page: all three; region: detector + recogniser; line: recogniser)
-        from ``models_dir`` on ``ctx`` (default CPU). ``decoder``: a name of DECODERS or a callable
-        probs -> Decoded. ``options``: normalise, batch_size. Raises MissingModelError naming a missing model."""
+        from ``models_dir`` on ``ctx`` (default CPU); ``recognizer``: a recogniser name or path to use instead of
+        the one in ``models_dir``. ``decoder``: a name of DECODERS or a callable probs -> Decoded. ``options``:
+        normalise, batch_size. Raises MissingModelError naming a missing model."""
         _check_level(level)
         loaders = {"paragraph": ParagraphSegmenter.load, "detector": WordDetector.load, "recognizer": Recognizer.load}
         models = {}
         for stage, (stem, what, levels) in STAGES.items():
             if level not in levels:
+                continue
+            if stage == "recognizer" and recognizer:
+                models[stage] = Recognizer.load(recognizer, ctx=ctx)
                 continue
             path = os.path.join(models_dir, stem)
             missing = [path + ext for ext in (".params", ".json") if not os.path.isfile(path + ext)]

@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ocr.data.iam import IAMDataset  # noqa: E402
 from ocr.metrics import cer  # noqa: E402
-from ocr.recognizer import Recognizer, greedy_decode  # noqa: E402
+from ocr.recognizer import Recognizer  # noqa: E402
 
 
 def faint(image, level):
@@ -67,9 +67,8 @@ def main(argv=None):
     results = {}
     print("%d lines of %s/%s, greedy CER pooled (%%)" % (len(lines), args.iam_root, args.split))
     for name, change in CHANGES.items():
-        images = np.stack([change(image) for image in fitted])
-        probs = np.concatenate([recognizer.predict(images[s:s + 16]) for s in range(0, len(images), 16)])
-        results[name] = cer([greedy_decode(p) for p in probs], texts)
+        hypotheses = [text for text, _ in recognizer.recognize([change(image) for image in fitted])]
+        results[name] = cer(hypotheses, texts)
         print("%-26s %6.2f" % (name, 100 * results[name]), flush=True)
     return results
 
