@@ -119,6 +119,21 @@ def test_writer_disjoint_splits():
     assert counts == {"train": 45, "validation": 7, "test": 8}
 
 
+def test_validation_fonts_in_train():
+    plan = synthetic.make_plan(300, seed=5)
+    shared = synthetic.make_plan(300, seed=5, validation_fonts_in_train=True)
+    fonts = {s: {p["font"]["name"] for p in shared if p["split"] == s} for s in synthetic.SPLITS}
+    default_val = {p["font"]["name"] for p in plan if p["split"] == "validation"}
+    assert fonts["validation"] <= fonts["train"] and fonts["train"] & default_val
+    assert not (fonts["train"] | fonts["validation"]) & fonts["test"]
+    writers = {s: {p["writer_id"] for p in shared if p["split"] == s} for s in synthetic.SPLITS}
+    assert not writers["train"] & (writers["validation"] | writers["test"])
+    assert {p["variant"] for p in shared if p["split"] == "validation"} == {synthetic.VARIANTS_PER_FONT - 1}
+    assert [p["split"] for p in shared] == [p["split"] for p in plan]
+    assert [p["writer_id"] for p in shared if p["split"] == "test"] == \
+        [p["writer_id"] for p in plan if p["split"] == "test"]
+
+
 def test_form_ids():
     assert synthetic.form_id(0) == "s01-000"
     assert synthetic.form_id(101) == "s02-001"
