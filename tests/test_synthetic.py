@@ -119,18 +119,19 @@ def test_writer_disjoint_splits():
     assert counts == {"train": 45, "validation": 7, "test": 8}
 
 
-def test_validation_fonts_in_train():
+def test_validation_groups_in_train():
     plan = synthetic.make_plan(300, seed=5)
-    shared = synthetic.make_plan(300, seed=5, validation_fonts_in_train=True)
-    fonts = {s: {p["font"]["name"] for p in shared if p["split"] == s} for s in synthetic.SPLITS}
-    default_val = {p["font"]["name"] for p in plan if p["split"] == "validation"}
-    assert fonts["validation"] <= fonts["train"] and fonts["train"] & default_val
-    assert not (fonts["train"] | fonts["validation"]) & fonts["test"]
-    writers = {s: {p["writer_id"] for p in shared if p["split"] == s} for s in synthetic.SPLITS}
+    moved = synthetic.make_plan(300, seed=5, validation_groups_in_train=True)
+    groups = {s: {p["font"]["group"] for p in moved if p["split"] == s} for s in synthetic.SPLITS}
+    default_val = {p["font"]["group"] for p in plan if p["split"] == "validation"}
+    assert groups["validation"] and groups["train"] & default_val
+    assert not groups["train"] & groups["validation"]
+    assert not (groups["train"] | groups["validation"]) & groups["test"]
+    assert groups["validation"] | (groups["train"] & default_val) == default_val
+    writers = {s: {p["writer_id"] for p in moved if p["split"] == s} for s in synthetic.SPLITS}
     assert not writers["train"] & (writers["validation"] | writers["test"])
-    assert {p["variant"] for p in shared if p["split"] == "validation"} == {synthetic.VARIANTS_PER_FONT - 1}
-    assert [p["split"] for p in shared] == [p["split"] for p in plan]
-    assert [p["writer_id"] for p in shared if p["split"] == "test"] == \
+    assert [p["split"] for p in moved] == [p["split"] for p in plan]
+    assert [p["writer_id"] for p in moved if p["split"] == "test"] == \
         [p["writer_id"] for p in plan if p["split"] == "test"]
 
 

@@ -1,7 +1,7 @@
 """Synthetic IAM-format data engine: handwriting-font writers fill IAM-layout forms; the tree reads like IAM.
 
     python -m ocr.data.synthetic --out DIR --forms N --seed S [--split-fractions 0.75,0.12,0.13] [--workers 2]
-        [--dpi 150] [--validation-fonts-in-train] [--overwrite]
+        [--dpi 150] [--validation-groups-in-train] [--overwrite]
 
 Writes (as IAM distributes it):
 
@@ -10,11 +10,11 @@ Writes (as IAM distributes it):
     DIR/{trainset,validationset1,validationset2,testset}.txt   (line ids; IAM writer-independent task lists)
 
 Writers are fonts (ocr/data/fonts.py) with a persistent style; the fonts of train / validation / test forms are
-disjoint. With --validation-fonts-in-train the validation fonts also write training forms in all but their last
-style, so there are more training fonts and validation measures unseen styles of seen fonts; test fonts stay
-unseen either way. Text comes from ocr.data.corpus, the part matching the form's split. Every form is seeded from
-(seed, form index), so the output is identical for any number of workers. Boxes (<cmp>) are computed from each
-word's ink after the page warp, so they are exact.
+disjoint. With --validation-groups-in-train every other validation design group (by name) writes training forms
+instead: more training fonts, while validation keeps the other groups and still measures unseen fonts. Text comes
+from ocr.data.corpus, the part matching the form's split. Every form is seeded from (seed, form index), so the
+output is identical for any number of workers. Boxes (<cmp>) are computed from each word's ink after the page warp,
+so they are exact.
 """
 import argparse
 import functools
@@ -71,9 +71,15 @@ def split_counts(n, fractions):
     return counts
 
 
-def make_plan(num_forms, seed, fractions=DEFAULT_FRACTIONS, fonts=None, validation_fonts_in_train=False):
+def training_groups_from_validation(fonts):
+    """Validation design groups that --validation-groups-in-train moves to train: every other one, sorted by name
+    (the others stay validation-only, so validation fonts remain unseen)."""
+    return sorted({f["group"] for f in fonts if f["split"] == "validation"})[::2]
+
+
+def make_plan(num_forms, seed, fractions=DEFAULT_FRACTIONS, fonts=None, validation_groups_in_train=False):
     """Deterministic plan: for each form index its id, split, writer (font + variant) and writer id.
-    ``validation_fonts_in_train`` moves every validation-font writer but the font's last variant to train."""
+    ``validation_groups_in_train``: the fonts of training_groups_from_validation() write training forms."""
     from ocr.data.fonts import list_fonts
     fonts = fonts if fonts is not None else list_fonts()
     members = {}
@@ -84,10 +90,10 @@ def make_plan(num_forms, seed, fractions=DEFAULT_FRACTIONS, fonts=None, validati
             for v in range(VARIANTS_PER_FONT):
                 members[split].append({"font": font, "variant": v, "writer_id": "%03d" % (wid % 1000)})
                 wid += 1
-    if validation_fonts_in_train:
-        last = VARIANTS_PER_FONT - 1
-        members["train"] += [m for m in members["validation"] if m["variant"] != last]
-        members["validation"] = [m for m in members["validation"] if m["variant"] == last]
+    if validation_groups_in_train:
+        moved = set(training_groups_from_validation(fonts))
+        members["train"] += [m for m in members["validation"] if m["font"]["group"] in moved]
+        members["validation"] = [m for m in members["validation"] if m["font"]["group"] not in moved]
     writers = {}
     for split in SPLITS:
         order = np.random.default_rng([seed, 7, SPLITS.index(split)]).permutation(len(members[split]))
@@ -518,16 +524,16 @@ def _worker(args):
 
 
 def generate(out_dir, num_forms, seed, workers=1, fractions=DEFAULT_FRACTIONS, dpi=150, overwrite=False,
-             progress=True, validation_fonts_in_train=False):
+             progress=True, validation_groups_in_train=False):
     """Write an IAM-format tree of ``num_forms`` synthetic forms into ``out_dir``; returns the list of form dicts
-    (id, writer_id, split, task, font, lines with words/cmps/boxes, ...). ``validation_fonts_in_train``: see
+    (id, writer_id, split, task, font, lines with words/cmps/boxes, ...). ``validation_groups_in_train``: see
     make_plan."""
     if num_forms < 1:
         raise UsageError("--forms must be at least 1")
     if not 50 <= dpi <= 600:
         raise UsageError("--dpi must be between 50 and 600")
     _prepare_out(out_dir, overwrite)
-    plan = make_plan(num_forms, seed, fractions, validation_fonts_in_train=validation_fonts_in_train)
+    plan = make_plan(num_forms, seed, fractions, validation_groups_in_train=validation_groups_in_train)
     from ocr.data.corpus import load_sentences
     for split in SPLITS:     # load the corpus and the fonts once here, fail early
         if any(p["split"] == split for p in plan):
@@ -599,9 +605,9 @@ def main(argv=None):
                         help="fractions of forms for train,validation,test (default 0.75,0.12,0.13)")
     parser.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     parser.add_argument("--dpi", type=int, default=150, help="page resolution (A4; default 150)")
-    parser.add_argument("--validation-fonts-in-train", action="store_true",
-                        help="validation fonts also write training forms in all but their last style (more training "
-                             "fonts; validation then measures unseen styles of seen fonts; test fonts stay unseen)")
+    parser.add_argument("--validation-groups-in-train", action="store_true",
+                        help="every other validation font design group (by name) writes training forms instead "
+                             "(more training fonts; validation keeps the other groups, still unseen fonts)")
     parser.add_argument("--overwrite", action="store_true", help="replace the generated tree in a non-empty --out")
     try:
         args = parser.parse_args(argv)
@@ -611,7 +617,7 @@ def main(argv=None):
             raise UsageError("--seed must be non-negative")
         fractions = _fractions(args.split_fractions)
         forms = generate(args.out, args.forms, args.seed, workers=args.workers, fractions=fractions, dpi=args.dpi,
-                         overwrite=args.overwrite, validation_fonts_in_train=args.validation_fonts_in_train)
+                         overwrite=args.overwrite, validation_groups_in_train=args.validation_groups_in_train)
     except UsageError as err:
         print("error: %s" % err, file=sys.stderr)
         return 2
