@@ -134,6 +134,18 @@ def plot_history(history, path, best_metric=None):
     atomic_write_bytes(path, buffer.getvalue())
 
 
+def continue_training_record(model_info, previous):
+    """``model_info`` for a resumed run: its ``training`` keeps the interrupted run's command and warm start (from
+    ``previous``, the checkpoint's ``extra``) and lists this run's command under ``training.resumed_by``. Dicts
+    without a ``training`` record are returned unchanged."""
+    if not model_info or "training" not in model_info or not previous or "training" not in previous:
+        return model_info
+    first, now = previous["training"], model_info["training"]
+    training = dict(now, command=first["command"], warm_start=first.get("warm_start"),
+                    resumed_by=first.get("resumed_by", []) + [now["command"]])
+    return dict(model_info, training=training)
+
+
 def fit(net, trainer, make_batches, loss_fn, evaluate, *, epochs, checkpoint_dir, log_dir, name,
         best_metric, lower_is_better=True, model_info=None, clip_norm=None, seed=0, resume=None, log=print):
     """Train ``net`` with the gluon ``trainer`` for epochs [start, epochs); return the history (list of dicts).
@@ -143,7 +155,8 @@ def fit(net, trainer, make_batches, loss_fn, evaluate, *, epochs, checkpoint_dir
     loss, computed inside autograd.record(). evaluate(net) -> dict of float metrics on held-out data; it must
     contain ``best_metric``. model_info: JSON-able dict saved beside the best weights (and in the checkpoint as
     ``extra``). clip_norm: global gradient-norm clip (None = off). resume: a checkpoint dict (load_checkpoint)
-    whose params/optimizer states/epoch/step/best/history/RNG are restored before training.
+    whose params/optimizer states/epoch/step/best/history/RNG are restored before training; model_info's
+    ``training`` record then keeps the first run's command (continue_training_record).
     """
     os.makedirs(checkpoint_dir, exist_ok=True)
     os.makedirs(log_dir, exist_ok=True)
@@ -155,6 +168,7 @@ def fit(net, trainer, make_batches, loss_fn, evaluate, *, epochs, checkpoint_dir
         restore(net, trainer, resume)
         start_epoch, step, best, history = resume["epoch"], resume["step"], resume["best"], resume["history"]
         rng.bit_generator.state = resume["rng"]
+        model_info = continue_training_record(model_info, resume.get("extra"))
         log("resuming at epoch %d, step %d (best %s = %s)" % (start_epoch, step, best_metric, best))
     params = [p for p in net.collect_params().values() if p.grad_req != "null"]
     for epoch in range(start_epoch, epochs):

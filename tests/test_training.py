@@ -120,6 +120,9 @@ def test_cli_trains_one_epoch_end_to_end(tmp_path, iam_root):
     resumed = cli.main(_cli_args(tmp_path, iam_root)[:-len(CLI_FLAGS)] + CLI_FLAGS[:2] + ["-e", "2", "-s", "4", "-m",
                        str(tmp_path / "ckpt" / "line.ckpt")])
     assert [h["epoch"] for h in resumed] == [1, 2] and resumed[1]["step"] == 6
+    record = load_checkpoint(str(tmp_path / "ckpt" / "line.ckpt"))["extra"]["training"]
+    assert record["command"] == info["training"]["command"]        # the first run's command and warm start stay
+    assert record["warm_start"] is None and len(record["resumed_by"]) == 1 and "line.ckpt" in record["resumed_by"][0]
 
 
 @pytest.mark.parametrize("args", [[], ["--iam-root", "/nonexistent"]])
