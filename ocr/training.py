@@ -138,7 +138,7 @@ def continue_training_record(model_info, previous):
     """``model_info`` for a resumed run: its ``training`` keeps the interrupted run's command and warm start (from
     ``previous``, the checkpoint's ``extra``) and lists this run's command under ``training.resumed_by``. Dicts
     without a ``training`` record are returned unchanged."""
-    if not model_info or "training" not in model_info or not previous or "training" not in previous:
+    if "training" not in (model_info or {}) or "training" not in (previous or {}):
         return model_info
     first, now = previous["training"], model_info["training"]
     training = dict(now, command=first["command"], warm_start=first.get("warm_start"),
