@@ -27,6 +27,8 @@ from ocr.alphabet import ALPHABET, BLANK, NUM_CLASSES, encode, in_alphabet
 from ocr.config import LINE_SIZE, WORD_SIZE
 from ocr.data.augment import AugmentParams, augment_line
 from ocr.data.iam import IAMDataset
+from ocr.data.iamondb import IAMOnDBError, load_iamondb, split_lines
+from ocr.data.line_mix import LineSpec, MixedLineSet, RowView, epoch_specs, word_bank
 from ocr.metrics import cer, wer
 from ocr.models import pick_context
 from ocr.nets.recognizer import DEFAULT_CONFIG, build_recognizer, sequence_length
@@ -76,11 +78,22 @@ def parse_args(argv=None):
     p.add_argument("--max-test-items", type=int, help="use at most this many validation / test lines")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes (0 = in-process)")
+    p.add_argument("--iamondb", metavar="DIR",
+                   help="IAM-OnDB tree (lineStrokes/, ascii/): mix its lines, rendered as ink afresh every epoch, "
+                        "into training; validation and test then use its held-out forms")
+    p.add_argument("--pen-share", type=float, default=0.6,
+                   help="fraction of each epoch's lines that are rendered IAM-OnDB lines (with --iamondb)")
+    p.add_argument("--composed-share", type=float, default=0.25,
+                   help="fraction of the IAM-OnDB lines composed from words of one form (with --iamondb)")
+    p.add_argument("--epoch-items", type=int,
+                   help="lines per epoch (default: the font training lines; with --iamondb, 4000)")
     p.add_argument("--dropout", type=float, default=DEFAULT_CONFIG["dropout"])
     p.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint of the same name")
     args = p.parse_args(argv)
     if not 0 <= args.stroke <= 1 or args.stroke_px < 2 or args.blur < 0:
         p.error("need 0 <= --stroke <= 1, --stroke-px >= 2 and --blur >= 0")
+    if not (0 <= args.pen_share <= 1 and 0 <= args.composed_share <= 1) or (args.epoch_items or 1) < 1:
+        p.error("need 0 <= --pen-share, --composed-share <= 1 and --epoch-items >= 1")
     return args
 
 
@@ -144,6 +157,19 @@ def load_split(root, parse_method, split, max_len, steps, limit, seed):
     return dataset, indices, labels, texts, skipped
 
 
+def load_pen_splits(root, max_len, steps, limit, seed):
+    """IAM-OnDB lines of ``root`` split by session (``split_lines``) and filtered like ``load_split`` ->
+    {role: [OnlineLine]}; validation and test keep a seeded random subset of at most ``limit`` lines."""
+    usable = [line for line in load_iamondb(root)
+              if len(line.text) <= max_len and ctc_fits(encode(line.text), steps)]
+    splits = split_lines(usable)
+    for role in ("validation", "test"):
+        if limit is not None and limit < len(splits[role]):
+            keep = np.sort(np.random.default_rng(seed).permutation(len(splits[role]))[:limit])
+            splits[role] = [splits[role][i] for i in keep]
+    return splits
+
+
 def evaluate(net, loader, texts, ctx, prefix):
     """Mean CTC loss, pooled CER and WER of greedy decoding on ``loader`` (un-augmented, in order) ->
     {prefix_loss, prefix_cer, prefix_wer}."""
@@ -202,6 +228,18 @@ def main(argv=None):
         fail(str(err))
     if not splits["train"][1] or not splits["validation"][1]:
         fail("no usable training or validation %ss in %s" % (args.line_or_word, args.iam_root))
+    pen = bank = None
+    if args.iamondb:
+        try:
+            pen = load_pen_splits(args.iamondb, max_len, steps, args.max_test_items, args.seed)
+        except IAMOnDBError as err:
+            fail(str(err))
+        bank = word_bank(pen["train"])
+        print("IAM-OnDB: %s lines; %d training lines split into words"
+              % (", ".join("%d %s" % (len(v), k) for k, v in pen.items()), len(bank["groups"])))
+        if not pen["train"] or not pen["validation"]:
+            fail("no usable IAM-OnDB training or validation lines in %s" % args.iamondb)
+    epoch_items = args.epoch_items or (4000 if pen else len(splits["train"][1]))
 
     mean, std = REFERENCE_MEAN, REFERENCE_STD
     collate = functools.partial(batchify, mean=mean, std=std)
@@ -218,11 +256,35 @@ def main(argv=None):
                                      shuffle=False, last_batch="discard" if role == "train" else "keep",
                                      batchify_fn=collate, num_workers=args.num_workers)
 
+    def pen_loader(role):
+        """Held-out IAM-OnDB lines rendered with fixed seeds (the same images every epoch)."""
+        specs = [LineSpec("pen", i, 10 ** 6 + i) for i in range(len(pen[role]))]
+        lines = MixedLineSet(specs, [encode(line.text) for line in pen[role]], None, pen[role], None, size)
+        return gluon.data.DataLoader(lines, batch_size=args.batch_size, shuffle=False, batchify_fn=collate,
+                                     num_workers=args.num_workers)
+
     def make_batches(epoch, rng):
-        count = len(splits["train"][1])
-        order = rng.permutation(count)
-        seeds = None if args.no_augment else rng.integers(0, 2**63, size=count)
-        return loader("train", seeds, order)
+        if pen is None and args.epoch_items is None:
+            count = len(splits["train"][1])
+            order = rng.permutation(count)
+            seeds = None if args.no_augment else rng.integers(0, 2**63, size=count)
+            return loader("train", seeds, order)
+        source, indices, font_labels = splits["train"][:3]
+        pen_lines = pen["train"] if pen else []
+        specs, texts = epoch_specs(rng, len(indices), len(pen_lines), epoch_items, args.pen_share if pen else 0.0,
+                                   args.composed_share, bank, 100, [line.text for line in pen_lines])
+        labels = [font_labels[spec.ref] if spec.kind == "font" else encode(text) for spec, text in zip(specs, texts)]
+        lines = MixedLineSet(specs, labels, RowView(source, indices), pen_lines, bank, size,
+                             None if args.no_augment else augment)
+        return gluon.data.DataLoader(lines, batch_size=args.batch_size, shuffle=False, last_batch="discard",
+                                     batchify_fn=collate, num_workers=args.num_workers)
+
+    def validate(n):
+        font = evaluate(n, validation_loader, splits["validation"][3], ctx, "val")
+        if pen is None:
+            return font
+        return {**evaluate(n, pen_loader("validation"), [line.text for line in pen["validation"]], ctx, "val"),
+                **{"font_" + k: v for k, v in font.items()}}
 
     def loss_fn(net, batch):
         images, labels = batch
@@ -235,7 +297,7 @@ def main(argv=None):
     net.hybridize(static_alloc=True)
     if warm is not None:
         net.load_parameters(warm[0], ctx=ctx)
-    steps_per_epoch = max(1, len(splits["train"][1]) // args.batch_size)
+    steps_per_epoch = max(1, epoch_items // args.batch_size)
     scheduler = None
     if args.lr_scale != 1:
         scheduler = mx.lr_scheduler.FactorScheduler(step=max(1, args.lr_period * steps_per_epoch),
@@ -262,9 +324,17 @@ def main(argv=None):
                      "skipped": {role: s[4] for role, s in splits.items()},
                      "warm_start": warm[0] if warm else None},
     }
+    if pen:
+        model_info["training"].update({
+            "iamondb": {"root": os.path.abspath(args.iamondb), "pen_share": args.pen_share,
+                        "composed_share": args.composed_share, "epoch_items": epoch_items,
+                        "splits": "by recording session (ocr.data.iamondb.split_lines), reserved forms left out",
+                        "items": {role: len(lines) for role, lines in pen.items()},
+                        "forms": {role: sorted({line.form_id for line in lines}) for role, lines in pen.items()}},
+            "validation": "rendered IAM-OnDB validation lines (val_*) and font validation lines (font_val_*)"})
     print("network %s: %d parameters, T=%d steps" % (network, model_info["parameters"], steps))
     history = fit(net, trainer, make_batches, loss_fn,
-                  lambda n: evaluate(n, validation_loader, splits["validation"][3], ctx, "val"),
+                  validate,
                   epochs=args.epochs, checkpoint_dir=args.checkpoint_dir, log_dir=args.log_dir, name=name,
                   best_metric="val_cer", model_info=model_info, clip_norm=CLIP_NORM, seed=args.seed,
                   resume=resume)
@@ -274,6 +344,9 @@ def main(argv=None):
         # a fresh net: loading into the trained one can fail on weights MKL-DNN has reordered for inference
         net = Recognizer.load(os.path.join(args.checkpoint_dir, name), ctx).net
         test = evaluate(net, loader("test"), splits["test"][3], ctx, "test")
+        if pen:
+            test = {**evaluate(net, pen_loader("test"), [line.text for line in pen["test"]], ctx, "test"),
+                    **{"font_" + k: v for k, v in test.items()}}
         with open(json_path, encoding="utf-8") as f:
             info = json.load(f)
         info["test_metrics"] = test

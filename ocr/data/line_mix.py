@@ -1,0 +1,149 @@
+"""Training lines drawn from two sources: font lines of an IAM-format tree and IAM-OnDB pen strokes rendered afresh.
+
+An epoch is a list of ``LineSpec``: a font line (an IAMDataset row, augmented with ``augment_line``), a real
+IAM-OnDB line rendered as ink (``ocr.data.pen.render_line``), or a new line composed from the words of one
+IAM-OnDB form (one writer). Every spec carries its own seed, so an item is the same image in any worker process
+and an epoch is the same after a resume.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from mxnet import gluon
+
+from ocr.alphabet import encode
+from ocr.data.augment import augment_line
+from ocr.data.pen import compose_line, render_line, word_groups
+from ocr.data.transforms import resize_image
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    """One training item. kind: 'font' (``ref`` = dataset row), 'pen' (``ref`` = index into the IAM-OnDB lines)
+    or 'composed' (``ref`` = tuple of (line index, word index) pairs, all of one form); ``seed`` drives the
+    augmentation or the rendering."""
+    kind: str
+    ref: object
+    seed: int
+
+
+def word_bank(lines: list) -> dict:
+    """{form id: [(line index, word index, word text)]} of the IAM-OnDB lines whose stroke gaps agree with their
+    word count (``word_groups``); the groups are kept in ``groups`` for rendering."""
+    bank, groups = {}, {}
+    for index, line in enumerate(lines):
+        words = line.text.split()
+        found = word_groups(line.strokes, len(words))
+        if found is None:
+            continue
+        groups[index] = found
+        for k, word in enumerate(words):
+            bank.setdefault(line.form_id, []).append((index, k, word))
+    return {"words": bank, "groups": groups}
+
+
+def composed_spec(bank: dict, rng: np.random.Generator, max_chars: int) -> tuple | None:
+    """(refs, text) of a new line: 3-9 random words of one random form of ``bank`` (``word_bank``), at most
+    ``max_chars`` characters; None when the bank is empty."""
+    forms = sorted(bank["words"])
+    if not forms:
+        return None
+    words = bank["words"][forms[rng.integers(len(forms))]]
+    picks = [words[k] for k in rng.choice(len(words), size=min(len(words), int(rng.integers(3, 10))),
+                                          replace=False)]
+    text = ""
+    refs = []
+    for line_index, word_index, word in picks:
+        if len(text) + len(word) + 1 > max_chars:
+            break
+        text = (text + " " + word).strip()
+        refs.append((line_index, word_index))
+    return tuple(refs), text
+
+
+def epoch_specs(rng: np.random.Generator, font_rows: int, pen_rows: int, items: int, pen_share: float,
+                composed_share: float, bank: dict | None, max_chars: int, pen_texts: list) -> tuple:
+    """The shuffled (specs, texts) of one epoch of ``items`` lines: ``pen_share`` of them IAM-OnDB lines (of which
+    ``composed_share`` composed from one form's words), the rest font rows; rows are drawn without replacement
+    within an epoch while there are enough. ``pen_texts``: the texts of the IAM-OnDB lines."""
+    pen_items = int(round(items * pen_share)) if pen_rows else 0
+    composed = int(round(pen_items * composed_share)) if bank and bank["words"] else 0
+    font_items = items - pen_items if font_rows else 0
+    specs, texts = [], []
+    for k, row in enumerate(_draw(rng, pen_rows, pen_items - composed)):
+        specs.append(LineSpec("pen", int(row), int(rng.integers(2 ** 62))))
+        texts.append(pen_texts[row])
+    for _ in range(composed):
+        refs, text = composed_spec(bank, rng, max_chars)
+        specs.append(LineSpec("composed", refs, int(rng.integers(2 ** 62))))
+        texts.append(text)
+    for row in _draw(rng, font_rows, font_items):
+        specs.append(LineSpec("font", int(row), int(rng.integers(2 ** 62))))
+        texts.append(None)
+    order = rng.permutation(len(specs))
+    return [specs[i] for i in order], [texts[i] for i in order]
+
+
+def _draw(rng: np.random.Generator, rows: int, count: int) -> np.ndarray:
+    """``count`` row indices in [0, rows): whole permutations, then a partial one."""
+    if rows == 0 or count <= 0:
+        return np.zeros(0, int)
+    chunks = [rng.permutation(rows) for _ in range(count // rows + 1)]
+    return np.concatenate(chunks)[:count]
+
+
+def render_spec(spec: LineSpec, pen_lines: list, bank: dict | None, size: tuple) -> np.ndarray:
+    """uint8 line image fitted into ``size`` (H, W) of a 'pen' or 'composed' spec."""
+    rng = np.random.default_rng(spec.seed)
+    if spec.kind == "pen":
+        strokes = pen_lines[spec.ref].strokes
+    else:
+        words = []
+        for line_index, word_index in spec.ref:
+            line_strokes = pen_lines[line_index].strokes
+            words.append([line_strokes[i] for i in bank["groups"][line_index][word_index]])
+        strokes = compose_line(words, rng)
+    return resize_image(render_line(strokes, rng), size)[0]
+
+
+class MixedLineSet(gluon.data.Dataset):
+    """Items (uint8 image (H, W) fitted into ``size``, int32 label) of ``specs``. Font specs read
+    ``font_source[row][0]`` (already fitted) and augment it with ``augment`` (None: unchanged); pen specs render
+    ``pen_lines`` strokes."""
+
+    def __init__(self, specs: list, labels: list, font_source, pen_lines: list, bank: dict | None, size: tuple,
+                 augment=None):
+        self.specs, self.labels, self.font_source = specs, labels, font_source
+        self.pen_lines, self.bank, self.size, self.augment = pen_lines, bank, size, augment
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    def __getitem__(self, i: int):
+        spec = self.specs[i]
+        if spec.kind == "font":
+            image = self.font_source[spec.ref][0]
+            if self.augment is not None:
+                image = augment_line(image, np.random.default_rng(spec.seed), self.augment)
+        else:
+            image = render_spec(spec, self.pen_lines, self.bank, self.size)
+        return image, self.labels[i]
+
+
+def labels_for(texts: list) -> list:
+    """int32 label arrays of ``texts``."""
+    return [encode(t) for t in texts]
+
+
+class RowView:
+    """``dataset[indices[i]]`` as item ``i`` (a split's usable rows of an IAMDataset)."""
+
+    def __init__(self, dataset, indices: list):
+        self.dataset, self.indices = dataset, indices
+
+    def __getitem__(self, i: int):
+        return self.dataset[self.indices[i]]
+
+    def __len__(self) -> int:
+        return len(self.indices)
