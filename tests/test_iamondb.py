@@ -1,0 +1,180 @@
+"""IAM-OnDB reader, pen renderer and the mixed line source, on small IAM-OnDB-format trees the tests write."""
+import os
+
+import numpy as np
+import pytest
+
+from ocr.alphabet import encode
+from ocr.data import iamondb
+from ocr.data.iamondb import IAMOnDBError, detokenize, form_sessions, load_iamondb, read_strokes, split_lines
+from ocr.data.line_mix import LineSpec, MixedLineSet, epoch_specs, word_bank
+from ocr.data.pen import PEN_KINDS, WriterStyle, compose_line, render_line, word_groups
+
+
+def word_strokes(x0, letters=3, height=300.0, t0=0.0):
+    """Strokes of a fake word: ``letters`` zig-zag strokes 120 tablet units apart, starting at ``x0``."""
+    strokes = []
+    for k in range(letters):
+        xs = x0 + 120 * k + np.linspace(0, 90, 12)
+        ys = 1000 + height * np.abs(np.sin(np.linspace(0, 3, 12)))
+        ts = t0 + 0.01 * np.arange(12) + k
+        strokes.append(np.stack([xs, ys, ts], axis=1).astype(np.float32))
+    return strokes
+
+
+def line_strokes(words, t0=0.0):
+    """Strokes of a fake line of ``words`` words of 3 letters, 600 tablet units apart."""
+    return [s for w in range(words) for s in word_strokes(600 * w, t0=t0 + 10 * w)]
+
+
+def write_strokes(path, strokes):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    points = "".join(
+        "<Stroke>%s</Stroke>" % "".join('<Point x="%d" y="%d" time="%.2f"/>' % tuple(p) for p in s) for s in strokes)
+    with open(path, "w", encoding="latin-1") as f:
+        f.write('<?xml version="1.0" encoding="ISO-8859-1"?><WhiteboardCaptureSession><StrokeSet>%s</StrokeSet>'
+                '</WhiteboardCaptureSession>' % points)
+
+
+def write_form(root, form_id, csr_lines, t0=0.0, stroke_lines=None):
+    """An ascii/ file with ``csr_lines`` and one lineStrokes file per line (``stroke_lines`` of them)."""
+    a, b = form_id[:3], form_id[:7]
+    os.makedirs(os.path.join(root, "ascii", a, b), exist_ok=True)
+    with open(os.path.join(root, "ascii", a, b, form_id + ".txt"), "w", encoding="latin-1") as f:
+        f.write("OCR:\n\nsomething printed\n\nCSR:\n\n" + "\n".join(csr_lines) + "\n")
+    for n in range(1, (stroke_lines or len(csr_lines)) + 1):
+        words = len(detokenize(csr_lines[min(n, len(csr_lines)) - 1]).split())
+        write_strokes(os.path.join(root, "lineStrokes", a, b, "%s-%02d.xml" % (form_id, n)),
+                      line_strokes(words, t0 + 60 * n))
+
+
+@pytest.fixture
+def tree(tmp_path):
+    root = str(tmp_path / "iamondb")
+    write_form(root, "a01-000u", ["A MOVE to stop Mr . Gaitskell", "Mr . Foot ' s line"], t0=1000)
+    write_form(root, "a01-001w", ["black - listed by the", "which would appear to \" prop up \" an"], t0=1200)
+    write_form(root, "b02-100", ["one two three"], t0=900000)
+    write_form(root, "b02-101", ["four five", "six"], t0=990000, stroke_lines=3)    # unpaired: 3 files, 2 lines
+    write_form(root, "c03-200", ["seven eight"], t0=5000000)
+    with open(os.path.join(root, "lineStrokes", "c03", "c03-200", "c03-200-01.xml"), "w") as f:
+        f.write("<broken")                                                            # unreadable
+    return root
+
+
+def test_detokenize_follows_iam_xml_conventions():
+    assert detokenize("A MOVE to stop Mr . Gaitskell") == "A MOVE to stop Mr. Gaitskell"
+    assert detokenize("Mr .Foot ' s line") == "Mr. Foot's line"
+    assert detokenize("resolution . \" Abolish Lords \" .") == 'resolution. "Abolish Lords".'
+    assert detokenize("do n't go ( now ) , said he :") == "don't go (now), said he:"
+    assert detokenize("black - listed") == "black-listed"
+    assert detokenize("These plans - not give") == "These plans - not give"
+    assert detokenize("Foot - Griffiths", frozenset({"foot-griffiths"})) == "Foot-Griffiths"
+    assert detokenize("a [ note ]") == "a (note)"
+
+
+def test_load_pairs_lines_skips_bad_files_and_reserved_forms(tree):
+    messages = []
+    lines = load_iamondb(tree, exclude_forms=frozenset({"a01-001w"}), log=messages.append)
+    assert [line.line_id for line in lines] == ["a01-000u-01", "a01-000u-02", "b02-100-01"]
+    assert [line.text for line in lines] == ["A MOVE to stop Mr. Gaitskell", "Mr. Foot's line", "one two three"]
+    assert all(s.shape[1] == 3 and s.dtype == np.float32 for s in lines[0].strokes)
+    assert len(messages) == 1
+    assert "3 lines from 2 forms" in messages[0]
+    assert "2 reserved, 3 unpaired, 1 unreadable" in messages[0]
+
+
+def test_reserved_forms_file_is_read_and_applied_by_default(tree, tmp_path, monkeypatch):
+    reserved = tmp_path / "reserved.txt"
+    reserved.write_text("# comment\na01-000u\n")
+    monkeypatch.setattr(iamondb, "RESERVED_FORMS_FILE", str(reserved))
+    assert iamondb.read_reserved_forms(str(reserved)) == {"a01-000u"}
+    lines = load_iamondb(tree, log=lambda m: None)
+    assert "a01-000u" not in {line.form_id for line in lines}
+
+
+def test_missing_tree_is_one_error(tmp_path):
+    with pytest.raises(IAMOnDBError, match="lineStrokes"):
+        load_iamondb(str(tmp_path), log=lambda m: None)
+    with pytest.raises(ValueError, match="unreadable"):
+        read_strokes(str(tmp_path / "none.xml"))
+
+
+def test_sessions_group_forms_recorded_close_in_time_and_splits_keep_them_together(tree):
+    lines = load_iamondb(tree, exclude_forms=frozenset(), log=lambda m: None)
+    sessions = form_sessions(lines)
+    assert sessions["a01-000u"] == sessions["a01-001w"]          # 200 s apart: one writer's session
+    assert sessions["b02-100"] != sessions["a01-000u"]
+    for seed in range(5):
+        parts = split_lines(lines, (0.5, 0.25, 0.25), seed)
+        roles = {}
+        for role, part in parts.items():
+            for line in part:
+                roles.setdefault(sessions[line.form_id], set()).add(role)
+        assert all(len(r) == 1 for r in roles.values())
+        assert sum(len(p) for p in parts.values()) == len(lines)
+
+
+def test_render_is_seeded_and_looks_like_ink_on_paper():
+    strokes = line_strokes(3)
+    a = render_line(strokes, np.random.default_rng(5))
+    b = render_line(strokes, np.random.default_rng(5))
+    c = render_line(strokes, np.random.default_rng(6))
+    assert a.dtype == np.uint8 and a.ndim == 2
+    assert np.array_equal(a, b)
+    assert a.shape != c.shape or not np.array_equal(a, c)
+    assert np.percentile(a, 50) > 150                               # mostly paper
+    assert a.min() < 130                                            # with dark ink
+    assert 1.5 < a.shape[1] / a.shape[0] < 20                       # a line, wider than tall
+
+
+@pytest.mark.parametrize("pen", PEN_KINDS)
+def test_every_pen_kind_draws_ink(pen):
+    style = WriterStyle.draw(np.random.default_rng(0))
+    style.pen = pen
+    image = render_line(line_strokes(2), np.random.default_rng(1), style)
+    assert (image < np.percentile(image, 90) - 40).mean() > 0.005
+
+
+def test_word_groups_follow_gaps_only_when_they_agree_with_the_word_count():
+    strokes = line_strokes(4)
+    groups = word_groups(strokes, 4)
+    assert groups == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 10, 11]]
+    assert word_groups(strokes, 6) is None                      # two more words than gaps
+    assert word_groups(strokes, 2) is None                      # 3 equal gaps cannot make 2 words
+
+
+def test_composed_line_keeps_words_in_order_on_one_baseline():
+    rng = np.random.default_rng(0)
+    words = [word_strokes(0), word_strokes(5000, letters=2), word_strokes(-3000)]
+    strokes = compose_line(words, rng)
+    assert len(strokes) == 8
+    firsts = [strokes[0][:, 0].min(), strokes[3][:, 0].min(), strokes[5][:, 0].min()]
+    assert firsts[0] < firsts[1] < firsts[2]
+    medians = [np.median(np.concatenate(strokes[i:j])[:, 1]) for i, j in ((0, 3), (3, 5), (5, 8))]
+    assert np.ptp(medians) < 1e-3
+
+
+def test_mixed_epoch_and_items(tree):
+    lines = load_iamondb(tree, exclude_forms=frozenset(), log=lambda m: None)
+    bank = word_bank(lines)
+    assert set(bank["words"]) == {"a01-000u", "a01-001w", "b02-100"}
+    rng = np.random.default_rng(0)
+    specs, texts = epoch_specs(rng, font_rows=5, pen_rows=len(lines), items=20, pen_share=0.5, composed_share=0.4,
+                               bank=bank, max_chars=60, pen_texts=[line.text for line in lines])
+    kinds = [s.kind for s in specs]
+    assert len(specs) == 20 and kinds.count("font") == 10 and kinds.count("composed") == 4
+    for spec, text in zip(specs, texts):
+        if spec.kind == "composed":
+            forms = {lines[i].form_id for i, _ in spec.ref}
+            assert len(forms) == 1
+            words = [lines[i].text.split()[k] for i, k in spec.ref]
+            assert text == " ".join(words)
+    fonts = [(np.full((60, 1200), 255, np.uint8), None)] * 5
+    labels = [encode(t) if t is not None else encode("x") for t in texts]
+    dataset = MixedLineSet(specs, labels, fonts, lines, bank, (60, 1200))
+    for i in range(len(dataset)):
+        image, _ = dataset[i]
+        assert image.shape == (60, 1200) and image.dtype == np.uint8
+    pen = [i for i, s in enumerate(specs) if s.kind != "font"][0]
+    assert np.array_equal(dataset[pen][0], dataset[pen][0])
+    assert isinstance(specs[pen], LineSpec)
