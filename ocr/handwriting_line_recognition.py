@@ -27,8 +27,8 @@ from ocr.alphabet import ALPHABET, BLANK, NUM_CLASSES, encode, in_alphabet
 from ocr.config import LINE_SIZE, WORD_SIZE
 from ocr.data.augment import AugmentParams, augment_line
 from ocr.data.iam import IAMDataset
-from ocr.data.iamondb import IAMOnDBError, load_iamondb, split_lines
-from ocr.data.line_mix import LineSpec, MixedLineSet, RowView, epoch_specs, word_bank
+from ocr.data.iamondb import IAMOnDBError
+from ocr.data.line_mix import LineSpec, MixedLineSet, RowView, ctc_fits, epoch_specs, pen_splits, word_bank
 from ocr.metrics import cer, wer
 from ocr.models import pick_context
 from ocr.nets.recognizer import DEFAULT_CONFIG, build_recognizer, sequence_length
@@ -97,11 +97,6 @@ def parse_args(argv=None):
     return args
 
 
-def ctc_fits(label, steps):
-    """True when CTC can align ``label`` (int array) to ``steps`` frames (length + repeated neighbours <= steps)."""
-    return len(label) + int(np.sum(label[1:] == label[:-1])) <= steps
-
-
 class LineSet(gluon.data.Dataset):
     """Items (uint8 image (H, W), int32 label) from ``source`` rows ``indices``; with ``seeds`` (one per item),
     each image is augmented with numpy Generator(seed) so an epoch is the same in any worker process."""
@@ -155,19 +150,6 @@ def load_split(root, parse_method, split, max_len, steps, limit, seed):
             labels.append(encode(text))
             texts.append(text)
     return dataset, indices, labels, texts, skipped
-
-
-def load_pen_splits(root, max_len, steps, limit, seed):
-    """IAM-OnDB lines of ``root`` split by session (``split_lines``) and filtered like ``load_split`` ->
-    {role: [OnlineLine]}; validation and test keep a seeded random subset of at most ``limit`` lines."""
-    usable = [line for line in load_iamondb(root)
-              if len(line.text) <= max_len and ctc_fits(encode(line.text), steps)]
-    splits = split_lines(usable)
-    for role in ("validation", "test"):
-        if limit is not None and limit < len(splits[role]):
-            keep = np.sort(np.random.default_rng(seed).permutation(len(splits[role]))[:limit])
-            splits[role] = [splits[role][i] for i in keep]
-    return splits
 
 
 def evaluate(net, loader, texts, ctx, prefix):
@@ -231,7 +213,7 @@ def main(argv=None):
     pen = bank = None
     if args.iamondb:
         try:
-            pen = load_pen_splits(args.iamondb, max_len, steps, args.max_test_items, args.seed)
+            pen = pen_splits(args.iamondb, max_len, steps, args.max_test_items, args.seed)
         except IAMOnDBError as err:
             fail(str(err))
         bank = word_bank(pen["train"])

@@ -14,6 +14,7 @@ from mxnet import gluon
 
 from ocr.alphabet import encode
 from ocr.data.augment import augment_line
+from ocr.data.iamondb import load_iamondb, split_lines
 from ocr.data.pen import compose_line, render_line, word_groups
 from ocr.data.transforms import resize_image
 
@@ -26,6 +27,25 @@ class LineSpec:
     kind: str
     ref: object
     seed: int
+
+
+def ctc_fits(label: np.ndarray, steps: int) -> bool:
+    """True when CTC can align ``label`` (int array) to ``steps`` frames (length + repeated neighbours <= steps)."""
+    return len(label) + int(np.sum(label[1:] == label[:-1])) <= steps
+
+
+def pen_splits(root: str, max_len: int, steps: int, limit: int | None, seed: int) -> dict:
+    """IAM-OnDB lines of ``root`` with at most ``max_len`` characters that CTC can align in ``steps`` frames,
+    split by session (``split_lines``) -> {role: [OnlineLine]}; validation and test keep a seeded random subset
+    of at most ``limit`` lines."""
+    usable = [line for line in load_iamondb(root)
+              if len(line.text) <= max_len and ctc_fits(encode(line.text), steps)]
+    splits = split_lines(usable)
+    for role in ("validation", "test"):
+        if limit is not None and limit < len(splits[role]):
+            keep = np.sort(np.random.default_rng(seed).permutation(len(splits[role]))[:limit])
+            splits[role] = [splits[role][i] for i in keep]
+    return splits
 
 
 def word_bank(lines: list) -> dict:
@@ -93,8 +113,8 @@ def _draw(rng: np.random.Generator, rows: int, count: int) -> np.ndarray:
     return np.concatenate(chunks)[:count]
 
 
-def render_spec(spec: LineSpec, pen_lines: list, bank: dict | None, size: tuple) -> np.ndarray:
-    """uint8 line image fitted into ``size`` (H, W) of a 'pen' or 'composed' spec."""
+def render_spec(spec: LineSpec, pen_lines: list, bank: dict | None, size: tuple | None) -> np.ndarray:
+    """uint8 line image of a 'pen' or 'composed' spec, fitted into ``size`` (H, W) unless that is None."""
     rng = np.random.default_rng(spec.seed)
     if spec.kind == "pen":
         strokes = pen_lines[spec.ref].strokes
@@ -104,7 +124,8 @@ def render_spec(spec: LineSpec, pen_lines: list, bank: dict | None, size: tuple)
             line_strokes = pen_lines[line_index].strokes
             words.append([line_strokes[i] for i in bank["groups"][line_index][word_index]])
         strokes = compose_line(words, rng)
-    return resize_image(render_line(strokes, rng), size)[0]
+    image = render_line(strokes, rng)
+    return image if size is None else resize_image(image, size)[0]
 
 
 class MixedLineSet(gluon.data.Dataset):

@@ -1,0 +1,114 @@
+"""Recognisers side by side on real and held-out handwriting: CER/WER greedy, beam+LM and lexicon.
+
+    python utils/bench_real.py [--models models/handwriting_line git:HEAD~1] [--iamondb data/iamondb]
+                               [--synth data/synth_v2] [--real ../shared/testdata/real_visible]
+                               [--max-items N] [--json OUT.json]
+
+Each ``--models`` entry is a model path (stem, .params or .json) or ``git:REV`` (the shipped recogniser as
+committed at REV, e.g. the previous version). In one run, every model reads:
+(a) the real lines (single-line images, line level) and blocks (multi-line images, region level: word SSD + line
+    grouping + recogniser, alignment-free CER) of ``--real``;
+(b) the IAM-OnDB test split (``ocr.data.line_mix.pen_splits``: forms the recogniser never trained on, reserved
+    forms left out), rendered with fixed seeds;
+(c) the synthetic test lines of ``--synth`` (unseen font writers).
+Figures are pooled (spaces count in CER), in percent.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+from ocr.data.iamondb import IAMOnDBError
+from ocr.data.line_mix import LineSpec, render_spec, pen_splits
+from ocr.evaluate import EvaluationError, Sample, folder_samples, iam_samples, make_transcriber, score, transcribe_all
+
+DECODERS = ("greedy", "beam", "lexicon")
+PEN_SEED = 10 ** 6             # the seeds of the rendered validation/test lines (as in training)
+MAX_LEN, STEPS = 150, 300      # the recogniser's label cap and CTC frames (60x1200 input)
+
+
+def model_path(spec: str, folder: str) -> str:
+    """A model path, or ``git:REV`` -> the recogniser committed at REV written into ``folder`` (its stem)."""
+    if not spec.startswith("git:"):
+        return spec
+    rev = spec[4:]
+    stem = os.path.join(folder, rev.replace("/", "_").replace("~", "-"), "handwriting_line")
+    os.makedirs(os.path.dirname(stem), exist_ok=True)
+    for ext in (".params", ".json"):
+        blob = subprocess.run(["git", "show", "%s:models/handwriting_line%s" % (rev, ext)], capture_output=True)
+        if blob.returncode:
+            sys.exit("error: no models/handwriting_line%s at git revision %s" % (ext, rev))
+        with open(stem + ext, "wb") as f:
+            f.write(blob.stdout)
+    return stem
+
+
+def real_samples(folder: str) -> tuple:
+    """(line samples, block samples) of a folder of images with .gt.txt: one-line references are lines."""
+    lines = [s for s in folder_samples(folder, "line")]
+    blocks = folder_samples(folder, "region")
+    single = {s.id for s in blocks if len(s.load()[1]) == 1}
+    return [s for s in lines if s.id in single], [s for s in blocks if s.id not in single]
+
+
+def pen_samples(root: str, limit: int | None) -> list:
+    """Rendered IAM-OnDB test lines (fixed seeds), as line samples."""
+    test = pen_splits(root, MAX_LEN, STEPS, None, 0)["test"][:limit]
+    return [Sample(line.line_id, lambda i=i, line=line: (
+        render_spec(LineSpec("pen", i, PEN_SEED + i), test, None, None), line.text))
+        for i, line in enumerate(test)]
+
+
+def measure(model: str, sets: dict) -> dict:
+    """{set name: {decoder: (CER %, WER %)}} of one model."""
+    out = {}
+    for name, (samples, level) in sets.items():
+        transcribe = make_transcriber(level, DECODERS, model)
+        references, outputs = transcribe_all(samples, transcribe, 16 if level == "line" else 1, progress=False)
+        scored = {d: score([s.id for s in samples], references, outputs, d, level) for d in DECODERS}
+        out[name] = {d: (100 * next(iter(s.values())).summary.cer, 100 * next(iter(s.values())).summary.wer)
+                     for d, s in scored.items()}
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", nargs="+", default=["models/handwriting_line", "git:HEAD~1"])
+    parser.add_argument("--real", default=os.path.join("..", "shared", "testdata", "real_visible"))
+    parser.add_argument("--iamondb", default="data/iamondb")
+    parser.add_argument("--synth", default="data/synth_v2")
+    parser.add_argument("--max-items", type=int, help="at most this many IAM-OnDB and synthetic test lines")
+    args = parser.parse_args(argv)
+    sets = {}
+    try:
+        if os.path.isdir(args.real):
+            lines, blocks = real_samples(args.real)
+            sets["real lines"] = (lines, "line")
+            sets["real blocks"] = (blocks, "region")
+        if os.path.isdir(args.iamondb):
+            sets["IAM-OnDB test"] = (pen_samples(args.iamondb, args.max_items), "line")
+        if os.path.isdir(args.synth):
+            sets["synthetic test"] = (iam_samples(args.synth, "test", "line")[:args.max_items], "line")
+    except (EvaluationError, IAMOnDBError) as error:
+        print("error: %s" % error, file=sys.stderr)
+        return 1
+    sets = {name: s for name, s in sets.items() if s[0]}
+    if not sets:
+        print("error: nothing to measure (no --real, --iamondb or --synth data found)", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory() as folder:
+        figures = {spec: measure(model_path(spec, folder), sets) for spec in args.models}
+    print("CER / WER %% pooled; %s" % ", ".join("%s: %d items" % (n, len(s[0])) for n, s in sets.items()))
+    print("%-16s %-8s" % ("set", "decoder") + "".join(" %24s" % spec[-24:] for spec in args.models))
+    for name in sets:
+        for decoder in DECODERS:
+            cells = "".join(" %24s" % ("%5.1f / %5.1f" % figures[spec][name][decoder]) for spec in args.models)
+            print("%-16s %-8s%s" % (name, decoder, cells))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
