@@ -1,19 +1,24 @@
 """Reading page images from files for the pipeline: ``read_image(path) -> uint8 gray (H, W)``.
 
-PNG, JPEG, TIFF, BMP (anything Pillow reads; the first frame of a multi-page file); colour, gray, palette, 16-bit,
-with alpha (composited onto white). The size is checked from the header before any pixel is decoded, so a huge
+PNG, JPEG, TIFF, BMP, GIF, WebP, PNM, TGA (anything Pillow reads; ``page`` picks a frame of a multi-page TIFF,
+``page_count`` says how many there are); colour, gray, palette, 16-bit, with alpha (composited onto white). The size is checked from the header before any pixel is decoded, so a huge
 or a bogus header is refused cheaply. A phone photo is turned upright by its EXIF orientation, so boxes refer to
 the image as viewers show it. Every problem is an ``ImageError`` whose message is one line meant for the user.
 """
 import os
 import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ocr.data.transforms import to_gray
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".tif", ".tiff", ".bmp", ".dib", ".gif", ".webp",
+                    ".pbm", ".pgm", ".ppm", ".pnm", ".tga", ".pcx", ".jp2", ".j2k", ".psd")
+# image formats a folder may hold that Pillow does not read here: named in a warning, not silently passed over
+UNREAD_FORMATS = (".heic", ".heif", ".avif", ".jxl", ".pdf", ".svg", ".djvu", ".eps", ".ps", ".cr2", ".nef", ".dng",
+                  ".arw", ".raw", ".xcf")
 MAX_PIXELS = 100_000_000     # refuse pages above 100 megapixels (a 600 dpi A3 scan is ~70)
 MIN_SIDE = 8                 # refuse images narrower or lower than this (pixels): nothing legible fits
 HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")   # read through numpy so no level is clipped
@@ -23,22 +28,43 @@ class ImageError(Exception):
     """A file that cannot be used as a page; ``str(error)`` is a one-line reason."""
 
 
-def list_images(paths):
-    """Files and folders -> (image files, errors): a folder gives its files with an image extension (sorted, not
-    recursive); a file is taken whatever its extension. ``errors`` = [(path, reason)] for missing paths and for
-    folders without images."""
-    files, errors = [], []
+@dataclass
+class Inputs:
+    """What find_images found: ``files`` to read, ``errors`` = [(path, reason)], ``unread`` = {folder: [names of
+    files in an image format this does not read]}."""
+    files: list = field(default_factory=list)
+    errors: list = field(default_factory=list)
+    unread: dict = field(default_factory=dict)
+
+
+def find_images(paths, is_output=None):
+    """Files and folders -> Inputs. A folder gives its files with an image extension (IMAGE_EXTENSIONS, sorted, not
+    recursive), leaving out those for which ``is_output(path)`` is true (outputs of an earlier run); a file is taken
+    whatever its extension. Missing paths and folders without images are errors."""
+    found = Inputs()
     for path in paths:
         if os.path.isdir(path):
-            names = sorted(n for n in os.listdir(path) if n.lower().endswith(IMAGE_EXTENSIONS))
-            if not names:
-                errors.append((path, "no images (%s) in this folder" % " ".join(IMAGE_EXTENSIONS)))
-            files += [os.path.join(path, name) for name in names if os.path.isfile(os.path.join(path, name))]
+            names = sorted(n for n in os.listdir(path) if os.path.isfile(os.path.join(path, n)))
+            images = [n for n in names if n.lower().endswith(IMAGE_EXTENSIONS)]
+            unread = [n for n in names if n.lower().endswith(UNREAD_FORMATS)]
+            if unread:
+                found.unread[path] = unread
+            chosen = [os.path.join(path, n) for n in images]
+            chosen = [p for p in chosen if not (is_output and is_output(p))]
+            if not images:
+                found.errors.append((path, "no images (%s) in this folder" % " ".join(IMAGE_EXTENSIONS)))
+            found.files += chosen
         elif os.path.exists(path):
-            files.append(path)
+            found.files.append(path)
         else:
-            errors.append((path, "no such file or folder"))
-    return files, errors
+            found.errors.append((path, "no such file or folder"))
+    return found
+
+
+def list_images(paths):
+    """Files and folders -> (image files, errors): find_images without output filtering."""
+    found = find_images(paths)
+    return found.files, found.errors
 
 
 def check_size(width, height, max_pixels=MAX_PIXELS):
@@ -67,19 +93,34 @@ def _single_line(error):
     return " ".join(str(error).split()) or type(error).__name__
 
 
-def read_image(path, max_pixels=MAX_PIXELS):
-    """An image file -> uint8 gray (H, W) in pixels, ink dark (see the module doc). Raises ImageError."""
+def page_count(path):
+    """The number of pages (frames) in an image file: 1 for most, N for a multi-page TIFF. Raises ImageError."""
+    with _opened(path) as image:
+        return max(1, getattr(image, "n_frames", 1))
+
+
+def _opened(path):
+    """Image.open(path) with every failure as an ImageError (one line)."""
     if not os.path.exists(path):
         raise ImageError("no such file")
     if os.path.isdir(path):
         raise ImageError("is a folder, not an image")
     try:
-        image = _open(path)
+        return _open(path)
     except UnidentifiedImageError:
         raise ImageError("not an image (or a format Pillow cannot read)") from None
     except (OSError, ValueError, SyntaxError) as error:   # unreadable file, broken header (Pillow raises all three)
         raise ImageError("cannot read the image: %s" % _single_line(error)) from None
-    with image:
+
+
+def read_image(path, max_pixels=MAX_PIXELS, page=0):
+    """An image file -> uint8 gray (H, W) in pixels, ink dark (see the module doc); ``page``: which frame of a
+    multi-page file (0 = the first). Raises ImageError."""
+    with _opened(path) as image:
+        try:
+            image.seek(page)
+        except (EOFError, OSError, ValueError) as error:
+            raise ImageError("cannot read page %d: %s" % (page + 1, _single_line(error))) from None
         check_size(*image.size, max_pixels=max_pixels)
         try:
             image.load()

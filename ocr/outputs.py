@@ -28,9 +28,10 @@ def to_text(result):
     return "".join(line.text + "\n" for line in result.lines)
 
 
-def to_dict(result, file=None):
+def to_dict(result, file=None, extra=None):
     """A JSON-ready dict of a PageResult: file, width, height (pixels), level, decoder, units, text, region (box or
-    None), lines: [{box, text, confidence, words: [{box, text, confidence}]}] in reading order."""
+    None), lines: [{box, text, confidence, words: [{box, text, confidence}]}] in reading order; then the items of
+    ``extra`` (e.g. page, outputs)."""
     def box(b):
         return [int(v) for v in b]
     return {
@@ -41,12 +42,13 @@ def to_dict(result, file=None):
                    "words": [{"box": box(word.box), "text": word.text, "confidence": round(word.confidence, 4)}
                              for word in line.words]}
                   for line in result.lines],
+        **(extra or {}),
     }
 
 
-def to_json(result, file=None, indent=1):
+def to_json(result, file=None, indent=1, extra=None):
     """to_dict as a JSON string (``indent`` None: one line)."""
-    return json.dumps(to_dict(result, file), indent=indent, ensure_ascii=False)
+    return json.dumps(to_dict(result, file, extra), indent=indent, ensure_ascii=False)
 
 
 def _points(box):
@@ -129,25 +131,49 @@ def to_alto(result, image_filename):
     return _serialise(root)
 
 
-def _fit_font_scale(texts, width, height):
-    """Largest HERSHEY_SIMPLEX scale (0.3..3) at which every text fits ``width`` pixels and ``height`` pixels."""
-    scale = 3.0
-    for text in texts:
-        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 1.0, 2)
-        scale = min(scale, width / max(tw, 1), height / max(th + base, 1))
-    return max(0.3, scale)
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+FONT_PX = 22                 # cap height (pixels) of FONT at scale 1
+TEXT_PX_PER_SIDE = 1 / 120   # panel text cap height: at least this fraction of the page's longer side ...
+MIN_TEXT_PX = 12             # ... and at least this many pixels: 29 px on a 2480x3500 scan, legible at 100% zoom
+
+
+def _wrap(label, scale, thickness, width):
+    """``label`` split at spaces into rows that fit ``width`` pixels at FONT ``scale`` (a word wider than that
+    gets a row of its own)."""
+    rows = []
+    for word in label.split(" "):
+        if rows and cv2.getTextSize(rows[-1] + " " + word, FONT, scale, thickness)[0][0] <= width:
+            rows[-1] += " " + word
+        else:
+            rows.append(word)
+    return rows
+
+
+def _panel_rows(labels, centres, scale, thickness, width):
+    """Where each label's rows go: [(top y of its first row, [rows])], each label centred on its line's centre
+    y (pixels) when there is room, else just below the one before, so no two overlap."""
+    row_px = int(round((FONT_PX + 10) * scale))
+    placed, free = [], 0
+    for label, centre in zip(labels, centres):
+        rows = _wrap(label, scale, thickness, width)
+        top = max(int(centre - len(rows) * row_px / 2), free)
+        placed.append((top, rows))
+        free = top + len(rows) * row_px
+    return placed, row_px
 
 
 def draw_result(page, result, max_side=4000):
     """uint8 gray page (H, W) + its PageResult -> uint8 BGR picture (H', 2 W', 3): on the left the page with the
-    region, line and word boxes and each line's number, on the right each line's number and text at the height
-    of its line, in one font size. Pages larger than ``max_side`` pixels are drawn reduced."""
+    region, line and word boxes and each line's number, on the right each line's number and text beside its
+    line, in one font size: the lines' height, but never below 1/120 of the page's longer side (legible at 100%
+    zoom on a 2480x3500 scan), wrapped to the panel's width. Labels that would overlap move down; when they run
+    past the page the picture grows at the bottom (H' > H). Pages larger than ``max_side`` pixels are drawn
+    reduced."""
     scale = min(1.0, max_side / max(page.shape[:2]))
     if scale < 1.0:
         page = cv2.resize(page, (max(1, round(page.shape[1] * scale)), max(1, round(page.shape[0] * scale))),
                           interpolation=cv2.INTER_AREA)
     image = cv2.cvtColor(page, cv2.COLOR_GRAY2BGR)
-    panel = np.full_like(image, 255)
     thickness = max(1, int(round(max(image.shape[:2]) / 1000)))
 
     def px(box):
@@ -165,20 +191,26 @@ def draw_result(page, result, max_side=4000):
             rectangle(word.box, WORD_COLOUR, thickness)
         rectangle(line.box, LINE_COLOUR, thickness)
     if not result.lines:
-        return np.hstack([image, panel])
+        return np.hstack([image, np.full_like(image, 255)])
     labels = ["%d  %s" % (i + 1, line.text.encode("ascii", "replace").decode("ascii"))
               for i, line in enumerate(result.lines)]
-    pitch = min([px(b.box)[3] for b in result.lines] +
-                [abs(px(b.box)[1] - px(a.box)[1]) for a, b in zip(result.lines, result.lines[1:])] or [40])
-    font_scale = _fit_font_scale(labels, panel.shape[1] - 20, 0.8 * max(pitch, 12))
+    smallest = max(MIN_TEXT_PX, max(image.shape[:2]) * TEXT_PX_PER_SIDE)
+    line_px = 0.6 * float(np.median([px(line.box)[3] for line in result.lines]))
+    font_scale = min(max(smallest, line_px), 3 * smallest) / FONT_PX
     font_thickness = max(1, int(round(font_scale * 1.5)))
-    for i, (line, label) in enumerate(zip(result.lines, labels)):
-        x, y, w, h = px(line.box)
-        (_, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, font_thickness)
-        cv2.putText(panel, label, (10, y + (h + th) // 2), cv2.FONT_HERSHEY_SIMPLEX, font_scale, TEXT_COLOUR,
-                    font_thickness, cv2.LINE_AA)
-        cv2.putText(image, str(i + 1), (max(0, x - int(30 * font_scale)), y + (h + th) // 2),
-                    cv2.FONT_HERSHEY_SIMPLEX, font_scale, LINE_COLOUR, font_thickness, cv2.LINE_AA)
+    centres = [px(line.box)[1] + px(line.box)[3] / 2 for line in result.lines]
+    placed, row_px = _panel_rows(labels, centres, font_scale, font_thickness, image.shape[1] - 20)
+    height = max(image.shape[0], placed[-1][0] + len(placed[-1][1]) * row_px)
+    image = np.vstack([image, np.full((height - image.shape[0],) + image.shape[1:], 255, np.uint8)])
+    panel = np.full_like(image, 255)
+    baseline = int(round(FONT_PX * font_scale))
+    for i, ((top, rows), centre) in enumerate(zip(placed, centres)):
+        for k, row in enumerate(rows):
+            cv2.putText(panel, row, (10, top + k * row_px + baseline), FONT, font_scale, TEXT_COLOUR,
+                        font_thickness, cv2.LINE_AA)
+        x = px(result.lines[i].box)[0]
+        cv2.putText(image, str(i + 1), (max(0, x - int(30 * font_scale)), int(centre + baseline / 2)), FONT,
+                    font_scale, LINE_COLOUR, font_thickness, cv2.LINE_AA)
     return np.hstack([image, panel])
 
 
