@@ -33,8 +33,8 @@ from ocr.metrics import cer, wer
 from ocr.models import pick_context
 from ocr.nets.recognizer import DEFAULT_CONFIG, build_recognizer, sequence_length
 from ocr.recognizer import REFERENCE_MEAN, REFERENCE_STD, Recognizer, greedy_decode, resolve_model, standardise
-from ocr.training import (check_iam_root, checkpoint_stem, fail, fit, load_checkpoint, refuse_existing_run,
-                          save_json, settle_shapes)
+from ocr.training import (check_iam_root, check_model_files, checkpoint_stem, fail, fit, load_checkpoint,
+                          refuse_existing_run, run_cli, save_json, settle_shapes)
 
 CLIP_NORM = 5.0       # global gradient-norm clip
 
@@ -176,7 +176,7 @@ def main(argv=None):
         if args.load_model and args.load_model.endswith(".ckpt"):
             resume = load_checkpoint(args.load_model)
         elif args.load_model:
-            warm = resolve_model(args.load_model)
+            warm = check_model_files(resolve_model(args.load_model))
     except (OSError, ValueError, EOFError, pickle.UnpicklingError) as error:
         fail("cannot load -m %s: %s" % (args.load_model, error))
     refuse_existing_run(args.checkpoint_dir, name, args.overwrite, resume and args.load_model,
@@ -340,4 +340,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -33,8 +33,8 @@ from ocr.metrics import giou, iou
 from ocr.nets.paragraph import DEFAULT_CONFIG, LOSSES, build_paragraph_net
 from ocr.paragraph import NORMALISATION, ParagraphSegmenter, reduce_page, resolve_model, standardise
 from ocr.paths import atomic_write_bytes
-from ocr.training import (check_iam_root, checkpoint_stem, fail, fit, load_checkpoint, refuse_existing_run,
-                          save_json, settle_shapes)
+from ocr.training import (check_iam_root, check_model_files, checkpoint_stem, fail, fit, load_checkpoint,
+                          load_weights, refuse_existing_run, run_cli, save_json, settle_shapes)
 
 PREVIEW_PAGES = 4        # validation pages drawn per epoch
 
@@ -189,7 +189,7 @@ def main(argv=None):
         if not os.path.exists(source):
             source = os.path.join(args.checkpoint_dir, source)
         try:
-            warm = resolve_model(source)
+            warm = check_model_files(resolve_model(source))
         except FileNotFoundError as err:
             fail("-f: %s (the weights and the JSON written beside them are both needed)" % err)
     ctx = pick_context(args.gpu_id)
@@ -238,7 +238,7 @@ def main(argv=None):
     net.hybridize(static_alloc=True)
     settle_shapes(net, (1, 1) + tuple(input_size), ctx)
     if warm is not None:
-        net.load_parameters(warm[0], ctx=ctx)
+        load_weights(net, warm[0], ctx)
     trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": args.learning_rate})
 
     model_info = {
@@ -281,4 +281,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -16,9 +16,11 @@ Randomness: the loop's numpy Generator (handed to ``make_batches``) is saved in 
 interruption would do from that epoch on.
 """
 import io
+import itertools
 import json
 import os
 import pickle
+import signal
 import sys
 import tempfile
 import time
@@ -28,7 +30,10 @@ import numpy as np
 from mxnet import autograd, gluon
 from tqdm import tqdm
 
+from ocr.models import ModelLoadError
 from ocr.paths import atomic_write_bytes, atomic_write_text
+
+CHECKPOINT_KEYS = ("params", "trainer", "epoch", "step", "best", "history", "rng")
 
 
 def fail(message):
@@ -89,10 +94,68 @@ def save_json(path, obj):
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
+def _damaged(path, what, error):
+    """A ModelLoadError naming ``path`` (a ``what`` that cannot be used) and the reason, in one line."""
+    lines = [line for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+    line = next((line[line.index("Check failed"):] for line in lines if "Check failed" in line), lines[0])
+    reason = " ".join(line.split())[:200]     # MXNet's message: its check, not the C++ stack trace
+    return ModelLoadError("cannot load the %s %s: damaged or not one (%s: %s)" % (what, path, type(error).__name__,
+                                                                                 reason))
+
+
 def load_checkpoint(path):
-    """The dict stored by ``fit`` in a .ckpt file (params/trainer bytes, epoch, step, best, history, rng, extra)."""
-    with open(path, "rb") as f:
-        return pickle.load(f)
+    """The dict stored by ``fit`` in a .ckpt file (params/trainer bytes, epoch, step, best, history, rng, extra).
+    Raises ModelLoadError (one line naming ``path``) when the file is truncated, damaged or not a checkpoint."""
+    try:
+        with open(path, "rb") as f:
+            checkpoint = pickle.load(f)
+        missing = [k for k in CHECKPOINT_KEYS if k not in checkpoint]
+        if missing:
+            raise ValueError("no %s" % ", ".join(missing))
+        _load_bytes(mx.nd.load, checkpoint["params"])
+        pickle.loads(checkpoint["trainer"])
+    except (OSError, EOFError, ValueError, TypeError, KeyError, AttributeError, IndexError, pickle.UnpicklingError,
+            mx.base.MXNetError) as error:
+        raise _damaged(path, "training checkpoint", error) from None
+    return checkpoint
+
+
+def check_model_files(files):
+    """(params path, json path) of a model to warm-start from -> the same pair, after checking that the JSON holds a
+    ``network`` and the weights file reads. Raises ModelLoadError (one line naming the damaged file)."""
+    params_path, json_path = files
+    try:
+        with open(json_path, encoding="utf-8") as f:
+            info = json.load(f)
+        if not isinstance(info, dict) or "network" not in info:
+            raise ValueError("no 'network' in it")
+    except (OSError, ValueError) as error:
+        raise _damaged(json_path, "model description", error) from None
+    try:
+        mx.nd.load(params_path)
+    except (OSError, ValueError, mx.base.MXNetError) as error:
+        raise _damaged(params_path, "weights file", error) from None
+    return files
+
+
+def load_weights(net, params_path, ctx):
+    """``net.load_parameters`` with a weights file that does not fit the net as a ModelLoadError naming it."""
+    try:
+        net.load_parameters(params_path, ctx=ctx)
+    except (OSError, ValueError, AssertionError, mx.base.MXNetError) as error:
+        raise _damaged(params_path, "weights file", error) from None
+
+
+def run_cli(main, argv=None):
+    """Run a training CLI's ``main(argv)`` for ``python -m``: a damaged model or checkpoint file ends in one
+    ``error:`` line and exit 2, Ctrl-C in one line and exit 130 (fit saves a resumable checkpoint first)."""
+    try:
+        return main(argv)
+    except ModelLoadError as error:
+        fail(str(error))
+    except KeyboardInterrupt as interrupt:
+        print("interrupted" + (": %s" % interrupt if str(interrupt) else ""), file=sys.stderr)
+        sys.exit(130)
 
 
 def settle_shapes(net, shape, ctx):
@@ -105,9 +168,13 @@ def settle_shapes(net, shape, ctx):
 
 
 def restore(net, trainer, checkpoint):
-    """Load a checkpoint dict's parameters into ``net`` and optimizer states into the gluon ``trainer``."""
-    _load_bytes(net.load_parameters, checkpoint["params"])
-    _load_bytes(trainer.load_states, checkpoint["trainer"])
+    """Load a checkpoint dict's parameters into ``net`` and optimizer states into the gluon ``trainer``; raises
+    ModelLoadError when they do not fit (a checkpoint of another network)."""
+    try:
+        _load_bytes(net.load_parameters, checkpoint["params"])
+        _load_bytes(trainer.load_states, checkpoint["trainer"])
+    except (OSError, ValueError, AssertionError, KeyError, mx.base.MXNetError) as error:
+        raise _damaged("given to resume", "training checkpoint", error) from None
 
 
 def plot_history(history, path, best_metric=None):
@@ -134,6 +201,20 @@ def plot_history(history, path, best_metric=None):
     atomic_write_bytes(path, buffer.getvalue())
 
 
+class _sigint_ignored:
+    """Context: Ctrl-C is ignored inside (a second one cannot cut the interrupted run's checkpoint short)."""
+
+    def __enter__(self):
+        try:
+            self.previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:         # not the main thread: signals are not ours to handle
+            self.previous = None
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
 def continue_training_record(model_info, previous):
     """``model_info`` for a resumed run: its ``training`` keeps the interrupted run's command and warm start (from
     ``previous``, the checkpoint's ``extra``) and lists this run's command under ``training.resumed_by``. Dicts
@@ -157,54 +238,81 @@ def fit(net, trainer, make_batches, loss_fn, evaluate, *, epochs, checkpoint_dir
     ``extra``). clip_norm: global gradient-norm clip (None = off). resume: a checkpoint dict (load_checkpoint)
     whose params/optimizer states/epoch/step/best/history/RNG are restored before training; model_info's
     ``training`` record then keeps the first run's command (continue_training_record).
+
+    Ctrl-C (KeyboardInterrupt) during an epoch writes the checkpoint with that epoch's state as it is (weights,
+    optimizer, the batches done, the epoch's loss so far, the RNG state the epoch started from) and re-raises
+    KeyboardInterrupt with a one-line message naming it; resuming regenerates the epoch's batches from that RNG
+    state and skips those done (their data are loaded again, not trained on), so only MXNet's dropout masks
+    differ from a run without interruption.
     """
     os.makedirs(checkpoint_dir, exist_ok=True)
     os.makedirs(log_dir, exist_ok=True)
     ckpt_path = os.path.join(checkpoint_dir, name + ".ckpt")
     log_path = os.path.join(log_dir, name + ".jsonl")
     rng = np.random.default_rng(seed)
-    start_epoch, step, best, history = 0, 0, None, []
+    start_epoch, step, best, history, skip, partial = 0, 0, None, [], 0, (0.0, 0)
     if resume is not None:
         restore(net, trainer, resume)
         start_epoch, step, best, history = resume["epoch"], resume["step"], resume["best"], resume["history"]
         rng.bit_generator.state = resume["rng"]
+        skip, partial = resume.get("batches_done", 0), tuple(resume.get("partial", partial))
         model_info = continue_training_record(model_info, resume.get("extra"))
-        log("resuming at epoch %d, step %d (best %s = %s)" % (start_epoch, step, best_metric, best))
+        log("resuming at epoch %d%s, step %d (best %s = %s)" % (
+            start_epoch + 1 if skip else start_epoch, ", batch %d" % (skip + 1) if skip else "", step, best_metric,
+            best))
     params = [p for p in net.collect_params().values() if p.grad_req != "null"]
-    for epoch in range(start_epoch, epochs):
-        mx.random.seed(seed * 100003 + epoch)
-        started, total, count = time.time(), 0.0, 0
-        batches = make_batches(epoch, rng)
-        bar = tqdm(batches, desc="epoch %d/%d" % (epoch + 1, epochs), leave=False, dynamic_ncols=True)
-        for batch in bar:
-            with autograd.record():
-                loss = loss_fn(net, batch)
-            loss.backward()
-            if clip_norm:
-                gluon.utils.clip_global_norm([p.grad() for p in params], clip_norm)
-            trainer.step(1)
-            step += 1
-            value = float(loss.asscalar())
-            total, count = total + value, count + 1
-            bar.set_postfix(loss="%.3f" % (total / count))
-        bar.close()
-        record = {"epoch": epoch + 1, "step": step, "train_loss": total / max(1, count),
-                  "lr": trainer.learning_rate}
-        record.update(evaluate(net))
-        record["seconds"] = round(time.time() - started, 1)
-        history.append(record)
-        value = record[best_metric]
-        improved = best is None or (value < best if lower_is_better else value > best)
-        if improved:
-            best = value
-            save_params(net, os.path.join(checkpoint_dir, name + ".params"))
-            save_json(os.path.join(checkpoint_dir, name + ".json"),
-                      {**(model_info or {}), "best_epoch": epoch + 1, "step": step, "metrics": record})
+
+    def checkpoint(**state):
         atomic_write_bytes(ckpt_path, pickle.dumps({
             "params": _saved_bytes(net.save_parameters), "trainer": _saved_bytes(trainer.save_states),
-            "epoch": epoch + 1, "step": step, "best": best, "history": history,
-            "rng": rng.bit_generator.state, "extra": model_info}))
-        atomic_write_text(log_path, "".join(json.dumps(h) + "\n" for h in history))
+            "step": step, "extra": model_info, **state}))
+
+    for epoch in range(start_epoch, epochs):
+        mx.random.seed(seed * 100003 + epoch)
+        epoch_rng, kept, best_before, written = rng.bit_generator.state, len(history), best, False
+        started, (total, count) = time.time(), partial
+        try:
+            batches = make_batches(epoch, rng)
+            bar = tqdm(itertools.islice(batches, skip, None), desc="epoch %d/%d" % (epoch + 1, epochs),
+                       total=len(batches) if hasattr(batches, "__len__") else None, initial=skip, leave=False,
+                       dynamic_ncols=True)
+            for batch in bar:
+                with autograd.record():
+                    loss = loss_fn(net, batch)
+                loss.backward()
+                if clip_norm:
+                    gluon.utils.clip_global_norm([p.grad() for p in params], clip_norm)
+                trainer.step(1)
+                step += 1
+                value = float(loss.asscalar())
+                total, count = total + value, count + 1
+                bar.set_postfix(loss="%.3f" % (total / count))
+            bar.close()
+            record = {"epoch": epoch + 1, "step": step, "train_loss": total / max(1, count),
+                      "lr": trainer.learning_rate}
+            record.update(evaluate(net))
+            record["seconds"] = round(time.time() - started, 1)
+            history.append(record)
+            value = record[best_metric]
+            improved = best is None or (value < best if lower_is_better else value > best)
+            if improved:
+                best = value
+                save_params(net, os.path.join(checkpoint_dir, name + ".params"))
+                save_json(os.path.join(checkpoint_dir, name + ".json"),
+                          {**(model_info or {}), "best_epoch": epoch + 1, "step": step, "metrics": record})
+            checkpoint(epoch=epoch + 1, best=best, history=history, rng=rng.bit_generator.state)
+            written = True
+            atomic_write_text(log_path, "".join(json.dumps(h) + "\n" for h in history))
+        except KeyboardInterrupt:
+            if not written:        # this epoch's state as it is, resumed at its next batch (see _interrupted)
+                done = count - partial[1] + skip
+                with _sigint_ignored():
+                    checkpoint(epoch=epoch, best=best_before, history=history[:kept], rng=epoch_rng,
+                               batches_done=done, partial=(total, count))
+                raise KeyboardInterrupt("resumable checkpoint %s saved in epoch %d after %d batches"
+                                        % (ckpt_path, epoch + 1, done)) from None
+            raise KeyboardInterrupt("checkpoint %s saved after epoch %d" % (ckpt_path, epoch + 1)) from None
+        skip, partial = 0, (0.0, 0)
         log(" ".join("%s=%s" % (k, "%.4g" % v if isinstance(v, float) else v) for k, v in record.items())
             + (" *" if improved else ""))
     if history:

@@ -36,8 +36,8 @@ from ocr.metrics import average_precision, match_boxes
 from ocr.models import pick_context
 from ocr.nets.ssd import LINE_ANCHORS, WORD_ANCHORS, SSDLoss, assign_targets, build_ssd, make_anchors
 from ocr.paths import atomic_write_bytes
-from ocr.training import (check_iam_root, checkpoint_stem, fail, fit, load_checkpoint, refuse_existing_run,
-                          save_json, settle_shapes)
+from ocr.training import (check_iam_root, check_model_files, checkpoint_stem, fail, fit, load_checkpoint,
+                          load_weights, refuse_existing_run, run_cli, save_json, settle_shapes)
 
 MATCH_THRESHOLD = 0.5       # anchor-box IoU for a positive anchor
 NEGATIVE_RATIO = 3.0        # hard negatives per positive
@@ -241,7 +241,7 @@ def main(argv=None):
         if args.load_model.endswith(".ckpt"):
             resume = load_checkpoint(args.load_model)
         else:
-            warm = resolve_model(args.load_model)
+            warm = check_model_files(resolve_model(args.load_model))
     refuse_existing_run(args.checkpoint_dir, name, args.overwrite, resume and args.load_model,
                         "resume with -p %s/%s.ckpt" % (args.checkpoint_dir, name))
     ctx = pick_context(0 if args.gpu_count >= 1 else -1)    # -g counts GPUs (reference); one is used
@@ -282,7 +282,7 @@ def main(argv=None):
     net.hybridize(static_alloc=True)
     settle_shapes(net, (1, 1, network["image_size"], network["image_size"]), ctx)
     if warm is not None:
-        net.load_parameters(warm[0], ctx=ctx)
+        load_weights(net, warm[0], ctx)
     scheduler = None
     if args.lr_step:
         steps_per_epoch = math.ceil(len(splits["train"][1]) / args.batch_size)
@@ -368,4 +368,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)
