@@ -1,0 +1,310 @@
+"""Normalising what users bring before layout: polarity, blank pages, orientation, skew, margins, size, level.
+
+Pure functions on uint8 gray images (H, W). ``normalise_page(gray, level)`` chains them and returns a
+``Prepared``: the image the stages read (ink dark on light, upright, deskewed, with margins) and the affine
+transform from the given image's pixels to its pixels, so that boxes found on it map back with
+``Prepared.box_to_source``.
+
+Orientation and skew come from the ink alone: the row projection profile of the ink pixels is sharpest (largest
+sum of squares) when text lines run along the rows, so the best of the angles -MAX_SKEW..MAX_SKEW degrees, on the
+image and on the image turned 90 degrees, gives both the skew and whether lines run across or down. Upright vs
+upside down: Latin handwriting has more ink above its core (x-height) band than below it (ascenders, capitals,
+i-dots, t-bars outnumber descenders), measured on every text line of the profile.
+"""
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+LEVELS = ("page", "region", "line", "word")
+MIN_CONTRAST = 40          # grey levels between paper and ink below which an image holds no ink
+MIN_INK_HEIGHT = 5         # px: a connected ink component lower than this is not writing (dust, noise)
+MAX_SKEW = 20.0            # degrees searched either way
+PROFILE_SIDE = 800         # px: the ink mask is reduced to at most this side for the profile search
+LINE_MARGIN = 0.25         # margin added around a line or word crop, fraction of its ink height
+MIN_LINE_HEIGHT = 48       # px: a line or word crop whose ink is lower than this is scaled up to it
+RULE_FRACTION = 0.4        # a printed rule spans at least this fraction of the image width
+MIN_RULE = 200             # px: and is at least this long
+AXIS_CERTAINTY = 5.0       # profile score ratio of the two axes below which the reader decides the axis too
+
+
+@dataclass
+class Prepared:
+    """An image ready for the stages: ``image`` uint8 (H', W'), ink dark; ``matrix`` float64 (3, 3) affine map
+    from pixel (x, y, 1) of the given image to pixel of ``image``; ``source_shape`` (H, W) of the given image;
+    ``level`` (one of LEVELS); ``blank``: no writing found (nothing to read); ``inverted``: the given image was
+    light on dark; ``quarter_turns``: counter-clockwise turns by 90 degrees applied; ``skew``: degrees of
+    counter-clockwise rotation applied after them."""
+    image: np.ndarray
+    matrix: np.ndarray
+    source_shape: tuple
+    level: str
+    blank: bool = False
+    inverted: bool = False
+    quarter_turns: int = 0
+    skew: float = 0.0
+
+    def box_to_source(self, box: tuple) -> tuple:
+        """(x, y, w, h) pixels of ``image`` -> (x, y, w, h) integer pixels of the given image: the axis-aligned
+        box around the mapped corners, clipped to the image."""
+        x, y, w, h = box
+        corners = np.array([[x, y, 1], [x + w, y, 1], [x, y + h, 1], [x + w, y + h, 1]], dtype=np.float64)
+        mapped = corners @ np.linalg.inv(self.matrix).T
+        height, width = self.source_shape
+        x1, y1 = np.clip(np.floor(mapped[:, :2].min(axis=0)), 0, [width, height]).astype(int)
+        x2, y2 = np.clip(np.ceil(mapped[:, :2].max(axis=0)), 0, [width, height]).astype(int)
+        return int(x1), int(y1), int(x2 - x1), int(y2 - y1)
+
+
+def is_light_on_dark(gray: np.ndarray) -> bool:
+    """Whether uint8 gray (H, W) is light writing on a dark background: its median (the background, which covers
+    most of an image) is nearer its darkest grey (1st percentile) than its lightest (99th)."""
+    dark, median, light = np.percentile(gray, (1, 50, 99))
+    return bool(median - dark < light - median)
+
+
+def fix_polarity(gray: np.ndarray) -> tuple:
+    """uint8 gray (H, W) -> (uint8 (H, W) with dark ink on light paper, inverted: bool)."""
+    if is_light_on_dark(gray):
+        return 255 - gray, True
+    return gray, False
+
+
+def ink_mask(gray: np.ndarray, min_contrast: int = MIN_CONTRAST) -> np.ndarray:
+    """uint8 gray (H, W), ink dark -> bool (H, W): pixels darker than halfway between the paper (median) and the
+    darkest ink (0.1st percentile); all False when they differ by less than ``min_contrast`` grey levels. Ink
+    components lower than MIN_INK_HEIGHT px are dropped."""
+    paper, dark = float(np.median(gray)), float(np.percentile(gray, 0.1))
+    if paper - dark < min_contrast:
+        return np.zeros(gray.shape, dtype=bool)
+    mask = (gray < (paper + dark) / 2).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    keep = np.zeros(count, dtype=bool)
+    keep[1:] = stats[1:, cv2.CC_STAT_HEIGHT] >= MIN_INK_HEIGHT
+    return keep[labels]
+
+
+def _profile_score(u: np.ndarray, v: np.ndarray, angle: float) -> float:
+    """Sum of squares of the row histogram (1 px bins) of points (u = x, v = y) rotated by ``angle`` degrees
+    counter-clockwise (cv2's convention, y down)."""
+    a = np.radians(angle)
+    rows = -np.sin(a) * u + np.cos(a) * v
+    hist = np.bincount((rows - rows.min()).astype(np.int64))
+    return float(np.dot(hist, hist))
+
+
+def estimate_orientation(mask: np.ndarray, max_skew: float = MAX_SKEW) -> list:
+    """bool ink mask (H, W) -> [(quarter_turns, skew degrees, score)] for quarter_turns 0 and 1, best first: turn
+    the image ``quarter_turns`` times by 90 degrees counter-clockwise (np.rot90), then rotate it by ``skew`` degrees
+    counter-clockwise, and its rows are as sharp a projection profile as that axis gives (``score``: sum of squares
+    of ink pixels per row). Text lines then run along the rows of the first, upright or upside down (see
+    upright_turns); a first score under AXIS_CERTAINTY times the second leaves the axis in doubt (short words of
+    tall strokes). Angles are searched in 1 degree steps, then 0.1 degree steps about the best one."""
+    scale = min(1.0, PROFILE_SIDE / max(mask.shape))
+    if scale < 1.0:
+        mask = cv2.resize(mask.astype(np.uint8), None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) > 0
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return [(0, 0.0, 0.0), (1, 0.0, 0.0)]
+    xs, ys = xs.astype(np.float64), ys.astype(np.float64)
+    found = []
+    for turns, points in enumerate([(xs, ys), (ys, -xs)]):    # np.rot90 once: column x becomes row W - 1 - x
+        _, coarse = max((_profile_score(*points, a), a) for a in np.arange(-max_skew, max_skew + 0.5, 1.0))
+        score, angle = max((_profile_score(*points, a), a) for a in np.arange(coarse - 1.0, coarse + 1.05, 0.1))
+        found.append((turns, float(round(angle, 1)), score))
+    return sorted(found, key=lambda item: -item[2])
+
+
+def text_bands(mask: np.ndarray, threshold: float = 0.25) -> list:
+    """bool ink mask (H, W) of text running along the rows -> [(top, core_top, core_bottom, bottom)] row indices
+    (inclusive) of each text line, top to bottom. Cores are runs of rows whose ink count is at least ``threshold``
+    of the 95th percentile of the non-empty rows, merged across gaps under half their median height (a line whose
+    capitals stand above its core); a core under 0.35 of the highest joins its nearest neighbour (dots, a lone
+    descender); a band grows from its core while the counts fall."""
+    profile = mask.sum(axis=1).astype(np.float64)
+    if not profile.any():
+        return []
+    high = profile >= threshold * np.percentile(profile[profile > 0], 95)
+    starts = np.flatnonzero(high & ~np.r_[False, high[:-1]])
+    ends = np.flatnonzero(high & ~np.r_[high[1:], False])
+    heights = ends - starts + 1
+    min_gap = 0.5 * float(np.median(heights[heights >= 0.35 * heights.max()]))
+    cores = [[int(starts[0]), int(ends[0])]]
+    for start, end in zip(starts[1:], ends[1:]):
+        if start - cores[-1][1] - 1 < min_gap:
+            cores[-1][1] = int(end)
+        else:
+            cores.append([int(start), int(end)])
+    while len(cores) > 1:                # a core under 0.35 of the highest is part of its nearest neighbour's line
+        heights = [end - start + 1 for start, end in cores]
+        small = int(np.argmin(heights))
+        if heights[small] >= 0.35 * max(heights):
+            break
+        gaps = [cores[small][0] - cores[small - 1][1] if small > 0 else np.inf,
+                cores[small + 1][0] - cores[small][1] if small + 1 < len(cores) else np.inf]
+        other = small - 1 if gaps[0] <= gaps[1] else small + 1
+        first, last = sorted((small, other))
+        cores[first:last + 1] = [[cores[first][0], cores[last][1]]]
+    bands = []
+    for core_top, core_bottom in cores:
+        top, bottom = core_top, core_bottom
+        while top > 0 and 0 < profile[top - 1] <= profile[top] and not high[top - 1]:
+            top -= 1
+        while bottom < len(profile) - 1 and 0 < profile[bottom + 1] <= profile[bottom] and not high[bottom + 1]:
+            bottom += 1
+        bands.append((top, core_top, core_bottom, bottom))
+    return bands
+
+
+def upside_down_score(mask: np.ndarray) -> float:
+    """bool ink mask (H, W) of text running along the rows -> in [-1, 1]: (ink below the core bands - ink above
+    them) / both, over every text band (text_bands). Upright Latin handwriting scores below 0."""
+    profile = mask.sum(axis=1).astype(np.float64)
+    above = sum(profile[top:core_top].sum() for top, core_top, _, _ in text_bands(mask))
+    below = sum(profile[core_bottom + 1:bottom + 1].sum() for _, _, core_bottom, bottom in text_bands(mask))
+    return float((below - above) / (above + below)) if above + below else 0.0
+
+
+def rotation_matrix(shape: tuple, quarter_turns: int, skew: float) -> tuple:
+    """Image shape (H, W) -> (matrix float64 (3, 3) from its pixels to those of the image turned by
+    ``quarter_turns`` x 90 degrees and then ``skew`` degrees counter-clockwise, output (H', W') holding all of it)."""
+    height, width = shape
+    corners = np.array([[0, 0, 1], [width, 0, 1], [0, height, 1], [width, height, 1]], dtype=np.float64)
+    rotate = np.eye(3)
+    rotate[:2] = cv2.getRotationMatrix2D((0.0, 0.0), 90.0 * quarter_turns + skew, 1.0)
+    moved = corners @ rotate.T
+    low, high = moved[:, :2].min(axis=0), moved[:, :2].max(axis=0)
+    shift = np.array([[1, 0, -low[0]], [0, 1, -low[1]], [0, 0, 1]], dtype=np.float64)
+    out_w, out_h = np.ceil(high - low - 1e-6).astype(int)
+    return shift @ rotate, (int(max(out_h, 1)), int(max(out_w, 1)))
+
+
+def warp(gray: np.ndarray, matrix: np.ndarray, shape: tuple) -> np.ndarray:
+    """uint8 gray (H, W) through the affine ``matrix`` (3, 3) into (H', W') = ``shape``, new area filled with the
+    paper grey (the median)."""
+    if np.allclose(matrix, np.eye(3)) and shape == gray.shape:
+        return gray
+    paper = int(np.median(gray))
+    exact = np.allclose(matrix[:2, :2], np.round(matrix[:2, :2]))       # quarter turns only: no resampling
+    return cv2.warpAffine(gray, matrix[:2], (shape[1], shape[0]), flags=cv2.INTER_NEAREST if exact else
+                          cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=paper)
+
+
+def ink_box(mask: np.ndarray) -> tuple:
+    """bool mask (H, W) -> (x, y, w, h) pixels of its True pixels; None when there are none."""
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return None
+    return int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)
+
+
+def margin_matrix(shape: tuple, box: tuple, margin: int, min_height: int) -> tuple:
+    """Crop of shape (H, W) whose ink lies at ``box`` (x, y, w, h) px -> (matrix (3, 3), output (H', W')): the
+    image scaled up so the ink is at least ``min_height`` px high (never down) and padded so ``margin`` px (before
+    scaling) of paper surround the ink on every side."""
+    height, width = shape
+    x, y, w, h = box
+    scale = max(1.0, min_height / max(h, 1))
+    pad_left, pad_top = max(0, margin - x), max(0, margin - y)
+    pad_right, pad_bottom = max(0, margin - (width - x - w)), max(0, margin - (height - y - h))
+    matrix = np.array([[scale, 0, scale * pad_left], [0, scale, scale * pad_top], [0, 0, 1]], dtype=np.float64)
+    out = (round(scale * (height + pad_top + pad_bottom)), round(scale * (width + pad_left + pad_right)))
+    return matrix, out
+
+
+def has_printed_rules(mask: np.ndarray, fraction: float = RULE_FRACTION) -> bool:
+    """Whether a bool ink mask (H, W) holds a horizontal rule (the lines that separate the printed parts of a form
+    from the handwriting): a connected component at least ``fraction`` of the width and MIN_RULE px long
+    and under 1/30 of its length high (a rule a degree or two off level still counts)."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    widths, heights = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]
+    return bool(np.any((widths >= max(fraction * mask.shape[1], MIN_RULE)) & (heights * 30 < widths)))
+
+
+def word_gaps(mask: np.ndarray, min_gap: float) -> int:
+    """Number of empty column runs at least ``min_gap`` px wide between ink columns of a bool mask (H, W)."""
+    filled = mask.any(axis=0)
+    inside = np.flatnonzero(filled)
+    if len(inside) == 0:
+        return 0
+    empty = ~filled[inside[0]:inside[-1] + 1]
+    starts = np.flatnonzero(empty & ~np.r_[False, empty[:-1]])
+    ends = np.flatnonzero(empty & ~np.r_[empty[1:], False])
+    return int(np.sum(ends - starts + 1 >= min_gap))
+
+
+def detect_level(mask: np.ndarray) -> str:
+    """bool ink mask (H, W) of an upright image -> 'page' (a printed form: it has rules), 'region' (several text
+    lines), 'line' (one line with a gap as wide as its core is high) or 'word' (one line without such a gap)."""
+    if has_printed_rules(mask):
+        return "page"
+    bands = text_bands(mask)
+    if len(bands) != 1:
+        return "region" if bands else "word"
+    top, core_top, core_bottom, bottom = bands[0]
+    return "line" if word_gaps(mask[top:bottom + 1], core_bottom - core_top + 1) else "word"
+
+
+def pad(gray: np.ndarray, margin: int) -> np.ndarray:
+    """uint8 gray (H, W) -> (H + 2 margin, W + 2 margin) with ``margin`` px of paper (its median grey) around."""
+    return cv2.copyMakeBorder(gray, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=int(np.median(gray)))
+
+
+def sample_lines(gray: np.ndarray, mask: np.ndarray, count: int = 3) -> list:
+    """uint8 gray (H, W) and its bool ink mask, text along the rows -> up to ``count`` crops (uint8 (h, w)) of the
+    text bands with the most ink: the band's core grown by its height up and down, cut to its ink columns, with
+    LINE_MARGIN of its height in paper around."""
+    bands = sorted(text_bands(mask), key=lambda band: -mask[band[0]:band[3] + 1].sum())[:count]
+    crops = []
+    for _, core_top, core_bottom, _ in bands:
+        core = core_bottom - core_top + 1
+        top, bottom = max(0, core_top - core), min(len(mask), core_bottom + core + 1)
+        columns = np.flatnonzero(mask[top:bottom].any(axis=0))
+        crop = gray[top:bottom, columns[0]:columns[-1] + 1]
+        crops.append(pad(crop, round(LINE_MARGIN * len(crop))))
+    return crops
+
+
+def upright_turns(gray: np.ndarray, mask: np.ndarray, confidence=None) -> tuple:
+    """uint8 gray (H, W) and its bool ink mask, text along the rows upright or upside down -> (0 or 2
+    counter-clockwise quarter turns that make it upright, how well it reads then). With ``confidence`` (line crops
+    -> a reader's mean confidence, higher is better): the better-read of the two on a few text lines
+    (sample_lines). Without: from upside_down_score (and the reading score is 0)."""
+    if confidence is None:
+        return (2 if upside_down_score(mask) > 0 else 0), 0.0
+    crops = sample_lines(gray, mask)
+    return max(((k, confidence([np.ascontiguousarray(np.rot90(c, k)) for c in crops])) for k in (0, 2)),
+               key=lambda item: item[1])
+
+
+def normalise_page(gray: np.ndarray, level: str = "auto", max_skew: float = MAX_SKEW, confidence=None) -> Prepared:
+    """uint8 gray (H, W) with dark ink (see fix_polarity) -> Prepared: turned upright and deskewed (up to
+    ``max_skew`` degrees; estimate_orientation, then upright_turns with the reader's ``confidence`` when given,
+    which also picks the axis when the profile leaves it in doubt and one axis shows a single text band: a word), ``level`` decided from the image when 'auto'
+    (detect_level), and for lines and words scaled up to MIN_LINE_HEIGHT px of ink with LINE_MARGIN of paper
+    around it. An image without ink gives ``blank``."""
+    if level != "auto" and level not in LEVELS:
+        raise ValueError("unknown level %r (choose from auto, %s)" % (level, ", ".join(LEVELS)))
+    mask = ink_mask(gray)
+    if not mask.any():
+        return Prepared(gray, np.eye(3), gray.shape, "page" if level == "auto" else level, blank=True)
+    axes = []
+    found = estimate_orientation(mask, max_skew)
+    scores = [score for _, _, score in found]
+    for turns, skew, _ in found:
+        matrix, shape = rotation_matrix(gray.shape, turns, skew)
+        axes.append((turns, skew, matrix, shape, warp(mask.astype(np.uint8) * 255, matrix, shape) > 127))
+    doubt = scores[0] < AXIS_CERTAINTY * scores[1] and min(len(text_bands(axis[4])) for axis in axes) <= 1
+    best = None
+    for turns, skew, matrix, shape, turned_mask in axes[:2 if doubt and confidence else 1]:
+        flip, score = upright_turns(warp(gray, matrix, shape), turned_mask, confidence)
+        if best is None or score > best[0]:
+            best = score, (turns + flip) % 4, skew, turned_mask if flip == 0 else turned_mask[::-1, ::-1]
+    _, turns, skew, turned_mask = best
+    matrix, shape = rotation_matrix(gray.shape, turns, skew)
+    level = detect_level(turned_mask) if level == "auto" else level
+    if level in ("line", "word"):
+        box = ink_box(turned_mask)
+        scaled, shape = margin_matrix(shape, box, round(LINE_MARGIN * box[3]), MIN_LINE_HEIGHT)
+        matrix = scaled @ matrix
+    return Prepared(warp(gray, matrix, shape), matrix, gray.shape, level, quarter_turns=turns, skew=skew)
