@@ -18,3 +18,23 @@ def require(condition, reason):
         if os.environ.get("CI"):
             pytest.fail("missing under CI: " + reason)
         pytest.skip(reason)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "testdata(*parts): needs ../shared/testdata/<parts> (skipped when absent)")
+
+
+def require_testdata(*parts):
+    """Skip the calling test (fail under CI) when ``../shared/testdata/<parts>`` is absent: the real test material
+    that lives beside the repository, not in it (``OCR_TESTDATA_DIR`` moves it)."""
+    from ocr.decode.testdata import TESTDATA_DIR
+
+    path = os.path.join(TESTDATA_DIR, *parts)
+    require(os.path.exists(path), "needs the real test data %s, which is not in the repository "
+                                  "(put ../shared/testdata beside it or set OCR_TESTDATA_DIR)" % path)
+
+
+def pytest_runtest_setup(item):
+    """Tests marked ``@pytest.mark.testdata("ctc")`` run only where that part of the test data is."""
+    for marker in item.iter_markers(name="testdata"):
+        require_testdata(*marker.args)

@@ -1,5 +1,8 @@
 """Greedy, beam search and the character LM on the real CTC matrices of ../shared/testdata/ctc."""
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -12,6 +15,8 @@ from ocr.decode.greedy import decode_greedy
 from ocr.decode.lm import CharNgramLM, bits_per_char, save_lm, tables_to_lm, train_lm
 from ocr.decode.testdata import load_logits, load_sample, CTC_DIR
 from ocr.metrics import cer
+from ocr.paths import REPO_ROOT
+from tests.conftest import require_testdata
 
 BEST_PATHS = {("iam", 0): "the fak friend of the fomly hae tC",
               ("bentham", 0): "brain.",
@@ -22,6 +27,7 @@ BEST_PATHS = {("iam", 0): "the fak friend of the fomly hae tC",
 
 @pytest.fixture(scope="module")
 def samples():
+    require_testdata("ctc")
     return {key: load_sample(*key) for key in BEST_PATHS}
 
 
@@ -35,6 +41,7 @@ def text_log_likelihood(log_probs, alphabet, text):
     return ctc_log_likelihood(log_probs, text_to_columns(text, labels), blank)
 
 
+@pytest.mark.testdata("ctc")
 def test_loader_drops_the_trailing_empty_column():
     logits = load_logits("%s/iam/mat_0.csv" % CTC_DIR)
     assert logits.shape == (100, 80)
@@ -47,6 +54,7 @@ def test_greedy_gives_the_published_best_paths(samples, key):
     assert decode_greedy(np.exp(log_probs), alphabet).text == BEST_PATHS[key]       # probabilities detected
 
 
+@pytest.mark.testdata("ctc")
 def test_input_detection_and_blank_column():
     log_probs, alphabet, _ = load_sample("iam", 0)
     with pytest.raises(ValueError):
@@ -128,3 +136,10 @@ def test_factory(samples):
     assert get_decoder("beam", width=10)(log_probs, alphabet).text == "the fak friend of the fomcly hae tC"
     with pytest.raises(ValueError):
         get_decoder("viterbi")
+
+
+def test_bench_decoders_without_test_data_is_one_line_not_a_crash(tmp_path):
+    done = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "utils", "bench_decoders.py"), "--seconds", "0"],
+                          env={**os.environ, "OCR_TESTDATA_DIR": str(tmp_path)}, capture_output=True, text=True)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("error: no CTC matrices") and len(done.stderr.splitlines()) == 1

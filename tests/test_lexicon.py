@@ -11,6 +11,7 @@ from ocr.decode.distance import DEFAULT_COSTS_PATH, EditCosts, align, weighted_d
 from ocr.decode.lexicon import Lexicon, LexiconCorrector, decode_lexicon
 from ocr.decode.testdata import CTC_DIR, load_sample
 from ocr.paths import REPO_ROOT
+from tests.conftest import require_testdata
 
 _spec = importlib.util.spec_from_file_location("learn_edit_costs",
                                                os.path.join(REPO_ROOT, "utils", "learn_edit_costs.py"))
@@ -20,6 +21,7 @@ _spec.loader.exec_module(learn_edit_costs)
 
 @pytest.fixture(scope="module")
 def word_lexicon():
+    require_testdata("ctc", "word", "corpus.txt")
     return Lexicon.from_text_file(os.path.join(CTC_DIR, "word", "corpus.txt"))
 
 

@@ -10,7 +10,7 @@ from jupyter_client import AsyncKernelManager
 from nbclient import NotebookClient
 
 from ocr.data import corpus, fonts
-from tests.conftest import require
+from tests.conftest import require, require_testdata
 
 NOTEBOOK_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notebooks")
 NOTEBOOKS = sorted(glob.glob(os.path.join(NOTEBOOK_DIR, "*.ipynb")))
@@ -48,6 +48,8 @@ def test_notebooks_are_stored_without_outputs():
 def test_notebook_runs(path):
     require(os.path.exists(fonts.MANIFEST), "fonts not installed: run make data")
     require(os.path.exists(corpus.CORPUS_FILE), "text corpus not built: run make data")
+    if "testdata" in open(path, encoding="utf-8").read():
+        require_testdata("ctc")
     before = sorted(os.listdir(NOTEBOOK_DIR))
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3", kernel_manager_class=ThisInterpreterKernel,

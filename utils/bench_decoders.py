@@ -18,7 +18,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ocr.decode import get_decoder  # noqa: E402
-from ocr.decode.testdata import all_samples  # noqa: E402
+from ocr.decode.testdata import CTC_DIR, all_samples  # noqa: E402
 from ocr.metrics import cer  # noqa: E402
 
 
@@ -59,6 +59,10 @@ def main(argv=None):
     parser.add_argument("--beta", type=float, default=1.0, help="per-character bonus of the +LM decoders")
     args = parser.parse_args(argv)
     samples = all_samples()
+    if not samples:
+        print("error: no CTC matrices (mat_N.csv) under %s: the real test data is not there "
+              "(put ../shared/testdata beside the repository or set OCR_TESTDATA_DIR)" % CTC_DIR, file=sys.stderr)
+        return 1
     width, lm_options = args.width, {"lm": "default", "alpha": args.alpha, "beta": args.beta}
     decoders = {
         "greedy": get_decoder("greedy"),
@@ -94,4 +98,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
