@@ -18,7 +18,7 @@ import numpy as np
 
 LEVELS = ("page", "region", "line", "word")
 MIN_CONTRAST = 40          # grey levels between paper and ink below which an image holds no ink
-MIN_INK_HEIGHT = 5         # px: a connected ink component lower than this is not writing (dust, noise)
+MIN_INK_SIZE = 5           # px: a connected ink component smaller both ways is not writing (dust, noise)
 MAX_SKEW = 20.0            # degrees searched either way
 PROFILE_SIDE = 800         # px: the ink mask is reduced to at most this side for the profile search
 LINE_MARGIN = 0.25         # margin added around a line or word crop, fraction of its ink height
@@ -73,14 +73,14 @@ def fix_polarity(gray: np.ndarray) -> tuple:
 def ink_mask(gray: np.ndarray, min_contrast: int = MIN_CONTRAST) -> np.ndarray:
     """uint8 gray (H, W), ink dark -> bool (H, W): pixels darker than halfway between the paper (median) and the
     darkest ink (0.1st percentile); all False when they differ by less than ``min_contrast`` grey levels. Ink
-    components lower than MIN_INK_HEIGHT px are dropped."""
+    components under MIN_INK_SIZE px both wide and high are dropped."""
     paper, dark = float(np.median(gray)), float(np.percentile(gray, 0.1))
     if paper - dark < min_contrast:
         return np.zeros(gray.shape, dtype=bool)
     mask = (gray < (paper + dark) / 2).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     keep = np.zeros(count, dtype=bool)
-    keep[1:] = stats[1:, cv2.CC_STAT_HEIGHT] >= MIN_INK_HEIGHT
+    keep[1:] = np.maximum(stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_WIDTH]) >= MIN_INK_SIZE
     return keep[labels]
 
 
@@ -119,8 +119,8 @@ def text_bands(mask: np.ndarray, threshold: float = 0.25) -> list:
     """bool ink mask (H, W) of text running along the rows -> [(top, core_top, core_bottom, bottom)] row indices
     (inclusive) of each text line, top to bottom. Cores are runs of rows whose ink count is at least ``threshold``
     of the 95th percentile of the non-empty rows, merged across gaps under half their median height (a line whose
-    capitals stand above its core); a core under 0.35 of the highest joins its nearest neighbour (dots, a lone
-    descender); a band grows from its core while the counts fall."""
+    capitals stand above its core); a core under 0.35 of the 90th percentile of their heights joins its nearest
+    neighbour (dots, a lone descender); a band grows from its core while the counts fall."""
     profile = mask.sum(axis=1).astype(np.float64)
     if not profile.any():
         return []
@@ -135,10 +135,11 @@ def text_bands(mask: np.ndarray, threshold: float = 0.25) -> list:
             cores[-1][1] = int(end)
         else:
             cores.append([int(start), int(end)])
-    while len(cores) > 1:                # a core under 0.35 of the highest is part of its nearest neighbour's line
+    low = 0.35 * np.percentile([end - start + 1 for start, end in cores], 90)
+    while len(cores) > 1:                # a low core is part of its nearest neighbour's line
         heights = [end - start + 1 for start, end in cores]
         small = int(np.argmin(heights))
-        if heights[small] >= 0.35 * max(heights):
+        if heights[small] >= low:
             break
         gaps = [cores[small][0] - cores[small - 1][1] if small > 0 else np.inf,
                 cores[small + 1][0] - cores[small][1] if small + 1 < len(cores) else np.inf]
@@ -235,14 +236,15 @@ def word_gaps(mask: np.ndarray, min_gap: float) -> int:
 
 def detect_level(mask: np.ndarray) -> str:
     """bool ink mask (H, W) of an upright image -> 'page' (a printed form: it has rules), 'region' (several text
-    lines), 'line' (one line with a gap as wide as its core is high) or 'word' (one line without such a gap)."""
+    lines), 'line' (one line with a gap as wide as its core is high, or eight times as wide as that) or 'word'."""
     if has_printed_rules(mask):
         return "page"
     bands = text_bands(mask)
     if len(bands) != 1:
         return "region" if bands else "word"
     top, core_top, core_bottom, bottom = bands[0]
-    return "line" if word_gaps(mask[top:bottom + 1], core_bottom - core_top + 1) else "word"
+    core, band = core_bottom - core_top + 1, mask[top:bottom + 1]
+    return "line" if word_gaps(band, core) or ink_box(band)[2] >= 8 * core else "word"
 
 
 def pad(gray: np.ndarray, margin: int) -> np.ndarray:
@@ -250,13 +252,17 @@ def pad(gray: np.ndarray, margin: int) -> np.ndarray:
     return cv2.copyMakeBorder(gray, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=int(np.median(gray)))
 
 
-def sample_lines(gray: np.ndarray, mask: np.ndarray, count: int = 3) -> list:
-    """uint8 gray (H, W) and its bool ink mask, text along the rows -> up to ``count`` crops (uint8 (h, w)) of the
-    text bands with the most ink: the band's core grown by its height up and down, cut to its ink columns, with
+def sample_lines(gray: np.ndarray, mask: np.ndarray, count: int = 5) -> list:
+    """uint8 gray (H, W) and its bool ink mask, text along the rows -> up to ``count`` crops (uint8 (h, w)) of text
+    bands spread evenly from top to bottom (bands whose core is under half the median core height, such as
+    printed rules, left out): the band's core grown by its height up and down, cut to its ink columns, with
     LINE_MARGIN of its height in paper around."""
-    bands = sorted(text_bands(mask), key=lambda band: -mask[band[0]:band[3] + 1].sum())[:count]
+    bands = text_bands(mask)
+    cores = [core_bottom - core_top + 1 for _, core_top, core_bottom, _ in bands]
+    bands = [band for band, core in zip(bands, cores) if core >= 0.5 * np.median(cores)]
+    picks = np.unique(np.linspace(0, len(bands) - 1, min(count, len(bands))).round().astype(int))
     crops = []
-    for _, core_top, core_bottom, _ in bands:
+    for _, core_top, core_bottom, _ in (bands[i] for i in picks):
         core = core_bottom - core_top + 1
         top, bottom = max(0, core_top - core), min(len(mask), core_bottom + core + 1)
         columns = np.flatnonzero(mask[top:bottom].any(axis=0))

@@ -1,0 +1,155 @@
+"""ocr.preprocess and the pipeline's auto level, on images drawn here (cv2 Hershey text; no model needed)."""
+import cv2
+import numpy as np
+import pytest
+
+from ocr import preprocess as pp
+from ocr.alphabet import ALPHABET
+from ocr.decode.ctc import Decoded
+from ocr.pipeline import Pipeline
+
+WORDS = "The kind bold fish had thick light ballads"
+
+
+def text_image(lines, scale=1.4, thickness=2, line_gap=60, width=None):
+    """uint8 gray (H, W): ``lines`` of black Hershey text on white paper, left-aligned, 40 px margins."""
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    width = width or max(cv2.getTextSize(t, font, scale, thickness)[0][0] for t in lines) + 80
+    image = np.full((len(lines) * line_gap + 60, width), 255, np.uint8)
+    for i, text in enumerate(lines):
+        cv2.putText(image, text, (40, 60 + i * line_gap), font, scale, 0, thickness, cv2.LINE_AA)
+    return image
+
+
+def form_image():
+    """A page with a printed rule above and below three lines of text (a form)."""
+    page = np.full((900, 1200), 255, np.uint8)
+    page[150:153, 60:1140] = 0
+    page[700:703, 60:1140] = 0
+    page[200:440] = text_image([WORDS] * 3, width=1200)[:240]
+    return page
+
+
+def tilt(gray, degrees):
+    matrix, shape = pp.rotation_matrix(gray.shape, 0, degrees)
+    return pp.warp(gray, matrix, shape)
+
+
+def test_polarity_reads_white_on_black_as_black_on_white():
+    image = text_image([WORDS])
+    assert not pp.fix_polarity(image)[1]
+    flipped, inverted = pp.fix_polarity(255 - image)
+    assert inverted and np.array_equal(flipped, image)
+    dim = (image // 3 + 60).astype(np.uint8)            # a dim photo: grey paper, dark ink, still dark on light
+    assert not pp.is_light_on_dark(dim)
+
+
+@pytest.mark.parametrize("page", [np.full((600, 400), 255, np.uint8), np.zeros((600, 400), np.uint8),
+                                  np.clip(np.random.default_rng(0).normal(235, 4, (600, 400)), 0, 255)
+                                  .astype(np.uint8)])
+def test_blank_black_and_noisy_pages_are_blank(page):
+    assert pp.normalise_page(pp.fix_polarity(page)[0]).blank
+
+
+def test_text_is_not_blank():
+    prepared = pp.normalise_page(text_image(["a b"]))
+    assert not prepared.blank and prepared.level in ("line", "word")
+
+
+@pytest.mark.parametrize("degrees", [-15, -5, 2, 10, 15])
+def test_skew_is_measured_both_ways(degrees):
+    mask = pp.ink_mask(tilt(text_image([WORDS] * 4), degrees))
+    turns, skew, _ = pp.estimate_orientation(mask)[0]
+    assert turns == 0 and abs(skew + degrees) <= 0.5
+
+
+@pytest.mark.parametrize("quarter_turns", [1, 3])
+def test_text_running_down_is_found(quarter_turns):
+    mask = pp.ink_mask(np.rot90(text_image([WORDS] * 3), quarter_turns))
+    turns, skew, score = pp.estimate_orientation(mask)[0]
+    assert turns == 1 and abs(skew) <= 0.5 and score > 2 * pp.estimate_orientation(mask)[1][2]
+
+
+def test_upside_down_from_ascenders():
+    mask = pp.ink_mask(text_image([WORDS] * 3))
+    assert pp.upside_down_score(mask) < 0 < pp.upside_down_score(mask[::-1, ::-1])
+
+
+@pytest.mark.parametrize("quarter_turns", [0, 1, 2, 3])
+def test_normalise_page_turns_every_orientation_upright(quarter_turns):
+    image = text_image([WORDS] * 3)
+    prepared = pp.normalise_page(np.ascontiguousarray(np.rot90(image, quarter_turns)))
+    assert (prepared.quarter_turns + quarter_turns) % 4 == 0
+    assert prepared.level == "region"
+
+
+def test_reader_confidence_decides_upright_and_the_axis_of_a_word():
+    """A fake reader that only likes upright text (ascenders up) must win over the profile's guess."""
+    def confidence(crops):
+        return float(np.mean([-pp.upside_down_score(pp.ink_mask(c)) for c in crops]))
+    word = text_image(["table"], scale=3, thickness=4)
+    for k in range(4):
+        prepared = pp.normalise_page(np.ascontiguousarray(np.rot90(word, k)), confidence=confidence)
+        assert (prepared.quarter_turns + k) % 4 == 0, k
+
+
+def test_boxes_map_back_to_the_given_image():
+    image = text_image([WORDS] * 3)
+    given = np.ascontiguousarray(np.rot90(tilt(image, 7), 1))
+    prepared = pp.normalise_page(given)
+    x, y, w, h = prepared.box_to_source(pp.ink_box(pp.ink_mask(prepared.image)))
+    gx, gy, gw, gh = pp.ink_box(pp.ink_mask(given))
+    inter = max(0, min(x + w, gx + gw) - max(x, gx)) * max(0, min(y + h, gy + gh) - max(y, gy))
+    assert inter / (w * h + gw * gh - inter) > 0.8
+    assert 0 <= x and 0 <= y and x + w <= given.shape[1] and y + h <= given.shape[0]
+
+
+def test_thin_tight_strip_is_scaled_up_with_margins():
+    line = text_image([WORDS])
+    x, y, w, h = pp.ink_box(pp.ink_mask(line))
+    strip = cv2.resize(line[y:y + h, x:x + w], (952, 28), interpolation=cv2.INTER_AREA)
+    prepared = pp.normalise_page(strip)
+    assert prepared.level == "line"
+    ix, iy, iw, ih = pp.ink_box(pp.ink_mask(prepared.image))
+    assert ih >= pp.MIN_LINE_HEIGHT - 2
+    assert min(ix, iy, prepared.image.shape[1] - ix - iw, prepared.image.shape[0] - iy - ih) >= 0.2 * ih
+    assert prepared.box_to_source((0, 0, prepared.image.shape[1], prepared.image.shape[0])) == (0, 0, 952, 28)
+
+
+@pytest.mark.parametrize("image, level", [(form_image(), "page"), (text_image([WORDS] * 3), "region"),
+                                          (text_image([WORDS]), "line"), (text_image(["bold"]), "word")])
+def test_detect_level(image, level):
+    assert pp.normalise_page(image).level == level
+
+
+class FakeRecognizer:
+    """Reads every crop as 'ab' with probability 0.9; input 60 x 1200, 10 time steps."""
+    input_size = (60, 1200)
+
+    def __init__(self):
+        self.crops = []
+
+    def recognize(self, crops, batch_size=16):
+        self.crops += [np.asarray(c).shape for c in crops]
+        blank = len(ALPHABET)
+        probs = np.full((10, blank + 1), 0.1 / blank, np.float32)
+        probs[np.arange(10), [ALPHABET.index("a"), blank, ALPHABET.index("b")] + [blank] * 7] = 0.9
+        return [("ab", probs) for _ in crops]
+
+
+def fake_decode(probs):
+    return Decoded("ab", 0.9, [("ab", 0.9)])
+
+
+def test_pipeline_auto_level_line_and_blank():
+    recognizer = FakeRecognizer()
+    pipeline = Pipeline(recognizer, fake_decode, "fake")         # no detector, no paragraph model
+    line = np.ascontiguousarray(np.rot90(text_image([WORDS]), 2))
+    result = pipeline.transcribe(line)
+    assert result.level == "line" and result.text == "ab"
+    assert (result.width, result.height) == (line.shape[1], line.shape[0])
+    x, y, w, h = result.lines[0].box
+    assert 0 <= x and 0 <= y and x + w <= line.shape[1] and y + h <= line.shape[0]
+    for page in (np.zeros((300, 500), np.uint8), np.full((300, 500), 255, np.uint8)):
+        empty = pipeline.transcribe(page)
+        assert empty.region is None and empty.lines == [] and empty.text == ""
