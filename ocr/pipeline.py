@@ -2,17 +2,19 @@
 
     from ocr.pipeline import Pipeline
     pipeline = Pipeline.load()                          # shipped models, beam search with the character LM
-    result = pipeline.transcribe("page.png")            # or a numpy image; level="page" | "region" | "line"
+    result = pipeline.transcribe("page.png")            # or a numpy image; level="auto" | "page" | ...
     print(result.text)                                  # result.region, result.lines[i].box / .words / .confidence
 
-Stages: gray + illumination normalisation -> paragraph box (``ocr.paragraph``) -> region crop -> word boxes
-(``ocr.detector``) -> lines in reading order (``ocr.layout``) -> line recogniser (``ocr.recognizer``) -> decoder
-(``ocr.decode``). ``level`` says what the image already is: 'page' (all stages), 'region' (the handwritten
-block: no paragraph stage), 'line' (one text line: the recogniser only). Every box in a result is
+Stages: gray, polarity + illumination normalisation -> upright, deskewed, margins (``ocr.preprocess``; a blank or
+all-dark image stops here with no region and no lines) -> paragraph box (``ocr.paragraph``) -> region crop -> word
+boxes (``ocr.detector``) -> lines in reading order (``ocr.layout``) -> line recogniser (``ocr.recognizer``) ->
+decoder (``ocr.decode``). ``level`` says what the image is: 'page' (a printed form: all stages), 'region' (a block
+of handwriting: no paragraph stage), 'line' or 'word' (the recogniser only), or 'auto' (the default: decided from
+the image, ``ocr.preprocess.detect_level``; the result's ``level`` says which). Every box in a result is
 (x, y, w, h) in integer pixels of the image as given.
 
 CLI:
-    python -m ocr.pipeline IMAGES_OR_FOLDERS... [--decoder beam|greedy|lexicon] [--level page|region|line]
+    python -m ocr.pipeline IMAGES_OR_FOLDERS... [--decoder beam|greedy|lexicon] [--level auto|page|region|line|word]
         [--format text|json|page-xml|alto] [--out DIR] [--overwrite] [--batch-size N] [-g GPU] [--models DIR]
 
 prints each page's transcription, one line of text per handwritten line (a ``==> file <==`` header before each
@@ -39,7 +41,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ocr import outputs
+from ocr import outputs, preprocess
 from ocr.alphabet import ALPHABET
 from ocr.data.transforms import box_to_px, expand_box, fit_geometry, to_gray
 from ocr.decode import get_decoder
@@ -54,16 +56,16 @@ from ocr.page_files import (OutDirError, check_out_dir, is_output, output_files,
 from ocr.paths import MODELS_DIR
 from ocr.recognizer import Recognizer
 
-LEVELS = ("page", "region", "line")
+LEVELS = ("auto",) + preprocess.LEVELS      # auto: decided from the image (preprocess.detect_level)
 DECODERS = ("beam", "greedy", "lexicon")
 DEFAULT_DECODER = "beam"
 FORMATS = ("text", "json", "page-xml", "alto")
 REGION_EXPAND = 0.03         # the paragraph box is grown by 3% of its width and height before cropping (reference)
 # stage -> (model file stem in the models folder, what it is, the levels that need it)
 STAGES = {
-    "paragraph": ("paragraph_segmentation", "paragraph segmentation", ("page",)),
-    "detector": ("word_segmentation", "word detector", ("page", "region")),
-    "recognizer": ("handwriting_line", "line recogniser", ("page", "region", "line")),
+    "paragraph": ("paragraph_segmentation", "paragraph segmentation", ("auto", "page")),
+    "detector": ("word_segmentation", "word detector", ("auto", "page", "region")),
+    "recognizer": ("handwriting_line", "line recogniser", LEVELS),
 }
 
 
@@ -182,11 +184,11 @@ class Pipeline:
         self.normalise, self.batch_size = normalise, batch_size
 
     @classmethod
-    def load(cls, decoder=DEFAULT_DECODER, ctx=None, level="page", models_dir=MODELS_DIR, recognizer=None,
+    def load(cls, decoder=DEFAULT_DECODER, ctx=None, level="auto", models_dir=MODELS_DIR, recognizer=None,
              **options):
-        """Load, once, the models ``level`` needs (page: all three; region: detector + recogniser; line: recogniser)
-        from ``models_dir`` on ``ctx`` (default CPU); ``recognizer``: a recogniser name or path to use instead of
-        the one in ``models_dir``. ``decoder``: a name of DECODERS or a callable probs -> Decoded. ``options``:
+        """Load, once, the models ``level`` needs (auto, page: all three; region: detector + recogniser; line,
+        word: recogniser) from ``models_dir`` on ``ctx`` (default CPU); ``recognizer``: a recogniser name or path to
+        use instead of the one in ``models_dir``. ``decoder``: a name of DECODERS or a callable probs -> Decoded. ``options``:
         normalise, batch_size. Raises MissingModelError naming a missing model."""
         _check_level(level)
         loaders = {"paragraph": ParagraphSegmenter.load, "detector": WordDetector.load, "recognizer": Recognizer.load}
@@ -214,16 +216,35 @@ class Pipeline:
                 raise MissingModelError("no %s model loaded (%s), needed for level '%s'" % (what, stem, level))
 
     def prepare(self, image):
-        """A file path or any image array -> uint8 gray page (H, W), illumination normalised when ``normalise``."""
+        """A file path or any image array -> uint8 gray page (H, W), dark ink on light paper (preprocess.fix_polarity),
+        illumination normalised when ``normalise``."""
         gray = read_image(image) if isinstance(image, (str, os.PathLike)) else to_gray(image)
+        gray, _ = preprocess.fix_polarity(gray)
         return normalise_illumination(gray) if self.normalise else gray
+
+    def reading_confidence(self, crops):
+        """Line crops (uint8 arrays) -> the recogniser's mean top probability over the time steps it reads a
+        character at (not the blank), over all crops; 0 when it reads nothing. Upright text scores higher than the
+        same text upside down."""
+        tops = [probs.max(axis=1)[probs.argmax(axis=1) != probs.shape[1] - 1]
+                for _, probs in self.recognizer.recognize(crops, self.batch_size)]
+        tops = np.concatenate(tops)
+        return float(tops.mean()) if len(tops) else 0.0
+
+    def prepare_page(self, image, level="auto"):
+        """A file path or any image array -> preprocess.Prepared: gray, polarity, illumination (prepare), then
+        upright (the recogniser tells upright from upside down), deskewed, the level decided when 'auto', margins
+        and size for lines and words; its ``box_to_source`` maps boxes back to the image as given."""
+        _check_level(level)
+        return preprocess.normalise_page(self.prepare(image), level, confidence=self.reading_confidence)
 
     def layout(self, page, level="page"):
         """uint8 gray page (H, W) -> (region, lines): region (x, y, w, h) page pixels or None when the paragraph
-        stage finds no block; lines in reading order as (line box, [word boxes]), all (x, y, w, h) page pixels."""
+        stage finds no block; lines in reading order as (line box, [word boxes]), all (x, y, w, h) page pixels.
+        ``level``: page, region, line or word (a line or word is one line, the whole image)."""
         self._require(level)
         height, width = page.shape[:2]
-        if level == "line":
+        if level in ("line", "word"):
             return (0, 0, width, height), [((0, 0, width, height), [])]
         region = (0, 0, width, height)
         if level == "page":
@@ -245,20 +266,28 @@ class Pipeline:
         crops = [page[y:y + h, x:x + w] for (x, y, w, h), _ in lines]
         return self.recognizer.recognize(crops, self.batch_size) if crops else []
 
-    def transcribe_lines(self, page, level="page"):
-        """Any page image (see prepare) -> [(greedy text, probs T x C float32 softmax)] per line in reading order,
-        like ``Recognizer.recognize`` (what ``ocr.evaluate`` decodes)."""
-        page = self.prepare(page)
-        return self._recognise(page, self.layout(page, level)[1])
+    def transcribe_lines(self, page, level="auto"):
+        """Any page image (see prepare_page) -> [(greedy text, probs T x C float32 softmax)] per line in reading order,
+        like ``Recognizer.recognize`` (what ``ocr.evaluate`` decodes); none for a blank page."""
+        prepared = self.prepare_page(page, level)
+        if prepared.blank:
+            return []
+        return self._recognise(prepared.image, self.layout(prepared.image, prepared.level)[1])
 
-    def transcribe(self, image, level="page"):
-        """A file path or any image array -> PageResult (boxes in pixels of the image; see the module doc).
+    def transcribe(self, image, level="auto"):
+        """A file path or any image array -> PageResult (boxes in pixels of the image as given; see the module doc).
+        A blank or all-dark image gives no region and no lines.
 
         Words take the detected word boxes of their line when the decoded text has as many words as were detected
         there, else boxes from the CTC alignment (aligned_word_boxes)."""
-        page = self.prepare(image)
-        region, lines = self.layout(page, level)
-        result = PageResult(page.shape[1], page.shape[0], level, self.decoder, region)
+        prepared = self.prepare_page(image, level)
+        height, width = prepared.source_shape
+        result = PageResult(width, height, prepared.level, self.decoder)
+        if prepared.blank:
+            return result
+        page, to_source = prepared.image, prepared.box_to_source
+        region, lines = self.layout(page, prepared.level)
+        result.region = to_source(region) if region else None
         for (box, detected), (_, probs) in zip(lines, self._recognise(page, lines)):
             decoded = self.decode(probs)
             if not decoded.text.strip():
@@ -266,8 +295,9 @@ class Pipeline:
             words = decoded.word_confidences
             word_boxes = detected if len(detected) == len(words) else \
                 aligned_word_boxes(decoded.text, probs, box, self.recognizer.input_size)
-            result.lines.append(Line(decoded.text.strip(), box, decoded.confidence,
-                                     [Word(text, b, confidence) for (text, confidence), b in zip(words, word_boxes)]))
+            result.lines.append(Line(decoded.text.strip(), to_source(box), decoded.confidence,
+                                     [Word(text, to_source(b), confidence)
+                                      for (text, confidence), b in zip(words, word_boxes)]))
         return result
 
 
@@ -283,8 +313,9 @@ def parse_args(argv=None):
     parser.add_argument("--decoder", choices=DECODERS, default=DEFAULT_DECODER,
                         help="beam: CTC beam search with the character LM (default); greedy: best path; "
                              "lexicon: words corrected against an English word list")
-    parser.add_argument("--level", choices=LEVELS, default="page",
-                        help="page: a whole page; region: only the handwritten block; line: one text line")
+    parser.add_argument("--level", choices=LEVELS, default="auto",
+                        help="auto (default): decided from the image; page: a printed form; region: a block of handwriting; "
+                             "line: one text line; word: one word")
     parser.add_argument("--format", choices=FORMATS, default="text",
                         help="what is printed (without --out) and, for page-xml/alto, written as <stem>.xml")
     parser.add_argument("--out", metavar="DIR", help="write <stem>.txt, .json, _boxed.png (and .xml) per page")

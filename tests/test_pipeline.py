@@ -185,7 +185,7 @@ def test_aligned_word_boxes_follow_the_ctc_alignment():
 def test_transcribe_page_boxes_inside_the_page(models):
     pipeline = Pipeline.load("greedy", level="page", models_dir=models)
     page = fake_page(360, 280)
-    result = pipeline.transcribe(np.dstack([page] * 3))
+    result = pipeline.transcribe(np.dstack([page] * 3), level="page")
     x, y, w, h = result.region
     assert (result.width, result.height) == (280, 360)
     expected = cv2.boundingRect(np.array([[280 * 0.1, 360 * 0.15], [280 * 0.9, 360 * 0.85]], np.float32))
@@ -197,7 +197,7 @@ def test_transcribe_page_boxes_inside_the_page(models):
         for box in [line.box] + [word.box for word in line.words]:
             bx, by, bw, bh = box
             assert 0 <= bx and 0 <= by and bx + bw <= 280 and by + bh <= 360
-    lines = pipeline.transcribe_lines(page)
+    lines = pipeline.transcribe_lines(page, "page")
     assert len(lines) >= len(result.lines)
     assert all(isinstance(text, str) and probs.shape[1] == NUM_CLASSES for text, probs in lines)
 
@@ -206,7 +206,7 @@ def test_level_line_needs_only_the_recogniser(tmp_path):
     folder = write_models(tmp_path / "only_line", stages=("recognizer",))
     pipeline = Pipeline.load("greedy", level="line", models_dir=folder)
     assert pipeline.paragraph is None and pipeline.detector is None
-    result = pipeline.transcribe(fake_page(40, 200), level="line")
+    result = pipeline.transcribe(fake_page(160, 200)[40:80], level="line")       # one row of strokes
     assert result.region == (0, 0, 200, 40) and all(line.box == (0, 0, 200, 40) for line in result.lines)
     with pytest.raises(cli.MissingModelError, match="paragraph segmentation"):
         pipeline.transcribe(fake_page(), level="page")
@@ -262,7 +262,7 @@ def test_cli_out_files_and_no_overwrite(models, tmp_path, capsys):
     image = save(tmp_path / "scan.png", fake_page())
     out = tmp_path / "out"
     status, printed, err = run_cli(capsys, image, "--out", out, "--format", "page-xml", "--decoder", "greedy",
-                                   "--models", models)
+                                   "--models", models, "--level", "page")
     assert status == 0 and err == []
     assert sorted(os.listdir(out)) == ["scan.json", "scan.txt", "scan.xml", "scan_boxed.png"]
     doc = json.loads((out / "scan.json").read_text())
