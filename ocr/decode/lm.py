@@ -226,18 +226,40 @@ def bits_per_char(lm, text):
     return -lm.score(text) / max(1, len(text)) / math.log(2)
 
 
-def build(order=DEFAULT_ORDER, min_counts=DEFAULT_MIN_COUNTS, path=DEFAULT_LM_PATH):
-    """Train on the corpus train part, report held-out bits/char on the validation part, save. Returns the LM."""
+def held_out_texts(iamondb=None):
+    """{name: held-out text} to measure a LM on: the corpus validation part (first 200,000 characters) and, with
+    an IAM-OnDB tree, its validation forms' lines (``ocr.data.prose.iamondb_validation_text``)."""
+    from ocr.data.corpus import load_sentences
+    texts = {"corpus_validation": " ".join(load_sentences("validation"))[:200000]}
+    if iamondb:
+        from ocr.data.prose import iamondb_validation_text
+        texts["iamondb_validation"] = iamondb_validation_text(iamondb)
+    return texts
+
+
+def build(order=DEFAULT_ORDER, min_counts=DEFAULT_MIN_COUNTS, path=DEFAULT_LM_PATH, prose=False, iamondb=None):
+    """Train on the corpus train part (plus ``ocr.data.prose`` sentences when ``prose``), report held-out bits/char
+    (``held_out_texts``), save. Returns the LM."""
     from ocr.data.corpus import load_sentences
     started = time.time()
-    tables, settings = train_lm(" ".join(load_sentences("train")), order, min_counts)
+    sentences = load_sentences("train")
+    if prose:
+        from ocr.data.prose import load_prose
+        sentences = sentences + load_prose()
+    tables, settings = train_lm(" ".join(sentences), order, min_counts)
     lm = tables_to_lm(tables, settings)
-    held_out = " ".join(load_sentences("validation"))[:200000]
-    settings.update({"training_data": "ocr.data.corpus load_sentences('train') joined by spaces",
-                     "command": "python utils/build_char_lm.py --order %d --min-counts %s"
-                                % (order, ",".join(map(str, min_counts))),
-                     "validation_bits_per_char": round(bits_per_char(lm, held_out), 4),
-                     "validation_chars": len(held_out), "build_seconds": round(time.time() - started, 1)})
+    held_out = held_out_texts(iamondb)
+    settings.update({"training_data": "ocr.data.corpus load_sentences('train')%s joined by spaces"
+                                      % (" + ocr.data.prose load_prose()" if prose else ""),
+                     "command": "python utils/build_char_lm.py --order %d --min-counts %s%s%s"
+                                % (order, ",".join(map(str, min_counts)), " --prose" if prose else "",
+                                   " --iamondb " + iamondb if iamondb else ""),
+                     "validation_bits_per_char": round(bits_per_char(lm, held_out["corpus_validation"]), 4),
+                     "validation_chars": len(held_out["corpus_validation"])})
+    if iamondb:
+        settings["iamondb_validation_bits_per_char"] = round(bits_per_char(lm, held_out["iamondb_validation"]), 4)
+        settings["iamondb_validation_chars"] = len(held_out["iamondb_validation"])
+    settings["build_seconds"] = round(time.time() - started, 1)
     save_lm(lm, settings, path)
     settings["file_bytes"] = os.path.getsize(path)
     atomic_write_text(_settings_path(path), json.dumps(settings, indent=1, ensure_ascii=False) + "\n")
@@ -251,8 +273,16 @@ def main(argv=None):
     parser.add_argument("--min-counts", default=",".join(map(str, DEFAULT_MIN_COUNTS)),
                         help="comma-separated minimum count per order (non-decreasing, first 1)")
     parser.add_argument("-o", "--output", default=DEFAULT_LM_PATH)
+    parser.add_argument("--prose", action="store_true", help="train on ocr.data.prose sentences too")
+    parser.add_argument("--iamondb", help="IAM-OnDB tree: also report bits/char on its validation forms' text")
+    parser.add_argument("--measure", metavar="LM", help="only print the bits/char of an existing LM file")
     args = parser.parse_args(argv)
-    build(args.order, tuple(int(x) for x in args.min_counts.split(",")), args.output)
+    if args.measure:
+        lm = CharNgramLM.load(args.measure)
+        for name, text in held_out_texts(args.iamondb).items():
+            print("%s: %.4f bits/char (%d chars)" % (name, bits_per_char(lm, text), len(text)))
+        return
+    build(args.order, tuple(int(x) for x in args.min_counts.split(",")), args.output, args.prose, args.iamondb)
     with open(_settings_path(args.output), encoding="utf-8") as f:
         print(f.read())
 
