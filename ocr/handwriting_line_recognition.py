@@ -28,7 +28,8 @@ from ocr.config import LINE_SIZE, WORD_SIZE
 from ocr.data.augment import AugmentParams, augment_line
 from ocr.data.iam import IAMDataset
 from ocr.data.iamondb import IAMOnDBError
-from ocr.data.line_mix import LineSpec, MixedLineSet, RowView, ctc_fits, epoch_specs, pen_splits, word_bank
+from ocr.data.line_mix import (MixedLineSet, RowView, ctc_fits, epoch_specs, held_out_specs, pen_splits,
+                             word_bank)
 from ocr.metrics import cer, wer
 from ocr.models import pick_context
 from ocr.nets.recognizer import DEFAULT_CONFIG, build_recognizer, sequence_length
@@ -213,7 +214,7 @@ def main(argv=None):
     pen = bank = None
     if args.iamondb:
         try:
-            pen = pen_splits(args.iamondb, max_len, steps, args.max_test_items, args.seed)
+            pen = pen_splits(args.iamondb, args.max_test_items, args.seed, max_len, steps)
         except IAMOnDBError as err:
             fail(str(err))
         bank = word_bank(pen["train"])
@@ -240,8 +241,8 @@ def main(argv=None):
 
     def pen_loader(role):
         """Held-out IAM-OnDB lines rendered with fixed seeds (the same images every epoch)."""
-        specs = [LineSpec("pen", i, 10 ** 6 + i) for i in range(len(pen[role]))]
-        lines = MixedLineSet(specs, [encode(line.text) for line in pen[role]], None, pen[role], None, size)
+        labels = [encode(line.text) for line in pen[role]]
+        lines = MixedLineSet(held_out_specs(len(pen[role])), labels, None, pen[role], None, size)
         return gluon.data.DataLoader(lines, batch_size=args.batch_size, shuffle=False, batchify_fn=collate,
                                      num_workers=args.num_workers)
 

@@ -22,12 +22,10 @@ import tempfile
 import numpy as np
 
 from ocr.data.iamondb import IAMOnDBError
-from ocr.data.line_mix import LineSpec, render_spec, pen_splits
+from ocr.data.line_mix import held_out_specs, pen_splits, render_spec
 from ocr.evaluate import EvaluationError, Sample, folder_samples, iam_samples, make_transcriber, score, transcribe_all
 
 DECODERS = ("greedy", "beam", "lexicon")
-PEN_SEED = 10 ** 6             # the seeds of the rendered validation/test lines (as in training)
-MAX_LEN, STEPS = 150, 300      # the recogniser's label cap and CTC frames (60x1200 input)
 
 
 def model_path(spec: str, folder: str) -> str:
@@ -56,10 +54,9 @@ def real_samples(folder: str) -> tuple:
 
 def pen_samples(root: str, limit: int | None) -> list:
     """Rendered IAM-OnDB test lines (fixed seeds), as line samples."""
-    test = pen_splits(root, MAX_LEN, STEPS, None, 0)["test"][:limit]
-    return [Sample(line.line_id, lambda i=i, line=line: (
-        render_spec(LineSpec("pen", i, PEN_SEED + i), test, None, None), line.text))
-        for i, line in enumerate(test)]
+    test = pen_splits(root)["test"][:limit]
+    return [Sample(line.line_id, lambda spec=spec, line=line: (render_spec(spec, test, None, None), line.text))
+            for spec, line in zip(held_out_specs(len(test)), test)]
 
 
 def measure(model: str, sets: dict) -> dict:

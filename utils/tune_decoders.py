@@ -7,6 +7,9 @@
   'test' with ``python -m ocr.evaluate``.
 
     python utils/tune_decoders.py --iam-root data/synth_v1 --split validation --pairs runs/val_pairs.tsv --tune
+
+``--iamondb DIR`` adds the IAM-OnDB validation lines (rendered with the fixed seeds the recogniser's trainer
+validates on; ``--max-items`` caps them too), so the settings fit real hands as well as fonts.
 """
 import argparse
 import itertools
@@ -16,13 +19,13 @@ import sys
 
 from tqdm import tqdm
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from ocr.data.iam import IAMDataset, IAMNotFoundError  # noqa: E402
-from ocr.decode import BEAM_SETTINGS_PATH, get_decoder  # noqa: E402
-from ocr.metrics import cer  # noqa: E402
-from ocr.paths import atomic_write_text, refuse_overwrite  # noqa: E402
-from ocr.recognizer import Recognizer  # noqa: E402
+from ocr.data.iam import IAMDataset, IAMNotFoundError
+from ocr.data.iamondb import IAMOnDBError
+from ocr.data.line_mix import held_out_specs, pen_splits, render_spec
+from ocr.decode import BEAM_SETTINGS_PATH, get_decoder
+from ocr.metrics import cer
+from ocr.paths import atomic_write_text, refuse_overwrite
+from ocr.recognizer import Recognizer
 
 
 def recognise_split(root, split, model, max_items, batch_size=16):
@@ -38,6 +41,19 @@ def recognise_split(root, split, model, max_items, batch_size=16):
     return results
 
 
+def recognise_pen_validation(root, model, max_items, batch_size=16):
+    """[(probs T x C, truth)] for the IAM-OnDB validation lines (at most ``max_items``), rendered as in training."""
+    lines = pen_splits(root, max_items)["validation"]
+    specs = held_out_specs(len(lines))
+    recognizer = Recognizer.load(model)
+    results = []
+    for start in tqdm(range(0, len(lines), batch_size), desc="recognise IAM-OnDB validation"):
+        images = [render_spec(spec, lines, None, None) for spec in specs[start:start + batch_size]]
+        outputs = recognizer.recognize(images, batch_size=batch_size)
+        results.extend((probs, lines[start + k].text) for k, (_, probs) in enumerate(outputs))
+    return results
+
+
 def write_pairs(path, predictions, truths):
     """TSV ``prediction<TAB>truth`` with a header row, written atomically (alphabet text has no tabs)."""
     rows = ["prediction\ttruth"] + ["%s\t%s" % pair for pair in zip(predictions, truths)]
@@ -50,6 +66,7 @@ def main(argv=None):
     parser.add_argument("--split", default="validation")
     parser.add_argument("--model", help="recogniser (default: the shipped one)")
     parser.add_argument("--max-items", type=int)
+    parser.add_argument("--iamondb", help="IAM-OnDB tree: add its validation lines (rendered)")
     parser.add_argument("--pairs", help="write greedy prediction/truth pairs here (TSV)")
     parser.add_argument("--tune", action="store_true", help="grid-search beam+LM alpha and beta")
     parser.add_argument("--alphas", default="0.2,0.35,0.5,0.75,1.0")
@@ -66,7 +83,9 @@ def main(argv=None):
         if args.save:
             refuse_overwrite(BEAM_SETTINGS_PATH, args.overwrite)
         results = recognise_split(args.iam_root, args.split, args.model, args.max_items)
-    except (IAMNotFoundError, FileNotFoundError, FileExistsError) as error:
+        if args.iamondb:
+            results += recognise_pen_validation(args.iamondb, args.model, args.max_items)
+    except (IAMNotFoundError, IAMOnDBError, FileNotFoundError, FileExistsError) as error:
         sys.exit("error: %s" % error)
     truths = [truth for _, truth in results]
     greedy = get_decoder("greedy")
@@ -88,6 +107,7 @@ def main(argv=None):
         if args.save:
             settings = {"width": args.width, "alpha": best[1], "beta": best[2],
                         "tuned_on": {"iam_root": os.path.abspath(args.iam_root), "split": args.split,
+                                     "iamondb_validation": os.path.abspath(args.iamondb) if args.iamondb else None,
                                      "lines": len(results), "recogniser": args.model or "shipped",
                                      "greedy_cer": cer(greedy_texts, truths), "beam_lm_cer": best[0]}}
             atomic_write_text(BEAM_SETTINGS_PATH, json.dumps(settings, indent=1) + "\n")

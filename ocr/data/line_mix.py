@@ -18,6 +18,8 @@ from ocr.data.iamondb import load_iamondb, split_lines
 from ocr.data.pen import compose_line, render_line, word_groups
 from ocr.data.transforms import resize_image
 
+HELD_OUT_SEED = 10 ** 6
+
 
 @dataclass(frozen=True)
 class LineSpec:
@@ -34,18 +36,26 @@ def ctc_fits(label: np.ndarray, steps: int) -> bool:
     return len(label) + int(np.sum(label[1:] == label[:-1])) <= steps
 
 
-def pen_splits(root: str, max_len: int, steps: int, limit: int | None, seed: int) -> dict:
-    """IAM-OnDB lines of ``root`` with at most ``max_len`` characters that CTC can align in ``steps`` frames,
-    split by session (``split_lines``) -> {role: [OnlineLine]}; validation and test keep a seeded random subset
-    of at most ``limit`` lines."""
-    usable = [line for line in load_iamondb(root)
-              if len(line.text) <= max_len and ctc_fits(encode(line.text), steps)]
-    splits = split_lines(usable)
+def pen_splits(root: str, limit: int | None = None, seed: int = 0, max_len: int | None = None,
+               steps: int | None = None) -> dict:
+    """IAM-OnDB lines of ``root`` split by session (``split_lines``) -> {role: [OnlineLine]}. Then, per split, lines
+    longer than ``max_len`` characters or that CTC cannot align in ``steps`` frames are dropped (when given), and
+    validation and test keep a seeded random subset of at most ``limit`` lines."""
+    splits = split_lines(load_iamondb(root))
+    for role, lines in splits.items():
+        splits[role] = [line for line in lines if (max_len is None or len(line.text) <= max_len)
+                        and (steps is None or ctc_fits(encode(line.text), steps))]
     for role in ("validation", "test"):
         if limit is not None and limit < len(splits[role]):
             keep = np.sort(np.random.default_rng(seed).permutation(len(splits[role]))[:limit])
             splits[role] = [splits[role][i] for i in keep]
     return splits
+
+
+def held_out_specs(count: int) -> list:
+    """Specs of ``count`` held-out IAM-OnDB lines: line i is rendered with seed HELD_OUT_SEED + i, so validation,
+    tuning and benchmarks see the same images in every run."""
+    return [LineSpec("pen", i, HELD_OUT_SEED + i) for i in range(count)]
 
 
 def word_bank(lines: list) -> dict:
