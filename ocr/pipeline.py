@@ -60,6 +60,7 @@ LEVELS = ("auto",) + preprocess.LEVELS      # auto: decided from the image (prep
 DECODERS = ("beam", "greedy", "lexicon")
 DEFAULT_DECODER = "beam"
 FORMATS = ("text", "json", "page-xml", "alto")
+MIN_DISC = 9                 # px: the smallest disc normalise_illumination closes with (wider than strokes)
 REGION_EXPAND = 0.03         # the paragraph box is grown by 3% of its width and height before cropping (reference)
 # stage -> (model file stem in the models folder, what it is, the levels that need it)
 STAGES = {
@@ -112,7 +113,8 @@ def normalise_illumination(gray, background_side=512, min_paper=220):
     """uint8 gray (H, W) -> uint8 gray (H, W) with even paper (scans and phone photos alike).
 
     The background (paper and lighting) is estimated on a copy reduced to at most ``background_side`` pixels: a
-    grey closing with a disc of 1/30 of that side erases the ink strokes, a blur smooths it. The page is divided
+    grey closing with a disc of 1/30 of that side (at least MIN_DISC px, so that the strokes of a small crop are
+    erased too) erases the ink strokes, a blur smooths it. The page is divided
     by it, which removes shading and colour casts, and scaled so that the paper takes its median grey level, at
     least ``min_paper`` (a dim photo is brightened). Ink keeps its contrast to the paper, as in the training
     pages: also stretching the ink to black hurt the first checkpoints on synthetic test pages (paragraph IoU
@@ -121,7 +123,7 @@ def normalise_illumination(gray, background_side=512, min_paper=220):
     scale = min(1.0, background_side / max(height, width))
     small = cv2.resize(gray, (max(1, round(width * scale)), max(1, round(height * scale))),
                        interpolation=cv2.INTER_AREA)
-    side = max(3, round(max(small.shape) / 30) | 1)
+    side = max(MIN_DISC, round(max(small.shape) / 30)) | 1
     background = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side)))
     background = cv2.GaussianBlur(background, (0, 0), side / 2)
     paper = max(float(np.median(background)), min_paper)

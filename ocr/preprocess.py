@@ -21,10 +21,10 @@ MIN_CONTRAST = 40          # grey levels between paper and ink below which an im
 MIN_INK_SIZE = 5           # px: a connected ink component smaller both ways is not writing (dust, noise)
 MAX_SKEW = 20.0            # degrees searched either way
 PROFILE_SIDE = 800         # px: the ink mask is reduced to at most this side for the profile search
-LINE_MARGIN = 0.25         # margin added around a line or word crop, fraction of its ink height
-MIN_LINE_HEIGHT = 48       # px: a line or word crop whose ink is lower than this is scaled up to it
+LINE_MARGIN = 0.5          # margin added around a line or word crop, fraction of its ink height
 RULE_FRACTION = 0.4        # a printed rule spans at least this fraction of the image width
 MIN_RULE = 200             # px: and is at least this long
+WORD_PRIOR = 0.15          # reader confidence that a word's orientation as given is worth (normalise_page)
 AXIS_CERTAINTY = 5.0       # profile score ratio of the two axes below which the reader decides the axis too
 
 
@@ -199,18 +199,16 @@ def ink_box(mask: np.ndarray) -> tuple:
     return int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)
 
 
-def margin_matrix(shape: tuple, box: tuple, margin: int, min_height: int) -> tuple:
+def margin_matrix(shape: tuple, box: tuple, margin: int) -> tuple:
     """Crop of shape (H, W) whose ink lies at ``box`` (x, y, w, h) px -> (matrix (3, 3), output (H', W')): the
-    image scaled up so the ink is at least ``min_height`` px high (never down) and padded so ``margin`` px (before
-    scaling) of paper surround the ink on every side."""
+    crop padded so that ``margin`` px of paper surround the ink on every side (a thin strip is then fitted, and so
+    scaled up, by the recogniser as a whole line: a tight crop is not)."""
     height, width = shape
     x, y, w, h = box
-    scale = max(1.0, min_height / max(h, 1))
-    pad_left, pad_top = max(0, margin - x), max(0, margin - y)
-    pad_right, pad_bottom = max(0, margin - (width - x - w)), max(0, margin - (height - y - h))
-    matrix = np.array([[scale, 0, scale * pad_left], [0, scale, scale * pad_top], [0, 0, 1]], dtype=np.float64)
-    out = (round(scale * (height + pad_top + pad_bottom)), round(scale * (width + pad_left + pad_right)))
-    return matrix, out
+    left, top = max(0, margin - x), max(0, margin - y)
+    right, bottom = max(0, margin - (width - x - w)), max(0, margin - (height - y - h))
+    matrix = np.array([[1, 0, left], [0, 1, top], [0, 0, 1]], dtype=np.float64)
+    return matrix, (height + top + bottom, width + left + right)
 
 
 def has_printed_rules(mask: np.ndarray, fraction: float = RULE_FRACTION) -> bool:
@@ -283,34 +281,50 @@ def upright_turns(gray: np.ndarray, mask: np.ndarray, confidence=None) -> tuple:
                key=lambda item: item[1])
 
 
+def _turned(mask: np.ndarray, turns: int, skew: float) -> np.ndarray:
+    """bool mask (H, W) turned ``turns`` quarter turns and ``skew`` degrees counter-clockwise (rotation_matrix)."""
+    matrix, shape = rotation_matrix(mask.shape, turns, skew)
+    return warp(mask.astype(np.uint8) * 255, matrix, shape) > 127
+
+
+def _short(mask: np.ndarray) -> bool:
+    """Whether a bool ink mask (H, W) of text along the rows is a single band under 10 times as wide as high."""
+    box = ink_box(mask)
+    return len(text_bands(mask)) <= 1 and box[2] < 10 * box[3]
+
+
 def normalise_page(gray: np.ndarray, level: str = "auto", max_skew: float = MAX_SKEW, confidence=None) -> Prepared:
-    """uint8 gray (H, W) with dark ink (see fix_polarity) -> Prepared: turned upright and deskewed (up to
-    ``max_skew`` degrees; estimate_orientation, then upright_turns with the reader's ``confidence`` when given,
-    which also picks the axis when the profile leaves it in doubt and one axis shows a single text band: a word), ``level`` decided from the image when 'auto'
-    (detect_level), and for lines and words scaled up to MIN_LINE_HEIGHT px of ink with LINE_MARGIN of paper
-    around it. An image without ink gives ``blank``."""
+    """uint8 gray (H, W) with dark ink (see fix_polarity) -> Prepared: turned upright and deskewed, ``level``
+    decided from the image when 'auto' (detect_level), and for lines and words LINE_MARGIN of their ink height in
+    paper around the ink. An image without ink gives ``blank``.
+
+    The axis and skew (up to ``max_skew`` degrees) come from estimate_orientation; upright vs upside down from
+    upright_turns, with the reader's ``confidence`` (line crops -> mean confidence) when given. The reader also
+    picks the axis when the profile leaves it in doubt and one axis shows a single text band. A word or a few (_short) is
+    not deskewed (its profile is too short to measure a skew), and the reader must beat its orientation as given
+    by WORD_PRIOR to turn it (an upside-down word is often a word too: 'your' / 'hnoʎ')."""
     if level != "auto" and level not in LEVELS:
         raise ValueError("unknown level %r (choose from auto, %s)" % (level, ", ".join(LEVELS)))
     mask = ink_mask(gray)
     if not mask.any():
         return Prepared(gray, np.eye(3), gray.shape, "page" if level == "auto" else level, blank=True)
-    axes = []
     found = estimate_orientation(mask, max_skew)
-    scores = [score for _, _, score in found]
-    for turns, skew, _ in found:
+    axes = [(turns, skew, _turned(mask, turns, skew)) for turns, skew, _ in found]
+    short = _short(axes[0][2])
+    if short:
+        axes = [(turns, 0.0, _turned(mask, turns, 0.0)) for turns, _, _ in axes]
+    doubt = found[0][2] < AXIS_CERTAINTY * found[1][2] and min(len(text_bands(m)) for _, _, m in axes) <= 1
+    candidates = []
+    for turns, skew, turned_mask in axes[:2 if doubt and confidence else 1]:
         matrix, shape = rotation_matrix(gray.shape, turns, skew)
-        axes.append((turns, skew, matrix, shape, warp(mask.astype(np.uint8) * 255, matrix, shape) > 127))
-    doubt = scores[0] < AXIS_CERTAINTY * scores[1] and min(len(text_bands(axis[4])) for axis in axes) <= 1
-    best = None
-    for turns, skew, matrix, shape, turned_mask in axes[:2 if doubt and confidence else 1]:
         flip, score = upright_turns(warp(gray, matrix, shape), turned_mask, confidence)
-        if best is None or score > best[0]:
-            best = score, (turns + flip) % 4, skew, turned_mask if flip == 0 else turned_mask[::-1, ::-1]
-    _, turns, skew, turned_mask = best
+        prior = WORD_PRIOR if short and (turns + flip) % 4 == 0 else 0.0
+        candidates.append((score + prior, (turns + flip) % 4, skew, turned_mask[::-1, ::-1] if flip else turned_mask))
+    _, turns, skew, turned_mask = max(candidates, key=lambda candidate: candidate[0])
     matrix, shape = rotation_matrix(gray.shape, turns, skew)
     level = detect_level(turned_mask) if level == "auto" else level
     if level in ("line", "word"):
         box = ink_box(turned_mask)
-        scaled, shape = margin_matrix(shape, box, round(LINE_MARGIN * box[3]), MIN_LINE_HEIGHT)
+        scaled, shape = margin_matrix(shape, box, round(LINE_MARGIN * box[3]))
         matrix = scaled @ matrix
     return Prepared(warp(gray, matrix, shape), matrix, gray.shape, level, quarter_turns=turns, skew=skew)

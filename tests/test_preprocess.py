@@ -104,15 +104,14 @@ def test_boxes_map_back_to_the_given_image():
     assert 0 <= x and 0 <= y and x + w <= given.shape[1] and y + h <= given.shape[0]
 
 
-def test_thin_tight_strip_is_scaled_up_with_margins():
+def test_thin_tight_strip_gets_margins():
     line = text_image([WORDS])
     x, y, w, h = pp.ink_box(pp.ink_mask(line))
     strip = cv2.resize(line[y:y + h, x:x + w], (952, 28), interpolation=cv2.INTER_AREA)
     prepared = pp.normalise_page(strip)
     assert prepared.level == "line"
     ix, iy, iw, ih = pp.ink_box(pp.ink_mask(prepared.image))
-    assert ih >= pp.MIN_LINE_HEIGHT - 2
-    assert min(ix, iy, prepared.image.shape[1] - ix - iw, prepared.image.shape[0] - iy - ih) >= 0.2 * ih
+    assert min(ix, iy, prepared.image.shape[1] - ix - iw, prepared.image.shape[0] - iy - ih) >= pp.LINE_MARGIN * ih - 2
     assert prepared.box_to_source((0, 0, prepared.image.shape[1], prepared.image.shape[0])) == (0, 0, 952, 28)
 
 
