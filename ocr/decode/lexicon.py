@@ -34,6 +34,8 @@ from ocr.decode.distance import EditCosts
 from ocr.decode.greedy import decode_greedy
 
 ENGLISH_WORDS_PATH = os.path.join(os.path.dirname(symspellpy.__file__), "frequency_dictionary_en_82_765.txt")
+PROSE_WORDS_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "models", "decoding", "prose_words.txt")
 WORD = re.compile(r"(?<![\w'])[A-Za-z]+(?:'[A-Za-z]+)*(?![\w'])")
 MAX_EDITS = 2
 
@@ -58,12 +60,15 @@ class Lexicon:
 
     @classmethod
     def english(cls):
-        """The English frequency list shipped by symspellpy (``word count`` per line)."""
-        counts = {}
-        with open(ENGLISH_WORDS_PATH, encoding="utf-8") as f:
-            for line in f:
-                word, count = line.split()
-                counts[word] = int(count)
+        """The English frequency list shipped by symspellpy (``word count`` per line), plus the words of
+        PROSE_WORDS_PATH (``utils/build_word_list.py``: names and words of handwritten-style prose that the list
+        lacks), each as rare as the list's rarest word."""
+        counts = read_word_counts(ENGLISH_WORDS_PATH)
+        if os.path.exists(PROSE_WORDS_PATH):
+            rarest = min(counts.values())
+            with open(PROSE_WORDS_PATH, encoding="utf-8") as f:
+                for word in f.read().split():
+                    counts.setdefault(word, rarest)
         return cls(counts)
 
     @classmethod
@@ -74,6 +79,16 @@ class Lexicon:
             for word in WORD.findall(f.read()):
                 counts[word.lower()] = counts.get(word.lower(), 0) + 1
         return cls(counts)
+
+
+def read_word_counts(path):
+    """{word: count} of a ``word count`` per line file."""
+    counts = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            word, count = line.split()
+            counts[word] = int(count)
+    return counts
 
 
 def _restore_case(original, word):
