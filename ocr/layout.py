@@ -10,12 +10,20 @@ that a cheaper link jumped over) is put into that gap. Chains follow sloped line
 touch (a descender reaching into the next line) stay apart because every word has only one neighbour per side,
 and a line of a single word is still a line. Unlike the reference's heuristics nothing is dropped for its
 position or length.
+
+Given the text bands of the region's ink (``ocr.preprocess.line_bands`` of the upright, deskewed region), lines
+follow them instead: each word joins the band whose core (x-height zone) is nearest its centre, so the pieces
+real handwriting gives the detector (the top of a capital or an ascender, an i-dot, a comma, a descender) are
+read inside their line, and parts of one line join left to right. A band over TALL_BAND times the median height
+(two lines whose ink touches) and words far from every core (over one median band height) are grouped by chains.
 """
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ocr.data.transforms import crop_image
+
+TALL_BAND = 1.8        # a text band over this many times the median band height holds more than one line
 
 
 @dataclass
@@ -66,17 +74,8 @@ def _splice_orphans(chains, ok):
             return remaining
 
 
-def group_words_into_lines(word_boxes, min_v_overlap=0.4, min_area=1e-5, margin=(0.01, 0.1)):
-    """Group word boxes (n, 4) (x, y, w, h fractions) into TextLines sorted top to bottom.
-
-    ``margin`` = (fraction of the region width, fraction of the median word height) added around each line's
-    union box, clipped to [0, 1]. Words with area <= ``min_area`` are ignored.
-    """
-    word_boxes = np.asarray(word_boxes, dtype=np.float64).reshape(-1, 4)
-    keep = np.nonzero(word_boxes[:, 2] * word_boxes[:, 3] > min_area)[0]
-    if len(keep) == 0:
-        return []
-    boxes = word_boxes[keep]
+def _chains(boxes, min_v_overlap):
+    """Word boxes (n, 4) -> lines as chains of indices into them (see the module doc), in no particular order."""
     ok, cost = _links(boxes, min_v_overlap)
     right_of, left_of = {}, {}
     lefts, rights = np.nonzero(ok)
@@ -89,9 +88,48 @@ def group_words_into_lines(word_boxes, min_v_overlap=0.4, min_area=1e-5, margin=
             chains.append([start])
             while chains[-1][-1] in right_of:
                 chains[-1].append(right_of[chains[-1][-1]])
+    return _splice_orphans(chains, ok)
+
+
+def _band_lines(boxes, bands, min_v_overlap):
+    """Word boxes (n, 4) and text bands [(top, core_top, core_bottom, bottom)] (fractions of the region height)
+    -> lines as lists of indices into the boxes (see the module doc), in no particular order."""
+    bands = np.asarray(bands, dtype=np.float64).reshape(-1, 4)
+    centres = boxes[:, 1] + boxes[:, 3] / 2
+    distance = np.maximum(bands[None, :, 1] - centres[:, None], centres[:, None] - bands[None, :, 2]).clip(0)
+    nearest = distance.argmin(axis=1)
+    heights = bands[:, 3] - bands[:, 0]
+    median = float(np.median(heights))
+    loose = distance[np.arange(len(boxes)), nearest] > median
+    groups = [np.flatnonzero((nearest == k) & ~loose) for k in range(len(bands))]
+    lines = []
+    for members, height in zip(groups, heights):
+        if height > TALL_BAND * median:
+            lines += [members[chain].tolist() for chain in _chains(boxes[members], min_v_overlap)]
+        elif len(members):
+            lines.append(members.tolist())
+    loose = np.flatnonzero(loose)
+    return lines + [loose[chain].tolist() for chain in _chains(boxes[loose], min_v_overlap)] if len(loose) else lines
+
+
+def group_words_into_lines(word_boxes, min_v_overlap=0.4, min_area=1e-5, margin=(0.01, 0.1), bands=None):
+    """Group word boxes (n, 4) (x, y, w, h fractions) into TextLines sorted top to bottom, words left to right.
+
+    ``bands``: the region's text bands [(top, core_top, core_bottom, bottom)] as fractions of its height, or None
+    (see the module doc). ``margin`` = (fraction of the region width, fraction of the median word height) added
+    around each line's union box, clipped to [0, 1]. Words with area <= ``min_area`` are ignored.
+    """
+    word_boxes = np.asarray(word_boxes, dtype=np.float64).reshape(-1, 4)
+    keep = np.nonzero(word_boxes[:, 2] * word_boxes[:, 3] > min_area)[0]
+    if len(keep) == 0:
+        return []
+    boxes = word_boxes[keep]
+    groups = _band_lines(boxes, bands, min_v_overlap) if bands is not None and len(bands) else \
+        _chains(boxes, min_v_overlap)
     median_h = float(np.median(boxes[:, 3]))
     lines = []
-    for chain in _splice_orphans(chains, ok):
+    for chain in groups:
+        chain = sorted(chain, key=lambda i: boxes[i, 0] + boxes[i, 2] / 2)
         members = boxes[chain]
         x1, y1 = members[:, 0].min() - margin[0], members[:, 1].min() - margin[1] * median_h
         x2 = (members[:, 0] + members[:, 2]).max() + margin[0]

@@ -190,8 +190,8 @@ class Pipeline:
              **options):
         """Load, once, the models ``level`` needs (auto, page: all three; region: detector + recogniser; line,
         word: recogniser) from ``models_dir`` on ``ctx`` (default CPU); ``recognizer``: a recogniser name or path to
-        use instead of the one in ``models_dir``. ``decoder``: a name of DECODERS or a callable probs -> Decoded. ``options``:
-        normalise, batch_size. Raises MissingModelError naming a missing model."""
+        use instead of the one in ``models_dir``. ``decoder``: a name of DECODERS or a callable probs -> Decoded.
+        ``options``: normalise, batch_size. Raises MissingModelError naming a missing model."""
         _check_level(level)
         loaders = {"paragraph": ParagraphSegmenter.load, "detector": WordDetector.load, "recognizer": Recognizer.load}
         models = {}
@@ -242,7 +242,8 @@ class Pipeline:
 
     def layout(self, page, level="page"):
         """uint8 gray page (H, W) -> (region, lines): region (x, y, w, h) page pixels or None when the paragraph
-        stage finds no block; lines in reading order as (line box, [word boxes]), all (x, y, w, h) page pixels.
+        stage finds no block; lines in reading order as (line box, [word boxes]), all (x, y, w, h) page pixels: the
+        detected words grouped along the text bands of the region's ink (ocr.layout, preprocess.line_bands).
         ``level``: page, region, line or word (a line or word is one line, the whole image)."""
         self._require(level)
         height, width = page.shape[:2]
@@ -256,9 +257,11 @@ class Pipeline:
             grown = expand_box((x / width, y / height, w / width, h / height), REGION_EXPAND, REGION_EXPAND)
             region = _to_page(grown, region)          # as ocr.paragraph.crop_region, keeping the offset
         rx, ry, rw, rh = region
-        word_boxes, _ = self.detector.predict(page[ry:ry + rh, rx:rx + rw])
+        crop = page[ry:ry + rh, rx:rx + rw]
+        word_boxes, _ = self.detector.predict(crop)
+        bands = np.array(preprocess.line_bands(preprocess.ink_mask(crop)), dtype=np.float64).reshape(-1, 4) / rh
         lines = []
-        for line in group_words_into_lines(word_boxes):
+        for line in group_words_into_lines(word_boxes, bands=bands):
             box = _to_page(line.box, region)
             if box[2] > 0 and box[3] > 0:
                 lines.append((box, [_to_page(word_boxes[i], region) for i in line.word_indices]))
@@ -316,8 +319,8 @@ def parse_args(argv=None):
                         help="beam: CTC beam search with the character LM (default); greedy: best path; "
                              "lexicon: words corrected against an English word list")
     parser.add_argument("--level", choices=LEVELS, default="auto",
-                        help="auto (default): decided from the image; page: a printed form; region: a block of handwriting; "
-                             "line: one text line; word: one word")
+                        help="auto (default): decided from the image; page: a printed form; region: a block of "
+                             "handwriting; line: one text line; word: one word")
     parser.add_argument("--format", choices=FORMATS, default="text",
                         help="what is printed (without --out) and, for page-xml/alto, written as <stem>.xml")
     parser.add_argument("--out", metavar="DIR", help="write <stem>.txt, .json, _boxed.png (and .xml) per page")

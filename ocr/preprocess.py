@@ -157,6 +157,14 @@ def text_bands(mask: np.ndarray, threshold: float = 0.25) -> list:
     return bands
 
 
+def line_bands(mask: np.ndarray) -> list:
+    """text_bands of a bool ink mask (H, W) without those whose core is under half the median core height (printed
+    rules, underlines)."""
+    bands = text_bands(mask)
+    cores = [core_bottom - core_top + 1 for _, core_top, core_bottom, _ in bands]
+    return [band for band, core in zip(bands, cores) if core >= 0.5 * np.median(cores)]
+
+
 def upside_down_score(mask: np.ndarray) -> float:
     """bool ink mask (H, W) of text running along the rows -> in [-1, 1]: (ink below the core bands - ink above
     them) / both, over every text band (text_bands). Upright Latin handwriting scores below 0."""
@@ -252,17 +260,14 @@ def pad(gray: np.ndarray, margin: int) -> np.ndarray:
 
 def sample_lines(gray: np.ndarray, mask: np.ndarray, count: int = 5) -> list:
     """uint8 gray (H, W) and its bool ink mask, text along the rows -> up to ``count`` crops (uint8 (h, w)) of text
-    bands spread evenly from top to bottom (bands whose core is under half the median core height, such as
-    printed rules, left out): the band's core grown by its height up and down, cut to its ink columns, with
-    LINE_MARGIN of its height in paper around."""
-    bands = text_bands(mask)
-    cores = [core_bottom - core_top + 1 for _, core_top, core_bottom, _ in bands]
-    bands = [band for band, core in zip(bands, cores) if core >= 0.5 * np.median(cores)]
+    bands (line_bands) spread evenly from top to bottom: the band, at most its core's height above and below the
+    core, cut to its ink columns, with LINE_MARGIN of its height in paper around."""
+    bands = line_bands(mask)
     picks = np.unique(np.linspace(0, len(bands) - 1, min(count, len(bands))).round().astype(int))
     crops = []
-    for _, core_top, core_bottom, _ in (bands[i] for i in picks):
+    for band_top, core_top, core_bottom, band_bottom in (bands[i] for i in picks):
         core = core_bottom - core_top + 1
-        top, bottom = max(0, core_top - core), min(len(mask), core_bottom + core + 1)
+        top, bottom = max(band_top, core_top - core), min(band_bottom, core_bottom + core) + 1
         columns = np.flatnonzero(mask[top:bottom].any(axis=0))
         crop = gray[top:bottom, columns[0]:columns[-1] + 1]
         crops.append(pad(crop, round(LINE_MARGIN * len(crop))))
@@ -300,9 +305,9 @@ def normalise_page(gray: np.ndarray, level: str = "auto", max_skew: float = MAX_
 
     The axis and skew (up to ``max_skew`` degrees) come from estimate_orientation; upright vs upside down from
     upright_turns, with the reader's ``confidence`` (line crops -> mean confidence) when given. The reader also
-    picks the axis when the profile leaves it in doubt and one axis shows a single text band. A word or a few (_short) is
-    not deskewed (its profile is too short to measure a skew), and the reader must beat its orientation as given
-    by WORD_PRIOR to turn it (an upside-down word is often a word too: 'your' / 'hnoʎ')."""
+    picks the axis when the profile leaves it in doubt and one axis shows a single text band. A word or a few
+    (_short) is not deskewed (its profile is too short to measure a skew), and the reader must beat its
+    orientation as given by WORD_PRIOR to turn it (an upside-down word is often a word too: 'your' / 'hnoʎ')."""
     if level != "auto" and level not in LEVELS:
         raise ValueError("unknown level %r (choose from auto, %s)" % (level, ", ".join(LEVELS)))
     mask = ink_mask(gray)

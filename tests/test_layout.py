@@ -49,3 +49,39 @@ def test_tiny_boxes_ignored_and_crops_match_lines():
     crops = crop_lines(np.zeros((100, 200), np.uint8), lines)
     assert len(crops) == 1 and crops[0].shape[0] >= 10 and crops[0].shape[1] >= 60
     assert group_words_into_lines(np.zeros((0, 4))) == []
+
+
+# ---- lines along the text bands of the ink ---------------------------------------------------------------------
+
+BANDS = [(0.08, 0.10, 0.15, 0.18), (0.28, 0.30, 0.35, 0.38)]     # (top, core top, core bottom, bottom) of 2 lines
+
+
+def test_fragments_join_their_line_along_the_bands():
+    # line 1: two words, an i-dot above and the top of a capital; line 2: a word, a comma, a descender below it
+    boxes = np.array([[0.1, 0.10, 0.2, 0.05], [0.4, 0.10, 0.2, 0.05], [0.45, 0.05, 0.01, 0.02],
+                      [0.12, 0.06, 0.03, 0.04],
+                      [0.1, 0.30, 0.2, 0.05], [0.32, 0.34, 0.01, 0.02], [0.2, 0.35, 0.03, 0.05]])
+    assert len(group_words_into_lines(boxes)) > 2                                 # chains alone: extra lines
+    lines = group_words_into_lines(boxes, bands=BANDS)
+    assert [sorted(line.word_indices) for line in lines] == [[0, 1, 2, 3], [4, 5, 6]]
+
+
+def test_parts_of_a_line_join_left_to_right():
+    # the right half of a line sits a little higher: chains would make two lines, bands one, left part first
+    boxes = np.array([[0.6, 0.09, 0.15, 0.05], [0.8, 0.085, 0.15, 0.05], [0.1, 0.115, 0.15, 0.05],
+                      [0.3, 0.12, 0.15, 0.05]])
+    lines = group_words_into_lines(boxes, bands=BANDS[:1])
+    assert [line.word_indices for line in lines] == [[2, 3, 0, 1]]
+
+
+def test_a_tall_band_of_two_touching_lines_is_split_by_chains():
+    bands = [(0.0, 0.02, 0.05, 0.07), (0.1, 0.12, 0.30, 0.32), (0.4, 0.42, 0.45, 0.47)]   # middle: two lines
+    boxes = _words([(0.1, 0.01), (0.1, 0.12), (0.3, 0.12), (0.1, 0.22), (0.3, 0.22), (0.1, 0.41)])
+    lines = group_words_into_lines(boxes, bands=bands)
+    assert [line.word_indices for line in lines] == [[0], [1, 2], [3, 4], [5]]
+
+
+def test_a_word_far_from_every_band_is_kept_as_its_own_line():
+    boxes = _words([(0.1, 0.11), (0.3, 0.11), (0.5, 0.7)])
+    lines = group_words_into_lines(boxes, bands=BANDS)
+    assert [line.word_indices for line in lines] == [[0, 1], [2]]
