@@ -119,8 +119,9 @@ def text_bands(mask: np.ndarray, threshold: float = 0.25) -> list:
     """bool ink mask (H, W) of text running along the rows -> [(top, core_top, core_bottom, bottom)] row indices
     (inclusive) of each text line, top to bottom. Cores are runs of rows whose ink count is at least ``threshold``
     of the 95th percentile of the non-empty rows, merged across gaps under half their median height (a line whose
-    capitals stand above its core); a core under 0.35 of the 90th percentile of their heights joins its nearest
-    neighbour (dots, a lone descender); a band grows from its core while the counts fall."""
+    capitals stand above its core); a core under ``low`` = 0.35 of the 90th percentile of their heights joins its
+    nearest neighbour when that is at most ``low`` away (dots, a lone descender); a band grows from its core while
+    the counts fall."""
     profile = mask.sum(axis=1).astype(np.float64)
     if not profile.any():
         return []
@@ -136,16 +137,20 @@ def text_bands(mask: np.ndarray, threshold: float = 0.25) -> list:
         else:
             cores.append([int(start), int(end)])
     low = 0.35 * np.percentile([end - start + 1 for start, end in cores], 90)
-    while len(cores) > 1:                # a low core is part of its nearest neighbour's line
-        heights = [end - start + 1 for start, end in cores]
-        small = int(np.argmin(heights))
-        if heights[small] >= low:
-            break
-        gaps = [cores[small][0] - cores[small - 1][1] if small > 0 else np.inf,
-                cores[small + 1][0] - cores[small][1] if small + 1 < len(cores) else np.inf]
-        other = small - 1 if gaps[0] <= gaps[1] else small + 1
-        first, last = sorted((small, other))
-        cores[first:last + 1] = [[cores[first][0], cores[last][1]]]
+    merged = True
+    while merged and len(cores) > 1:     # a low core near a neighbour is part of that neighbour's line
+        merged = False
+        for small in sorted(range(len(cores)), key=lambda k: cores[k][1] - cores[k][0]):
+            if cores[small][1] - cores[small][0] + 1 >= low:
+                break
+            gaps = [cores[small][0] - cores[small - 1][1] if small > 0 else np.inf,
+                    cores[small + 1][0] - cores[small][1] if small + 1 < len(cores) else np.inf]
+            if min(gaps) <= low:
+                other = small - 1 if gaps[0] <= gaps[1] else small + 1
+                first, last = sorted((small, other))
+                cores[first:last + 1] = [[cores[first][0], cores[last][1]]]
+                merged = True
+                break
     bands = []
     for core_top, core_bottom in cores:
         top, bottom = core_top, core_bottom
