@@ -243,8 +243,9 @@ class Pipeline:
     def layout(self, page, level="page"):
         """uint8 gray page (H, W) -> (region, lines): region (x, y, w, h) page pixels or None when the paragraph
         stage finds no block; lines in reading order as (line box, [word boxes]), all (x, y, w, h) page pixels: the
-        detected words grouped along the text bands of the region's ink (ocr.layout, preprocess.line_bands).
-        ``level``: page, region, line or word (a line or word is one line, the whole image)."""
+        detected words grouped along the text bands of the region's ink (ocr.layout, preprocess.line_bands); printed
+        rules in the region are erased first (preprocess.erase_rules). ``level``: page, region, line or word (a line
+        or word is one line, the whole image)."""
         self._require(level)
         height, width = page.shape[:2]
         if level in ("line", "word"):
@@ -257,7 +258,7 @@ class Pipeline:
             grown = expand_box((x / width, y / height, w / width, h / height), REGION_EXPAND, REGION_EXPAND)
             region = _to_page(grown, region)          # as ocr.paragraph.crop_region, keeping the offset
         rx, ry, rw, rh = region
-        crop = page[ry:ry + rh, rx:rx + rw]
+        crop = preprocess.erase_rules(page[ry:ry + rh, rx:rx + rw])
         word_boxes, _ = self.detector.predict(crop)
         bands = np.array(preprocess.line_bands(preprocess.ink_mask(crop)), dtype=np.float64).reshape(-1, 4) / rh
         lines = []
@@ -268,6 +269,8 @@ class Pipeline:
         return region, lines
 
     def _recognise(self, page, lines):
+        """[(text, probs)] of the line crops of ``page`` (printed rules erased) at the ``lines`` boxes (layout)."""
+        page = preprocess.erase_rules(page) if lines else page
         crops = [page[y:y + h, x:x + w] for (x, y, w, h), _ in lines]
         return self.recognizer.recognize(crops, self.batch_size) if crops else []
 

@@ -224,13 +224,29 @@ def margin_matrix(shape: tuple, box: tuple, margin: int) -> tuple:
     return matrix, (height + top + bottom, width + left + right)
 
 
-def has_printed_rules(mask: np.ndarray, fraction: float = RULE_FRACTION) -> bool:
-    """Whether a bool ink mask (H, W) holds a horizontal rule (the lines that separate the printed parts of a form
-    from the handwriting): a connected component at least ``fraction`` of the width and MIN_RULE px long
-    and under 1/30 of its length high (a rule a degree or two off level still counts)."""
-    count, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    widths, heights = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]
-    return bool(np.any((widths >= max(fraction * mask.shape[1], MIN_RULE)) & (heights * 30 < widths)))
+def rule_mask(mask: np.ndarray, fraction: float = RULE_FRACTION) -> np.ndarray:
+    """bool ink mask (H, W) -> bool (H, W) of its horizontal rules (the printed lines of a form): connected
+    components at least ``fraction`` of the width and MIN_RULE px long and under 1/30 of their length high (a rule
+    a degree or two off level still counts)."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    widths, heights = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    rules = (widths >= max(fraction * mask.shape[1], MIN_RULE)) & (heights * 30 < widths)
+    rules[0] = False
+    return rules[labels]
+
+
+def has_printed_rules(mask: np.ndarray) -> bool:
+    """Whether a bool ink mask (H, W) holds a horizontal rule (rule_mask)."""
+    return bool(rule_mask(mask).any())
+
+
+def erase_rules(gray: np.ndarray) -> np.ndarray:
+    """uint8 gray (H, W) with the pixels of its rules (rule_mask of its ink, grown by 1 px) painted paper grey."""
+    rules = rule_mask(ink_mask(gray))
+    if not rules.any():
+        return gray
+    rules = cv2.dilate(rules.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    return np.where(rules, np.uint8(np.median(gray)), gray)
 
 
 def word_gaps(mask: np.ndarray, min_gap: float) -> int:

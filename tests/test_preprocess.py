@@ -152,3 +152,11 @@ def test_pipeline_auto_level_line_and_blank():
     for page in (np.zeros((300, 500), np.uint8), np.full((300, 500), 255, np.uint8)):
         empty = pipeline.transcribe(page)
         assert empty.region is None and empty.lines == [] and empty.text == ""
+
+
+def test_rules_are_erased_and_text_kept():
+    page = form_image()
+    erased = pp.erase_rules(page)
+    assert not pp.has_printed_rules(pp.ink_mask(erased)) and pp.has_printed_rules(pp.ink_mask(page))
+    assert (erased[150:153, 60:1140] > 200).all()
+    assert np.array_equal(erased[200:440], page[200:440])            # the text lines are untouched
