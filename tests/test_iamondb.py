@@ -1,4 +1,5 @@
 """IAM-OnDB reader, pen renderer and the mixed line source, on small IAM-OnDB-format trees the tests write."""
+import json
 import os
 
 import numpy as np
@@ -178,3 +179,22 @@ def test_mixed_epoch_and_items(tree):
     pen = [i for i, s in enumerate(specs) if s.kind != "font"][0]
     assert np.array_equal(dataset[pen][0], dataset[pen][0])
     assert isinstance(specs[pen], LineSpec)
+
+
+def test_trainer_mixes_rendered_pen_lines_and_records_them(tmp_path):
+    from ocr import handwriting_line_recognition as cli
+    from tests.test_training import _cli_args, make_iam_tree
+    root = str(tmp_path / "iamondb")
+    for k in range(40):        # 40 sessions of one form each (a day apart), two lines a form
+        write_form(root, "x%02d-%03dz" % (k, k), ["one two three", "four five"], t0=86400.0 * k)
+    iam = make_iam_tree(tmp_path / "iam")
+    history = cli.main(_cli_args(tmp_path, iam) + ["--iamondb", root, "--epoch-items", "12", "--pen-share", "0.5"])
+    assert len(history) == 1
+    assert {"val_cer", "font_val_cer"} <= set(history[0])        # validation on pen lines and on font lines
+    info = json.loads((tmp_path / "ckpt" / "line.json").read_text())
+    record = info["training"]["iamondb"]
+    assert record["epoch_items"] == 12 and record["pen_share"] == 0.5
+    forms = record["forms"]
+    assert forms["train"] and forms["validation"] and forms["test"]
+    assert not set(forms["train"]) & (set(forms["validation"]) | set(forms["test"]))
+    assert {"test_cer", "font_test_cer"} <= set(info["test_metrics"])
