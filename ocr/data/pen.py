@@ -121,6 +121,17 @@ def compose_line(word_strokes: list, rng: np.random.Generator) -> list:
     return out
 
 
+def word_coverage(strokes: list, style: WriterStyle, rng: np.random.Generator, px_per_unit: float, origin: tuple,
+                  rotation: float, margin: tuple = (2, 2)) -> tuple:
+    """One word's strokes (tablet units) drawn at a fixed scale, so all words of a form share one size:
+    -> (coverage float32 (H, W) in 0..1, ox, oy), where (ox, oy) is the pixel of the tablet point ``origin`` in the
+    coverage. ``px_per_unit``: pixels per tablet unit; style's x-stretch, slant and jitter apply; ``rotation``:
+    degrees counter-clockwise about ``origin``; ``margin``: (vertical, horizontal) pixels of paper around the ink."""
+    laid = [_pixel_stroke(stroke, origin, px_per_unit, style, rotation, rng) for stroke in strokes]
+    coverage, x0, y0 = draw_coverage(laid, style, margin)
+    return coverage, -x0, -y0
+
+
 def chaikin(points: np.ndarray, iterations: int = 2) -> np.ndarray:
     """Corner-cutting smoothing of a polyline (N, D) -> (M, D); ends are kept. Fewer than 3 points: unchanged."""
     for _ in range(iterations):
@@ -186,23 +197,35 @@ def _layout(strokes: list, style: WriterStyle, rng: np.random.Generator) -> list
             extra += min(gap, MAX_GAP_BODY * body) * style.word_spacing - gap
         shift[clusters[k][2]] = extra
     centre_y = float(np.median(np.concatenate([s[:, 1] for s in strokes])))
-    angle = np.deg2rad(style.rotation)
+    return [_pixel_stroke(stroke, (-shift[i], centre_y), scale, style, style.rotation, rng)
+            for i, stroke in enumerate(strokes)]
+
+
+def _pixel_stroke(stroke: np.ndarray, origin: tuple, scale: float, style: WriterStyle, rotation: float,
+                  rng: np.random.Generator) -> np.ndarray:
+    """One tablet stroke (N, 3) -> pixel stroke (N, 3) of x, y, pressure: ``origin`` (tablet units) goes to (0, 0),
+    then ``scale`` pixels per tablet unit, style's x-stretch and slant, ``rotation`` degrees counter-clockwise and a
+    random shift of style.jitter_px."""
+    angle = np.deg2rad(rotation)
     cos, sin = np.cos(angle), np.sin(angle)
-    out = []
-    for i, stroke in enumerate(strokes):
-        x = (stroke[:, 0] + shift[i]) * scale * style.scale_x
-        y = (stroke[:, 1] - centre_y) * scale
-        x = x - style.slant * y
-        x, y = cos * x + sin * y, -sin * x + cos * y
-        jitter = rng.normal(0.0, style.jitter_px, 2)
-        out.append(np.stack([x + jitter[0], y + jitter[1], _pressure(stroke)], axis=1).astype(np.float32))
-    return out
+    x = (stroke[:, 0] - origin[0]) * scale * style.scale_x
+    y = (stroke[:, 1] - origin[1]) * scale
+    x = x - style.slant * y
+    x, y = cos * x + sin * y, -sin * x + cos * y
+    jitter = rng.normal(0.0, style.jitter_px, 2)
+    return np.stack([x + jitter[0], y + jitter[1], _pressure(stroke)], axis=1).astype(np.float32)
 
 
 def ink_coverage(strokes: list, style: WriterStyle, rng: np.random.Generator, margin: tuple = (12, 20)) -> np.ndarray:
     """Float32 coverage (H, W) in 0..1 of the strokes drawn with ``style``'s pen; ``margin`` = (vertical,
     horizontal) paper in pixels around the ink."""
-    laid = _layout(strokes, style, rng)
+    return draw_coverage(_layout(strokes, style, rng), style, margin)[0]
+
+
+def draw_coverage(laid: list, style: WriterStyle, margin: tuple) -> tuple:
+    """Pixel strokes (``_pixel_stroke``: (N, 3) of x, y, pressure) -> (coverage float32 (H, W) in 0..1, x0, y0):
+    drawn with ``style``'s pen, ``margin`` = (vertical, horizontal) pixels of paper around the ink; (x0, y0) is the
+    position of the coverage's top-left pixel in the strokes' pixel frame."""
     allpts = np.concatenate(laid)
     reach = style.pen_px
     x0, y0 = allpts[:, 0].min() - reach - margin[1], allpts[:, 1].min() - reach - margin[0]
@@ -221,11 +244,12 @@ def ink_coverage(strokes: list, style: WriterStyle, rng: np.random.Generator, ma
     coverage = cv2.resize(canvas, (width, height), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
     if style.pen == "felt":
         coverage = cv2.GaussianBlur(coverage, (0, 0), 0.6)
-    return coverage
+    return coverage, float(x0), float(y0)
 
 
-def _ink_alpha(coverage: np.ndarray, style: WriterStyle, rng: np.random.Generator) -> np.ndarray:
-    """Ink opacity per pixel for the pen kind: ballpoint grain and skips, pencil graphite texture."""
+def ink_opacity(coverage: np.ndarray, style: WriterStyle, rng: np.random.Generator) -> np.ndarray:
+    """Ink opacity (H, W) in 0..1 of a coverage (H, W) for the pen kind: ballpoint grain and skips, pencil graphite
+    texture."""
     if style.pen == "pencil":
         grain = np.clip(rng.normal(0.75, 0.3, coverage.shape).astype(np.float32), 0.0, 1.0)
         return np.clip(coverage * cv2.GaussianBlur(grain, (0, 0), 0.7) * rng.uniform(0.7, 1.0), 0.0, 1.0)
@@ -243,6 +267,6 @@ def render_line(strokes: list, rng: np.random.Generator, style: WriterStyle | No
     height, width = coverage.shape
     page = degrade.paper(height, width, rng, scale=2.0)
     page = page - np.float32(rng.uniform(0, 30))                     # paper from about 200 to 253
-    alpha = _ink_alpha(coverage, style, rng)
+    alpha = ink_opacity(coverage, style, rng)
     page = degrade.compose(page, [(alpha, style.ink)])
     return degrade.scan_effects(page, rng, scale=1.4)
