@@ -212,16 +212,13 @@ def ink_box(mask: np.ndarray) -> tuple:
     return int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)
 
 
-def margin_matrix(shape: tuple, box: tuple, margin: int) -> tuple:
-    """Crop of shape (H, W) whose ink lies at ``box`` (x, y, w, h) px -> (matrix (3, 3), output (H', W')): the
-    crop padded so that ``margin`` px of paper surround the ink on every side (a thin strip is then fitted, and so
-    scaled up, by the recogniser as a whole line: a tight crop is not)."""
-    height, width = shape
+def margin_matrix(box: tuple, margin: int) -> tuple:
+    """Ink at ``box`` (x, y, w, h) px of an image -> (matrix (3, 3), output (H', W')): the crop of that box with
+    ``margin`` px more on every side, paper where the image ends (a tight crop gets margins, a line on a large
+    canvas loses it; the recogniser then fits the strip, scaling a thin one up, as a whole line)."""
     x, y, w, h = box
-    left, top = max(0, margin - x), max(0, margin - y)
-    right, bottom = max(0, margin - (width - x - w)), max(0, margin - (height - y - h))
-    matrix = np.array([[1, 0, left], [0, 1, top], [0, 0, 1]], dtype=np.float64)
-    return matrix, (height + top + bottom, width + left + right)
+    matrix = np.array([[1, 0, margin - x], [0, 1, margin - y], [0, 0, 1]], dtype=np.float64)
+    return matrix, (h + 2 * margin, w + 2 * margin)
 
 
 def rule_mask(mask: np.ndarray, fraction: float = RULE_FRACTION) -> np.ndarray:
@@ -314,15 +311,15 @@ def _turned(mask: np.ndarray, turns: int, skew: float) -> np.ndarray:
 
 
 def _short(mask: np.ndarray) -> bool:
-    """Whether a bool ink mask (H, W) of text along the rows is a single band under 10 times as wide as high."""
+    """Whether a bool ink mask (H, W) of text along the rows is a single band under 5 times as wide as high."""
     box = ink_box(mask)
-    return len(text_bands(mask)) <= 1 and box[2] < 10 * box[3]
+    return len(text_bands(mask)) <= 1 and box[2] < 5 * box[3]
 
 
 def normalise_page(gray: np.ndarray, level: str = "auto", max_skew: float = MAX_SKEW, confidence=None) -> Prepared:
     """uint8 gray (H, W) with dark ink (see fix_polarity) -> Prepared: turned upright and deskewed, ``level``
-    decided from the image when 'auto' (detect_level), and for lines and words LINE_MARGIN of their ink height in
-    paper around the ink. An image without ink gives ``blank``.
+    decided from the image when 'auto' (detect_level), and lines and words cut to their ink with LINE_MARGIN of
+    its height in paper around. An image without ink gives ``blank``.
 
     The axis and skew (up to ``max_skew`` degrees) come from estimate_orientation; upright vs upside down from
     upright_turns, with the reader's ``confidence`` (line crops -> mean confidence) when given. The reader also
@@ -351,6 +348,6 @@ def normalise_page(gray: np.ndarray, level: str = "auto", max_skew: float = MAX_
     level = detect_level(turned_mask) if level == "auto" else level
     if level in ("line", "word"):
         box = ink_box(turned_mask)
-        scaled, shape = margin_matrix(shape, box, round(LINE_MARGIN * box[3]))
+        scaled, shape = margin_matrix(box, round(LINE_MARGIN * box[3]))
         matrix = scaled @ matrix
     return Prepared(warp(gray, matrix, shape), matrix, gray.shape, level, quarter_turns=turns, skew=skew)
