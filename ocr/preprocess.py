@@ -1,4 +1,4 @@
-"""Normalising what users bring before layout: polarity, blank pages, orientation, skew, margins, size, level.
+"""Normalising what users bring before layout: polarity, blank pages, orientation, skew, margins, level, rules.
 
 Pure functions on uint8 gray images (H, W). ``normalise_page(gray, level)`` chains them and returns a
 ``Prepared``: the image the stages read (ink dark on light, upright, deskewed, with margins) and the affine
@@ -8,8 +8,9 @@ transform from the given image's pixels to its pixels, so that boxes found on it
 Orientation and skew come from the ink alone: the row projection profile of the ink pixels is sharpest (largest
 sum of squares) when text lines run along the rows, so the best of the angles -MAX_SKEW..MAX_SKEW degrees, on the
 image and on the image turned 90 degrees, gives both the skew and whether lines run across or down. Upright vs
-upside down: Latin handwriting has more ink above its core (x-height) band than below it (ascenders, capitals,
-i-dots, t-bars outnumber descenders), measured on every text line of the profile.
+upside down: a reader's confidence on a few text lines read both ways (the pipeline passes the recogniser's), or
+without one the ink: Latin handwriting has more ink above its core (x-height) band than below it (ascenders,
+capitals, i-dots, t-bars outnumber descenders).
 """
 from dataclasses import dataclass
 
@@ -32,15 +33,13 @@ AXIS_CERTAINTY = 5.0       # profile score ratio of the two axes below which the
 class Prepared:
     """An image ready for the stages: ``image`` uint8 (H', W'), ink dark; ``matrix`` float64 (3, 3) affine map
     from pixel (x, y, 1) of the given image to pixel of ``image``; ``source_shape`` (H, W) of the given image;
-    ``level`` (one of LEVELS); ``blank``: no writing found (nothing to read); ``inverted``: the given image was
-    light on dark; ``quarter_turns``: counter-clockwise turns by 90 degrees applied; ``skew``: degrees of
-    counter-clockwise rotation applied after them."""
+    ``level`` (one of LEVELS); ``blank``: no writing found (nothing to read); ``quarter_turns``: counter-clockwise
+    turns by 90 degrees applied; ``skew``: degrees of counter-clockwise rotation applied after them."""
     image: np.ndarray
     matrix: np.ndarray
     source_shape: tuple
     level: str
     blank: bool = False
-    inverted: bool = False
     quarter_turns: int = 0
     skew: float = 0.0
 
