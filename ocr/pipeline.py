@@ -245,7 +245,9 @@ class Pipeline:
         stage finds no block; lines in reading order as (line box, [word boxes]), all (x, y, w, h) page pixels: the
         detected words grouped along the text bands of the region's ink (ocr.layout, preprocess.line_bands); printed
         rules in the region are erased first (preprocess.erase_rules). ``level``: page, region, line or word (a line
-        or word is one line, the whole image)."""
+        or word is one line, the whole image; 'auto' is decided by prepare_page first)."""
+        if level == "auto":
+            raise ValueError("layout needs a decided level (page, region, line or word): see prepare_page")
         self._require(level)
         height, width = page.shape[:2]
         if level in ("line", "word"):
