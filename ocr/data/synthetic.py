@@ -1,7 +1,7 @@
 """Synthetic IAM-format data engine: handwriting-font writers fill IAM-layout forms; the tree reads like IAM.
 
     python -m ocr.data.synthetic --out DIR --forms N --seed S [--split-fractions 0.75,0.12,0.13] [--workers 2]
-        [--dpi 150] [--validation-groups-in-train] [--overwrite]
+        [--dpi 150] [--validation-groups-in-train] [--overwrite] [--iamondb DIR [--pen-share 0.5]]
 
 Writes (as IAM distributes it):
 
@@ -15,6 +15,12 @@ instead: more training fonts, while validation keeps the other groups and still 
 from ocr.data.corpus, the part matching the form's split. Every form is seeded from (seed, form index), so the
 output is identical for any number of workers. Boxes (<cmp>) are computed from each word's ink after the page warp,
 so they are exact.
+
+With --iamondb, about --pen-share of the forms are written by real hands instead (ocr.data.pen_forms): the words of
+one IAM-OnDB form of the same split (the recogniser's session-disjoint IAM-OnDB splits) are the prompt and the
+handwriting, their pen strokes drawn as ink; writer-id 'o' + the IAM-OnDB session, and the xml's form element says
+source="iamondb:<form>". Which forms are pen forms is seeded per form index, so the font forms of a mixed tree are
+those of the tree without --iamondb.
 """
 import argparse
 import functools
@@ -32,6 +38,8 @@ from ocr.alphabet import in_alphabet
 from ocr.paths import atomic_write_bytes, atomic_write_text
 from ocr.data import degrade
 from ocr.data.handwriting import Writer, get_font
+from ocr.data.iamondb import IAMOnDBError
+from ocr.data.pen_forms import PenWriter, assign_pen_forms, load_pen_forms
 
 SPLITS = ("train", "validation", "test")
 DEFAULT_FRACTIONS = (0.75, 0.12, 0.13)
@@ -185,15 +193,55 @@ def _wrap(font, words, width):
     return lines
 
 
+def make_writer(item, scale):
+    """The hand of a plan item: a PenWriter for an IAM-OnDB form (item["pen"]), else the font Writer with the
+    persistent style of its font and variant. ``scale`` = dpi / 150."""
+    if item.get("pen") is not None:
+        return PenWriter(item["pen"], np.random.default_rng([item["seed"], item["index"], 5]), scale)
+    wrng = np.random.default_rng([item["seed"], int(hashlib.md5(item["font"]["name"].encode()).hexdigest()[:8], 16),
+                                  item["variant"]])
+    return Writer(item["font"], wrng, scale=scale, writer_id=item["writer_id"])
+
+
+def hand_text(writer, rng, split, max_lines, page_width):
+    """Sentences the writer copies: the IAM-OnDB form's lines for a PenWriter, else corpus sentences of ``split``
+    enough for about ``max_lines`` lines of ``page_width`` pixels."""
+    if isinstance(writer, PenWriter):
+        return list(writer.form.lines)
+    avg_char = writer.xh * (0.62 if not writer.cursive else 0.55) + writer.tracking * writer.xh
+    line_w = page_width * (1 - writer.left_margin - writer.right_margin)
+    return pick_text(rng, split, max(60, max_lines * line_w / max(avg_char, 3)))
+
+
+def signature_words(writer, rng):
+    """The two words written after "Name:": a random first and last name, or two of a PenWriter's own words."""
+    if isinstance(writer, PenWriter):
+        return writer.signature_words(rng)
+    return [FIRST_NAMES[int(rng.integers(len(FIRST_NAMES)))], LAST_NAMES[int(rng.integers(len(LAST_NAMES)))]]
+
+
+def hand_alpha(writer, coverage, rng, scale):
+    """Ink opacity (H, W) of the warped handwriting coverage (H, W): the writer's pen pressure (fonts) or pen kind."""
+    if isinstance(writer, PenWriter):
+        return writer.ink_alpha(coverage, rng)
+    return degrade.ink_alpha(coverage, rng, writer.pressure, writer.pressure_var, scale)
+
+
+def source_fields(item):
+    """Form-dict fields naming where the handwriting comes from: the font, or the IAM-OnDB form."""
+    if item.get("pen") is not None:
+        return {"source": "iamondb", "iamondb_form": item["pen"].form_id, "font": "iamondb:" + item["pen"].form_id,
+                "font_class": "pen"}
+    return {"source": "font", "font": item["font"]["name"], "font_class": item["font"]["class"]}
+
+
 def render_form(item, dpi=150):
     """Render one form: returns (page uint8, form dict with printed lines and handwritten lines/words/cmps)."""
     from ocr.data.fonts import printed_fonts
     rng = np.random.default_rng([item["seed"], item["index"], 1])
     scale = dpi / 150.0
     W, H = int(round(8.27 * dpi)), int(round(11.69 * dpi))
-    wrng = np.random.default_rng([item["seed"], int(hashlib.md5(item["font"]["name"].encode()).hexdigest()[:8], 16),
-                                  item["variant"]])
-    writer = Writer(item["font"], wrng, scale=scale, writer_id=item["writer_id"])
+    writer = make_writer(item, scale)
     pfonts = {f["name"]: f["path"] for f in printed_fonts()}
     serif = pfonts.get("dejavu-serif") or next(iter(pfonts.values()))
     if "liberation-serif" in pfonts and rng.random() < 0.5:
@@ -213,10 +261,7 @@ def render_form(item, dpi=150):
     _print_text(print_ink, head, fid, m_right - head.getlength(fid), y)
     y += int(0.035 * H)
     max_lines = int(rng.integers(MIN_LINES, MAX_LINES + 1))
-    # estimate how much text the writer needs for max_lines lines
-    avg_char = writer.xh * (0.62 if not writer.cursive else 0.55) + writer.tracking * writer.xh
-    line_w = W * (1 - writer.left_margin - writer.right_margin)
-    sentences = pick_text(rng, item["split"], max(60, max_lines * line_w / max(avg_char, 3)))
+    sentences = hand_text(writer, rng, item["split"], max_lines, W)
     pfont = get_font(serif, int(rng.uniform(19, 23) * scale))
     p_line_h = int(pfont.size * 1.35)
 
@@ -309,7 +354,7 @@ def render_form(item, dpi=150):
         placed.append(row)
 
     # signature after "Name:"
-    sig_words = [FIRST_NAMES[int(rng.integers(len(FIRST_NAMES)))], LAST_NAMES[int(rng.integers(len(LAST_NAMES)))]]
+    sig_words = signature_words(writer, rng)
     sx = m_left + name_font.getlength("Name:") + writer.xh * rng.uniform(1.5, 4)
     for sw in sig_words:
         patch, ox, oy, adv = writer.render_word(sw, rng)
@@ -321,7 +366,7 @@ def render_form(item, dpi=150):
     both = warp.apply(np.dstack([hand_ink, print_ink]))      # one remap for both ink layers
     hand_w, print_w = both[..., 0], both[..., 1]
     background = degrade.paper(H, W, rng, scale)
-    alpha_hand = degrade.ink_alpha(hand_w, rng, writer.pressure, writer.pressure_var, scale)
+    alpha_hand = hand_alpha(writer, hand_w, rng, scale)
     print_level = rng.uniform(0, 40)
     page = degrade.compose(background, [(np.clip(print_w, 0, 1) * rng.uniform(0.85, 1.0), print_level),
                                         (alpha_hand, writer.ink_level)])
@@ -347,7 +392,7 @@ def render_form(item, dpi=150):
             lines_out.append({"words": line_words, "text": " ".join(w["text"] for w in line_words),
                               "threshold": threshold})
     form = {"id": item["id"], "writer_id": item["writer_id"], "width": W, "height": H, "split": item["split"],
-            "task": item["task"], "font": item["font"]["name"], "font_class": item["font"]["class"],
+            "task": item["task"], **source_fields(item),
             "printed": printed_lines, "lines": lines_out, "sentences": sentences,
             "xh": writer.xh, "created": _created(item)}
     return page, form
@@ -392,6 +437,8 @@ def form_xml(form):
     """IAM-format xml bytes of one form."""
     root = etree.Element("form", {"created": form["created"], "height": str(form["height"]), "id": form["id"],
                                   "width": str(form["width"]), "writer-id": form["writer_id"]})
+    if form.get("source") == "iamondb":
+        root.set("source", "iamondb:" + form["iamondb_form"])
     mp = etree.SubElement(root, "machine-printed-part")
     for text in form["printed"]:
         etree.SubElement(mp, "machine-print-line", {"text": text})
@@ -524,16 +571,24 @@ def _worker(args):
 
 
 def generate(out_dir, num_forms, seed, workers=1, fractions=DEFAULT_FRACTIONS, dpi=150, overwrite=False,
-             progress=True, validation_groups_in_train=False):
+             progress=True, validation_groups_in_train=False, pen_forms=None, pen_share=0.0):
     """Write an IAM-format tree of ``num_forms`` synthetic forms into ``out_dir``; returns the list of form dicts
-    (id, writer_id, split, task, font, lines with words/cmps/boxes, ...). ``validation_groups_in_train``: see
-    make_plan."""
+    (id, writer_id, split, task, source, font, lines with words/cmps/boxes, ...). ``validation_groups_in_train``:
+    see make_plan. ``pen_forms``: {split: [PenForm]} (``pen_forms.load_pen_forms``); about ``pen_share`` of the
+    forms are then written by IAM-OnDB forms of their split (``pen_forms.assign_pen_forms``)."""
     if num_forms < 1:
         raise UsageError("--forms must be at least 1")
     if not 50 <= dpi <= 600:
         raise UsageError("--dpi must be between 50 and 600")
-    _prepare_out(out_dir, overwrite)
+    if not 0.0 <= pen_share <= 1.0:
+        raise UsageError("--pen-share must be between 0 and 1")
     plan = make_plan(num_forms, seed, fractions, validation_groups_in_train=validation_groups_in_train)
+    if pen_forms is not None and pen_share > 0:
+        try:
+            plan = assign_pen_forms(plan, pen_forms, pen_share, seed)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+    _prepare_out(out_dir, overwrite)
     from ocr.data.corpus import load_sentences
     for split in SPLITS:     # load the corpus and the fonts once here, fail early
         if any(p["split"] == split for p in plan):
@@ -596,6 +651,20 @@ def _fractions(text):
     return tuple(p / total for p in parts)
 
 
+def pen_options(root, share):
+    """(pen share, {split: [PenForm]} or None) from --iamondb and --pen-share; checks them before the slow load."""
+    if root is None:
+        if share is not None:
+            raise UsageError("--pen-share needs --iamondb DIR")
+        return 0.0, None
+    share = 0.5 if share is None else share
+    if not 0.0 <= share <= 1.0:
+        raise UsageError("--pen-share must be between 0 and 1")
+    if not os.path.isdir(root):
+        raise UsageError("--iamondb %s is not a folder" % root)
+    return share, load_pen_forms(root)
+
+
 def main(argv=None):
     parser = _Parser(prog="python -m ocr.data.synthetic", description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="output folder (must be empty unless --overwrite)")
@@ -609,6 +678,10 @@ def main(argv=None):
                         help="every other validation font design group (by name) writes training forms instead "
                              "(more training fonts; validation keeps the other groups, still unseen fonts)")
     parser.add_argument("--overwrite", action="store_true", help="replace the generated tree in a non-empty --out")
+    parser.add_argument("--iamondb", help="IAM-OnDB tree (lineStrokes/, ascii/): some forms are then written by its "
+                                          "real hands, each from an IAM-OnDB form of the same split")
+    parser.add_argument("--pen-share", type=float, default=None,
+                        help="fraction of forms written by IAM-OnDB hands (with --iamondb; default 0.5)")
     try:
         args = parser.parse_args(argv)
         if args.workers < 1:
@@ -616,9 +689,11 @@ def main(argv=None):
         if args.seed < 0:
             raise UsageError("--seed must be non-negative")
         fractions = _fractions(args.split_fractions)
+        pen_share, pen_forms = pen_options(args.iamondb, args.pen_share)
         forms = generate(args.out, args.forms, args.seed, workers=args.workers, fractions=fractions, dpi=args.dpi,
-                         overwrite=args.overwrite, validation_groups_in_train=args.validation_groups_in_train)
-    except UsageError as err:
+                         overwrite=args.overwrite, validation_groups_in_train=args.validation_groups_in_train,
+                         pen_forms=pen_forms, pen_share=pen_share)
+    except (UsageError, IAMOnDBError) as err:
         print("error: %s" % err, file=sys.stderr)
         return 2
     except FileNotFoundError as err:
