@@ -2,6 +2,8 @@
 
     python utils/draw_synthetic_forms.py --tree DIR [--forms 3] [--out boxes.png] [--scale 0.5]
     python utils/draw_synthetic_forms.py --generate 3 --seed 1 --out boxes.png   # generate into a temp dir first
+    python utils/draw_synthetic_forms.py --generate 1 --iamondb data/iamondb --pen-share 1 --out form.png
+                                          # a form written by a real IAM-OnDB hand (ocr.data.pen_forms)
 
 Writes one PNG (the boxed pages side by side, atomically). The per-form drawing is
 ``ocr.data.synthetic.draw_form_boxes(form_png, form_xml, out_png)``.
@@ -16,7 +18,8 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from ocr.data.synthetic import draw_form_boxes, generate  # noqa: E402
+from ocr.data.iamondb import IAMOnDBError  # noqa: E402
+from ocr.data.synthetic import UsageError, draw_form_boxes, generate, pen_options  # noqa: E402
 from ocr.paths import atomic_write_bytes, refuse_overwrite  # noqa: E402
 
 
@@ -48,18 +51,25 @@ def main(argv=None):
     parser.add_argument("--scale", type=float, default=0.5, help="scale of each page in the output")
     parser.add_argument("--out", default="synthetic_forms_boxes.png")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    parser.add_argument("--iamondb", help="with --generate: IAM-OnDB tree whose hands write some of the forms")
+    parser.add_argument("--pen-share", type=float, default=None,
+                        help="with --iamondb: fraction of forms written by IAM-OnDB hands (default 0.5)")
     args = parser.parse_args(argv)
     if not args.tree and not args.generate:
         parser.error("give --tree DIR or --generate N")
     try:
         refuse_overwrite(args.out, args.overwrite)
         if args.generate:
+            pen_share, pen_forms = pen_options(args.iamondb, args.pen_share)
             with tempfile.TemporaryDirectory() as tmp:
-                generate(tmp, args.generate, args.seed, workers=1, progress=False)
+                generate(tmp, args.generate, args.seed, workers=1, progress=False, pen_forms=pen_forms,
+                         pen_share=pen_share)
                 draw_tree(tmp, args.out, args.forms, args.scale)
+        elif args.iamondb:
+            raise UsageError("--iamondb needs --generate N")
         else:
             draw_tree(args.tree, args.out, args.forms, args.scale)
-    except (FileNotFoundError, FileExistsError, ValueError) as err:
+    except (FileNotFoundError, FileExistsError, ValueError, UsageError, IAMOnDBError) as err:
         print("error: %s" % err, file=sys.stderr)
         return 2
     print("wrote", args.out)
