@@ -16,6 +16,7 @@ import numpy as np
 from ocr.config import REGION_SIZE
 from ocr.data.transforms import resize_image, to_gray
 from ocr.nets.ssd import build_ssd, detect, make_anchors
+from ocr.onnx_export import block_to_onnx
 from ocr import models
 
 DEFAULT_MODEL = "word_segmentation"
@@ -67,8 +68,16 @@ def resolve_model(name_or_path=None):
     return models.resolve_model(name_or_path, DEFAULT_MODEL, "detector")
 
 
+def onnx_graph(net, info):
+    """A loaded SSD and its model JSON -> onnx.ModelProto: ``data`` (N, 1, S, S) ink maps, S = the card's
+    image_size -> (class scores (N, A, 2), box offsets (N, A, 4)), as the net."""
+    size = info["network"]["image_size"]
+    return block_to_onnx(net, (1, 1, size, size))
+
+
 class WordDetector:
-    """A trained detector: ``net`` (hybridized SSD), its ``info`` dict (the model JSON), ``ctx``.
+    """A trained detector: ``net`` (hybridized SSD, or the ocr.onnx_engine.OnnxNet of its ONNX export), its ``info``
+    dict (the model JSON), ``ctx``.
 
     ``detection`` (from info, overridable per call): min_c (lowest probability kept before NMS), overlap_thres (NMS
     IoU), topk (boxes kept after NMS), pre_nms_topk, score_threshold (lowest score ``predict`` returns).
@@ -83,10 +92,10 @@ class WordDetector:
         self.box_expansion = info.get("box_expansion", 0.0)   # the net learnt boxes grown by this; undone here
 
     @classmethod
-    def load(cls, path=None, ctx=None):
+    def load(cls, path=None, ctx=None, engine="mxnet"):
         """Load ``<name>.params`` + ``<name>.json`` (see resolve_model; default models/word_segmentation) on ``ctx``
-        (default CPU)."""
-        return cls(*models.load_net(path, DEFAULT_MODEL, "detector", build_ssd, ctx))
+        (default CPU); ``engine``: 'mxnet' or 'onnx' (see models.load_net)."""
+        return cls(*models.load_net(path, DEFAULT_MODEL, "detector", build_ssd, ctx, engine, onnx_graph))
 
     def detect_fitted(self, fitted, **overrides):
         """Regions already fitted into REGION_SIZE, uint8 (N, H, W) -> list of (boxes (n, 4) (x, y, w, h) fractions

@@ -7,6 +7,8 @@ import mxnet as mx
 
 from ocr.paths import MODELS_DIR
 
+ENGINES = ("mxnet", "onnx")       # what runs the nets: MXNet Gluon, or onnxruntime on their ONNX export
+
 
 def resolve_model(name_or_path, default_name, kind="model"):
     """A model's files: name or path (a stem, or its .params/.json; None = ``default_name``; a bare name not found
@@ -36,10 +38,14 @@ class ModelLoadError(ValueError):
     """A model's two files exist but cannot be loaded: damaged, or written for another version of the network."""
 
 
-def load_net(name_or_path, default_name, kind, build, ctx=None):
+def load_net(name_or_path, default_name, kind, build, ctx=None, engine="mxnet", export=None):
     """Build a net from its JSON's ``network`` config with ``build`` and load its weights on ``ctx`` (default CPU).
     Returns (hybridized net, info dict = the JSON, ctx); see resolve_model for ``name_or_path``. Raises
-    FileNotFoundError (no such model) or ModelLoadError (one line: which model, and why)."""
+    FileNotFoundError (no such model) or ModelLoadError (one line: which model, and why).
+    ``engine``: 'mxnet' (the Gluon net) or 'onnx': the net is replaced by an ocr.onnx_engine.OnnxNet, called the
+    same way, running the graph ``export(net, info)`` (an onnx.ModelProto) builds (cached; see ocr.onnx_engine)."""
+    if engine not in ENGINES:
+        raise ValueError("unknown engine %r (choose from %s)" % (engine, ", ".join(ENGINES)))
     params_path, json_path = resolve_model(name_or_path, default_name, kind)
     ctx = ctx or mx.cpu()
     try:
@@ -52,4 +58,7 @@ def load_net(name_or_path, default_name, kind, build, ctx=None):
         raise ModelLoadError("cannot load the %s model %s: %s: %s"
                              % (kind, params_path, type(error).__name__, reason[:300])) from None
     net.hybridize(static_alloc=True)
+    if engine == "onnx":
+        from ocr.onnx_engine import onnx_net
+        net = onnx_net(net, info, params_path, json_path, export)
     return net, info, ctx

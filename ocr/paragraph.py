@@ -13,6 +13,7 @@ import numpy as np
 from ocr.config import FORM_SIZE
 from ocr.data.transforms import box_to_px, crop_image, expand_box, resize_image, to_gray
 from ocr.nets.paragraph import build_paragraph_net
+from ocr.onnx_export import block_to_onnx
 from ocr import models
 
 DEFAULT_MODEL = "paragraph_segmentation"
@@ -56,8 +57,15 @@ def resolve_model(name_or_path=None):
     return models.resolve_model(name_or_path, DEFAULT_MODEL, "paragraph")
 
 
+def onnx_graph(net, info):
+    """A loaded ParagraphNet and its model JSON -> onnx.ModelProto: ``data`` (N, 1, H, W) standardised pages at the
+    card's input size -> (N, 4) boxes, as the net."""
+    return block_to_onnx(net, (1, 1) + tuple(info["network"]["input_size"]))
+
+
 class ParagraphSegmenter:
-    """A trained paragraph DCNN: ``net`` (hybridized ParagraphNet), its ``info`` dict (the model JSON), ``ctx``."""
+    """A trained paragraph DCNN: ``net`` (hybridized ParagraphNet, or the ocr.onnx_engine.OnnxNet of its ONNX
+    export), its ``info`` dict (the model JSON), ``ctx``."""
 
     def __init__(self, net, info, ctx=None):
         self.net, self.info, self.ctx = net, info, ctx or mx.cpu()
@@ -65,9 +73,10 @@ class ParagraphSegmenter:
         self.mean, self.std = info["normalisation"]["mean"], info["normalisation"]["std"]
 
     @classmethod
-    def load(cls, path=None, ctx=None):
-        """Load ``<stem>.params`` + ``<stem>.json`` (see resolve_model) on ``ctx`` (default CPU)."""
-        return cls(*models.load_net(path, DEFAULT_MODEL, "paragraph", build_paragraph_net, ctx))
+    def load(cls, path=None, ctx=None, engine="mxnet"):
+        """Load ``<stem>.params`` + ``<stem>.json`` (see resolve_model) on ``ctx`` (default CPU); ``engine``: 'mxnet'
+        or 'onnx' (see models.load_net)."""
+        return cls(*models.load_net(path, DEFAULT_MODEL, "paragraph", build_paragraph_net, ctx, engine, onnx_graph))
 
     def prepare(self, page):
         """Any page (any size, colour, dtype; see to_gray) -> (uint8 input (H, W) = input_size, content_box:

@@ -11,6 +11,7 @@ from ocr.alphabet import ALPHABET, BLANK
 from ocr.data.transforms import resize_image, to_gray
 from ocr.decode.greedy import best_path
 from ocr.nets.recognizer import build_recognizer
+from ocr.onnx_recognizer import recognizer_to_onnx
 from ocr import models
 
 DEFAULT_MODEL = "handwriting_line"
@@ -35,8 +36,15 @@ def resolve_model(name_or_path=None):
     return models.resolve_model(name_or_path, DEFAULT_MODEL, "recogniser")
 
 
+def onnx_graph(net, info):
+    """A loaded LineRecognizer and its model JSON -> onnx.ModelProto: ``data`` (N, 1, H, W) standardised lines,
+    H = the card's input height, N and W free -> ``scores`` (N, T, C), as the net (ocr.onnx_recognizer)."""
+    return recognizer_to_onnx(net, info["input_size"])
+
+
 class Recognizer:
-    """A trained line recogniser: ``net`` (hybridized LineRecognizer), its ``info`` dict (the model JSON), ``ctx``."""
+    """A trained line recogniser: ``net`` (hybridized LineRecognizer, or the ocr.onnx_engine.OnnxNet of its ONNX
+    export, called the same way), its ``info`` dict (the model JSON), ``ctx``."""
 
     def __init__(self, net, info, ctx=None):
         if info.get("alphabet", ALPHABET) != ALPHABET:
@@ -46,9 +54,11 @@ class Recognizer:
         self.mean, self.std = info["normalisation"]["mean"], info["normalisation"]["std"]
 
     @classmethod
-    def load(cls, name_or_path=None, ctx=None):
-        """Load ``<name>.params`` + ``<name>.json`` (see resolve_model) on ``ctx`` (default CPU)."""
-        return cls(*models.load_net(name_or_path, DEFAULT_MODEL, "recogniser", build_recognizer, ctx))
+    def load(cls, name_or_path=None, ctx=None, engine="mxnet"):
+        """Load ``<name>.params`` + ``<name>.json`` (see resolve_model) on ``ctx`` (default CPU); ``engine``: 'mxnet'
+        or 'onnx' (onnxruntime on the model's ONNX export; see models.load_net)."""
+        return cls(*models.load_net(name_or_path, DEFAULT_MODEL, "recogniser", build_recognizer, ctx, engine,
+                                    onnx_graph))
 
     def prepare(self, image):
         """Any line image (any size, colour, dtype; see to_gray) -> uint8 (H, W) fitted into the input size."""

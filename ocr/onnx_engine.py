@@ -1,0 +1,93 @@
+"""The onnxruntime engine: a loaded model's ONNX graph (built once into a cache) run in place of its Gluon net.
+
+Where the graphs live: ``<cache>/onnx/<model stem>-<key>.onnx`` (``<cache>``: ocr.paths.CACHE_DIR, data/cache by
+default, not in git), built on first use from the loaded net and written atomically. ``key`` hashes the model's
+.params and .json bytes with EXPORT_VERSION, so a retrained model or a changed exporter gets a new file and a
+stale graph is never run. (The three graphs hold the weights again, 13 MB; kept out of models/ so that git does
+not carry a second copy of every retrained model, nor one that can drift from its .params.)
+
+``OnnxNet`` is called like the Gluon net it replaces (an NDArray batch in, an NDArray or a tuple of them out), so
+the predictors keep their own pre- and post-processing unchanged whichever engine runs the net.
+"""
+import hashlib
+import os
+
+import mxnet as mx
+
+from ocr import paths
+from ocr.models import ModelLoadError
+
+EXPORT_VERSION = "1"      # bump when an ONNX graph builder changes what it writes: cached graphs are then rebuilt
+INSTALL_HINT = ".venv/bin/python -m pip install onnxruntime==1.32.0 onnx==1.17.0 (pinned in requirements.txt)"
+
+
+class EngineUnavailable(ModelLoadError):
+    """The ONNX engine was asked for but onnxruntime (or onnx, to build a graph) is not installed."""
+
+
+def import_onnxruntime():
+    """The ``onnxruntime`` module, or EngineUnavailable with one line saying how to install it."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise EngineUnavailable("--engine onnx needs onnxruntime: %s" % INSTALL_HINT) from None
+    return onnxruntime
+
+
+def session_from_bytes(model_bytes):
+    """A serialised ONNX model -> onnxruntime.InferenceSession on the CPU (all graph optimisations, warnings off)."""
+    onnxruntime = import_onnxruntime()
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+
+
+class OnnxNet:
+    """An onnxruntime session called like the Gluon net it was exported from: NDArray (N, ...) float32 -> NDArray
+    (one output) or tuple of NDArrays (several), on the input's context. ``path``: the graph file."""
+
+    def __init__(self, session, path=None):
+        self.session, self.path = session, path
+        self.input_name = session.get_inputs()[0].name
+
+    def __call__(self, data):
+        outputs = self.session.run(None, {self.input_name: data.asnumpy()})
+        arrays = tuple(mx.nd.array(output, ctx=data.context, dtype=output.dtype) for output in outputs)
+        return arrays[0] if len(arrays) == 1 else arrays
+
+
+def cache_path(params_path, json_path, cache_dir=None):
+    """Where the ONNX graph of the model ``params_path`` + ``json_path`` is cached (see the module doc)."""
+    digest = hashlib.sha256(EXPORT_VERSION.encode())
+    for path in (params_path, json_path):
+        with open(path, "rb") as f:
+            digest.update(hashlib.sha256(f.read()).digest())
+    stem = os.path.splitext(os.path.basename(params_path))[0]
+    folder = cache_dir or os.path.join(paths.CACHE_DIR, "onnx")
+    return os.path.join(folder, "%s-%s.onnx" % (stem, digest.hexdigest()[:16]))
+
+
+def onnx_bytes(net, info, export):
+    """The serialised ONNX graph of a loaded net: ``export(net, info)`` -> onnx.ModelProto (EngineUnavailable when
+    the onnx package is missing)."""
+    try:
+        return export(net, info).SerializeToString()
+    except ImportError as error:
+        raise EngineUnavailable(str(error)) from None
+
+
+def cached_graph(net, info, params_path, json_path, export, cache_dir=None):
+    """Path of the model's ONNX graph in the cache, built from the loaded ``net`` with ``export(net, info)`` and
+    written atomically when it is not there yet."""
+    path = cache_path(params_path, json_path, cache_dir)
+    if not os.path.isfile(path):
+        paths.atomic_write_bytes(path, onnx_bytes(net, info, export))
+    return path
+
+
+def onnx_net(net, info, params_path, json_path, export, cache_dir=None):
+    """An OnnxNet running the cached ONNX graph of a loaded model (see cached_graph)."""
+    import_onnxruntime()                      # fail before exporting anything when the runtime is missing
+    path = cached_graph(net, info, params_path, json_path, export, cache_dir)
+    with open(path, "rb") as f:
+        return OnnxNet(session_from_bytes(f.read()), path)
