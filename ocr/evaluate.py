@@ -3,7 +3,7 @@
     python -m ocr.evaluate --iam-root DIR [--split test] [--level line|region|page] [options]
     python -m ocr.evaluate --folder DIR [--level line|region|page] [options]
     options: --decoder greedy [beam lexicon]  --model NAME  --out DIR [--overwrite]  --max-items N
-             --batch-size N  --sclite-ignore-case  --no-progress
+             --batch-size N  --engine mxnet|onnx  --sclite-ignore-case  --no-progress
 
 Inputs: IAM 'line' items (line level), the handwritten block of each 'form_original' page grown by
 FORM_BB_EXPAND (region level: word/line segmentation + recogniser, no paragraph stage) or the whole page (page
@@ -40,7 +40,7 @@ import numpy as np
 from ocr.config import FORM_BB_EXPAND
 from ocr.data.transforms import crop_image, expand_box
 from ocr.metrics import Summary, page_score, score_item
-from ocr.models import ModelLoadError
+from ocr.models import ENGINES, ModelLoadError
 from ocr.paths import atomic_write_text
 from ocr.sclite import (ScliteError, Utterance, find_sclite, format_alignment_report, score_trn_pair, utterance_id,
                         write_trn_pair)
@@ -135,20 +135,21 @@ def _import(module):
         raise
 
 
-def make_transcriber(level, decoders, model=None, batch_size=16, lm="default"):
+def make_transcriber(level, decoders, model=None, batch_size=16, lm="default", engine="mxnet"):
     """A function ``images -> [{decoder: text}]`` (line level) or ``pages -> [{decoder: [line texts]}]`` (region
     and page levels). Lines: ``ocr.recognizer.Recognizer.load(model).recognize`` then each
     ``ocr.decode.get_decoder``. Regions and pages: ``ocr.pipeline.Pipeline.load(level=level, recognizer=model)``
     whose ``transcribe_lines(image, level)`` gives the lines in reading order as ``(text, probs)`` like
     ``Recognizer.recognize``; each line's probs are decoded by each decoder.
-    ``lm``: the character language model of the beam decoder ('default': the shipped one; None: no LM)."""
+    ``lm``: the character language model of the beam decoder ('default': the shipped one; None: no LM).
+    ``engine``: what runs the nets, 'mxnet' or 'onnx' (ocr.models.ENGINES)."""
     get_decoder = _import("ocr.decode").get_decoder
     decode = {name: get_decoder(name, lm=lm) if name == "beam" else get_decoder(name) for name in decoders}
     try:
         if level == "line":
-            recognizer = _import("ocr.recognizer").Recognizer.load(model)
+            recognizer = _import("ocr.recognizer").Recognizer.load(model, engine=engine)
         else:
-            pipeline = _import("ocr.pipeline").Pipeline.load(level=level, recognizer=model)
+            pipeline = _import("ocr.pipeline").Pipeline.load(level=level, recognizer=model, engine=engine)
     except (FileNotFoundError, ModelLoadError) as error:
         raise EvaluationError(str(error)) from None
 
@@ -297,6 +298,8 @@ def parse_args(argv=None):
     parser.add_argument("--overwrite", action="store_true", help="replace existing files in --out")
     parser.add_argument("--max-items", type=int, help="score only the first N items")
     parser.add_argument("--batch-size", type=int, default=16, help="lines per recogniser batch")
+    parser.add_argument("--engine", choices=ENGINES, default="mxnet",
+                        help="what runs the nets: mxnet (default) or onnx (onnxruntime on their ONNX export)")
     parser.add_argument("--sclite-ignore-case", action="store_true",
                         help="run sclite without -s (case-insensitive, as the reference did)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -322,7 +325,7 @@ def evaluate(args):
             raise EvaluationError("no %s items in split %r of %s" % (args.level, args.split, args.iam_root))
     samples = samples[:args.max_items]
     transcribe = make_transcriber(args.level, decoders, args.model, args.batch_size,
-                                  lm=None if args.no_lm else "default")
+                                  lm=None if args.no_lm else "default", engine=args.engine)
     batch_size = args.batch_size if args.level == "line" else 1
     references, outputs = transcribe_all(samples, transcribe, batch_size, progress=not args.no_progress)
     ids = [sample.id for sample in samples]

@@ -16,6 +16,7 @@ the image, ``ocr.preprocess.detect_level``; the result's ``level`` says which). 
 CLI:
     python -m ocr.pipeline IMAGES_OR_FOLDERS... [--decoder beam|greedy|lexicon] [--level auto|page|region|line|word]
         [--format text|json|page-xml|alto] [--out DIR] [--overwrite] [--batch-size N] [-g GPU] [--models DIR]
+        [--engine mxnet|onnx]
 
 prints each page's transcription, one line of text per handwritten line (a ``==> file <==`` header before each
 page when there are several); without --out, --format json prints one JSON object per page per line and
@@ -49,7 +50,7 @@ from ocr.decode.ctc import column_labels, text_to_columns, to_log_probs, viterbi
 from ocr.detector import WordDetector
 from ocr.io import ImageError, find_images, page_count, read_image
 from ocr.layout import group_words_into_lines
-from ocr.models import ModelLoadError, pick_context
+from ocr.models import ENGINES, ModelLoadError, pick_context
 from ocr.paragraph import ParagraphSegmenter
 from ocr.page_files import (OutDirError, check_out_dir, is_output, output_files, page_stem, page_state, publish,
                             safe_name)
@@ -187,11 +188,12 @@ class Pipeline:
 
     @classmethod
     def load(cls, decoder=DEFAULT_DECODER, ctx=None, level="auto", models_dir=MODELS_DIR, recognizer=None,
-             **options):
+             engine="mxnet", **options):
         """Load, once, the models ``level`` needs (auto, page: all three; region: detector + recogniser; line,
         word: recogniser) from ``models_dir`` on ``ctx`` (default CPU); ``recognizer``: a recogniser name or path to
         use instead of the one in ``models_dir``. ``decoder``: a name of DECODERS or a callable probs -> Decoded.
-        ``options``: normalise, batch_size. Raises MissingModelError naming a missing model."""
+        ``engine``: what runs the nets, 'mxnet' or 'onnx' (models.ENGINES). ``options``: normalise, batch_size.
+        Raises MissingModelError naming a missing model."""
         _check_level(level)
         loaders = {"paragraph": ParagraphSegmenter.load, "detector": WordDetector.load, "recognizer": Recognizer.load}
         models = {}
@@ -199,14 +201,14 @@ class Pipeline:
             if level not in levels:
                 continue
             if stage == "recognizer" and recognizer:
-                models[stage] = Recognizer.load(recognizer, ctx=ctx)
+                models[stage] = Recognizer.load(recognizer, ctx=ctx, engine=engine)
                 continue
             path = os.path.join(models_dir, stem)
             missing = [path + ext for ext in (".params", ".json") if not os.path.isfile(path + ext)]
             if missing:
                 raise MissingModelError("missing %s model %s (needed for level '%s')"
                                         % (what, " and ".join(missing), level))
-            models[stage] = loaders[stage](path, ctx=ctx)
+            models[stage] = loaders[stage](path, ctx=ctx, engine=engine)
         decode = decoder if callable(decoder) else make_decoder(decoder)
         name = decoder if isinstance(decoder, str) else getattr(decoder, "__name__", "custom")
         return cls(models["recognizer"], decode, name, models.get("detector"), models.get("paragraph"), **options)
@@ -333,6 +335,9 @@ def parse_args(argv=None):
                         help="replace files that already exist in --out and redo pages done before")
     parser.add_argument("--batch-size", type=int, default=16, help="lines per recogniser batch (default 16)")
     parser.add_argument("-g", "--gpu", type=int, default=-1, help="GPU id (default -1: CPU)")
+    parser.add_argument("--engine", choices=ENGINES, default="mxnet",
+                        help="what runs the nets: mxnet (default) or onnx (onnxruntime on their ONNX export, "
+                             "built once into data/cache/onnx)")
     parser.add_argument("--models", default=MODELS_DIR, metavar="DIR",
                         help="folder of paragraph_segmentation, word_segmentation and handwriting_line "
                              ".params/.json (default: the shipped models/)")
@@ -388,7 +393,7 @@ def load_pipeline(args):
     damaged)."""
     try:
         return Pipeline.load(args.decoder, pick_context(args.gpu), args.level, args.models,
-                             batch_size=args.batch_size)
+                             engine=args.engine, batch_size=args.batch_size)
     except MissingModelError as error:
         hint = " (use --level region for an image of the handwritten block only)" if "paragraph" in str(error) else ""
         print("error: %s%s" % (error, hint), file=sys.stderr)
