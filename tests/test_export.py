@@ -1,0 +1,114 @@
+"""ONNX export and the onnxruntime engine: exported graphs compute what the Gluon nets compute (random tiny nets and
+the shipped models), the cache is reused and keyed by the model files, and a missing runtime is one clear error."""
+import os
+import sys
+
+import mxnet as mx
+import numpy as np
+import pytest
+
+from ocr import export, models
+from ocr.nets.paragraph import build_paragraph_net
+from ocr.nets.recognizer import build_recognizer
+from ocr.onnx_engine import EngineUnavailable, cached_graph, session_from_bytes
+from ocr.onnx_export import block_to_onnx
+from ocr.onnx_recognizer import recognizer_to_onnx
+from ocr.recognizer import Recognizer, onnx_graph
+from ocr.training import save_json, save_params
+from tests.test_recognizer import TINY, TINY_SIZE, WORDS, render_line, tiny_net
+
+
+def run_graph(model, data):
+    """onnx.ModelProto on onnxruntime: float32 (N, ...) -> list of output arrays."""
+    session = session_from_bytes(model.SerializeToString())
+    return session.run(None, {session.get_inputs()[0].name: data})
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_tiny_recogniser_graph_matches_mxnet_at_any_batch_and_width(layers):
+    mx.random.seed(layers)
+    net = build_recognizer({**TINY, "rnn_layers": layers})
+    net.initialize(mx.init.Xavier())
+    net.hybridize()
+    net(mx.nd.zeros((1, 1) + TINY_SIZE))
+    model = recognizer_to_onnx(net, TINY_SIZE)
+    rng = np.random.default_rng(0)
+    for shape in [(1, 1) + TINY_SIZE, (3, 1, TINY_SIZE[0], 64)]:          # width is free in the graph
+        data = rng.normal(size=shape).astype(np.float32)
+        expected = net(mx.nd.array(data)).asnumpy()
+        got, = run_graph(model, data)
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
+
+
+def test_one_dimensional_convolutions_of_the_paragraph_net_export():
+    mx.random.seed(0)
+    net = build_paragraph_net({"input_size": [96, 64], "stem_channels": 4, "channels": [8, 8],
+                               "context_channels": 8, "profile_channels": 8})
+    net.initialize(mx.init.Xavier())
+    data = np.random.default_rng(1).random((2, 1, 96, 64), dtype=np.float32)
+    expected = net(mx.nd.array(data)).asnumpy()
+    got, = run_graph(block_to_onnx(net, (1, 1, 96, 64)), data)
+    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("stem", sorted(export.MODELS))
+def test_shipped_model_export_agrees_with_mxnet(stem, tmp_path):
+    graph, size, difference = export.export_model(stem, out=str(tmp_path))
+    assert graph == str(tmp_path / (stem + ".onnx")) and os.path.getsize(graph) == size
+    assert difference < 1e-4
+    with pytest.raises(FileExistsError):
+        export.export_model(stem, out=str(tmp_path))
+
+
+def save_tiny_model(folder, seed=0):
+    """A tiny random recogniser saved as folder/m.params + m.json -> the stem."""
+    stem = str(folder / "m")
+    save_params(tiny_net(seed), stem + ".params")
+    save_json(stem + ".json", {"network": TINY, "input_size": list(TINY_SIZE),
+                               "normalisation": {"mean": 0.94, "std": 0.16}})
+    return stem
+
+
+def test_onnx_engine_reads_as_mxnet_and_reuses_its_cached_graph(tmp_path):
+    stem = save_tiny_model(tmp_path)
+    lines = [render_line(w) for w in WORDS[:5]]
+    expected = Recognizer.load(stem).recognize(lines, batch_size=2)
+    recognizer = Recognizer.load(stem, engine="onnx")
+    got = recognizer.recognize(lines, batch_size=2)
+    assert [text for text, _ in got] == [text for text, _ in expected]
+    np.testing.assert_allclose(np.stack([p for _, p in got]), np.stack([p for _, p in expected]), atol=1e-5)
+    built = os.path.getmtime(recognizer.net.path)
+
+    def no_export(net, info):
+        raise AssertionError("the cached graph should have been used")
+    net, info, _ = models.load_net(stem, None, "recogniser", build_recognizer, engine="onnx", export=no_export)
+    assert net.path == recognizer.net.path and os.path.getmtime(net.path) == built
+
+
+def test_cache_key_follows_the_weights(tmp_path):
+    stem = save_tiny_model(tmp_path, seed=0)
+    net, info, _ = models.load_net(stem, None, "recogniser", build_recognizer)
+    first = cached_graph(net, info, stem + ".params", stem + ".json", onnx_graph, str(tmp_path / "cache"))
+    save_params(tiny_net(seed=1), stem + ".params")                       # a retrained model
+    second = cached_graph(net, info, stem + ".params", stem + ".json", onnx_graph, str(tmp_path / "cache"))
+    assert first != second and os.path.isfile(first) and os.path.isfile(second)
+    assert not [n for n in os.listdir(tmp_path / "cache") if n.endswith(".tmp")]
+
+
+def test_missing_onnxruntime_is_one_line_saying_how_to_install(tmp_path, monkeypatch):
+    stem = save_tiny_model(tmp_path)
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)                  # import onnxruntime -> ImportError
+    with pytest.raises(EngineUnavailable) as error:
+        Recognizer.load(stem, engine="onnx")
+    assert "\n" not in str(error.value) and "pip install onnxruntime" in str(error.value)
+    assert isinstance(error.value, models.ModelLoadError)                 # the CLIs print it as one error line
+
+
+def test_engine_option_on_the_command_lines():
+    from ocr import evaluate, pipeline
+    assert pipeline.parse_args(["page.png"]).engine == "mxnet"
+    assert pipeline.parse_args(["page.png", "--engine", "onnx"]).engine == "onnx"
+    assert evaluate.parse_args(["--iam-root", "x", "--engine", "onnx"]).engine == "onnx"
+    with pytest.raises(ValueError):
+        models.load_net(None, "handwriting_line", "recogniser", build_recognizer, engine="tensorflow")
