@@ -25,7 +25,7 @@ PROFILE_SIDE = 800         # px: the ink mask is reduced to at most this side fo
 LINE_MARGIN = 0.5          # margin added around a line or word crop, fraction of its ink height
 RULE_FRACTION = 0.4        # a printed rule spans at least this fraction of the image width
 MIN_RULE = 200             # px: and is at least this long
-WORD_PRIOR = 0.15          # reader confidence that a word's orientation as given is worth (normalise_page)
+WORD_PRIOR = 0.3           # reader confidence that a word's orientation as given is worth (normalise_page)
 AXIS_CERTAINTY = 5.0       # profile score ratio of the two axes below which the reader decides the axis too
 
 
@@ -278,8 +278,11 @@ def pad(gray: np.ndarray, margin: int) -> np.ndarray:
 def sample_lines(gray: np.ndarray, mask: np.ndarray, count: int = 5) -> list:
     """uint8 gray (H, W) and its bool ink mask, text along the rows -> up to ``count`` crops (uint8 (h, w)) of text
     bands (line_bands) spread evenly from top to bottom: the band, at most its core's height above and below the
-    core, cut to its ink columns, with LINE_MARGIN of its height in paper around."""
+    core, cut to its ink columns, with LINE_MARGIN of its height in paper around (one band: all the ink)."""
     bands = line_bands(mask)
+    if len(bands) <= 1:                  # one line or a word: all of its ink
+        x, y, w, h = ink_box(mask)
+        return [pad(gray[y:y + h, x:x + w], round(LINE_MARGIN * h))]
     picks = np.unique(np.linspace(0, len(bands) - 1, min(count, len(bands))).round().astype(int))
     crops = []
     for band_top, core_top, core_bottom, band_bottom in (bands[i] for i in picks):
@@ -291,16 +294,17 @@ def sample_lines(gray: np.ndarray, mask: np.ndarray, count: int = 5) -> list:
     return crops
 
 
-def upright_turns(gray: np.ndarray, mask: np.ndarray, confidence=None) -> tuple:
+def upright_turns(gray: np.ndarray, mask: np.ndarray, confidence=None, prior: float = 0.0) -> tuple:
     """uint8 gray (H, W) and its bool ink mask, text along the rows upright or upside down -> (0 or 2
     counter-clockwise quarter turns that make it upright, how well it reads then). With ``confidence`` (line crops
     -> a reader's mean confidence, higher is better): the better-read of the two on a few text lines
-    (sample_lines). Without: from upside_down_score (and the reading score is 0)."""
+    (sample_lines), 0 turns counting ``prior`` more. Without: from upside_down_score (and the reading score is 0)."""
     if confidence is None:
         return (2 if upside_down_score(mask) > 0 else 0), 0.0
     crops = sample_lines(gray, mask)
-    return max(((k, confidence([np.ascontiguousarray(np.rot90(c, k)) for c in crops])) for k in (0, 2)),
-               key=lambda item: item[1])
+    scores = {k: confidence([np.ascontiguousarray(np.rot90(c, k)) for c in crops]) + (prior if k == 0 else 0.0)
+              for k in (0, 2)}
+    return max(scores.items(), key=lambda item: item[1])
 
 
 def _turned(mask: np.ndarray, turns: int, skew: float) -> np.ndarray:
@@ -323,25 +327,28 @@ def normalise_page(gray: np.ndarray, level: str = "auto", max_skew: float = MAX_
     The axis and skew (up to ``max_skew`` degrees) come from estimate_orientation; upright vs upside down from
     upright_turns, with the reader's ``confidence`` (line crops -> mean confidence) when given. The reader also
     picks the axis when the profile leaves it in doubt and one axis shows a single text band. A word or a few
-    (_short) is not deskewed (its profile is too short to measure a skew), and the reader must beat its
-    orientation as given by WORD_PRIOR to turn it (an upside-down word is often a word too: 'your' / 'hnoʎ')."""
+    (_short) is not deskewed (its profile is too short to measure a skew); given as a word, its axis is kept and
+    the reader must beat its orientation as given by WORD_PRIOR to turn it (an upside-down word is often a word
+    too: 'your' / 'hnoʎ', 'of' / 'fo')."""
     if level != "auto" and level not in LEVELS:
         raise ValueError("unknown level %r (choose from auto, %s)" % (level, ", ".join(LEVELS)))
     mask = ink_mask(gray)
     if not mask.any():
         return Prepared(gray, np.eye(3), gray.shape, "page" if level == "auto" else level, blank=True)
-    found = estimate_orientation(mask, max_skew)
-    axes = [(turns, skew, _turned(mask, turns, skew)) for turns, skew, _ in found]
-    short = _short(axes[0][2])
-    if short:
-        axes = [(turns, 0.0, _turned(mask, turns, 0.0)) for turns, _, _ in axes]
-    doubt = found[0][2] < AXIS_CERTAINTY * found[1][2] and min(len(text_bands(m)) for _, _, m in axes) <= 1
+    given_word = _short(mask)
+    if given_word:                       # a word as given: upright or upside down, no skew to measure
+        axes, doubt = [(0, 0.0, mask)], False
+    else:
+        found = estimate_orientation(mask, max_skew)
+        axes = [(turns, skew, _turned(mask, turns, skew)) for turns, skew, _ in found]
+        if _short(axes[0][2]):           # a word turned by 90 degrees
+            axes = [(turns, 0.0, _turned(mask, turns, 0.0)) for turns, _, _ in axes]
+        doubt = found[0][2] < AXIS_CERTAINTY * found[1][2] and min(len(text_bands(m)) for _, _, m in axes) <= 1
     candidates = []
     for turns, skew, turned_mask in axes[:2 if doubt and confidence else 1]:
         matrix, shape = rotation_matrix(gray.shape, turns, skew)
-        flip, score = upright_turns(warp(gray, matrix, shape), turned_mask, confidence)
-        prior = WORD_PRIOR if short and (turns + flip) % 4 == 0 else 0.0
-        candidates.append((score + prior, (turns + flip) % 4, skew, turned_mask[::-1, ::-1] if flip else turned_mask))
+        flip, score = upright_turns(warp(gray, matrix, shape), turned_mask, confidence, WORD_PRIOR * given_word)
+        candidates.append((score, (turns + flip) % 4, skew, turned_mask[::-1, ::-1] if flip else turned_mask))
     _, turns, skew, turned_mask = max(candidates, key=lambda candidate: candidate[0])
     matrix, shape = rotation_matrix(gray.shape, turns, skew)
     level = detect_level(turned_mask) if level == "auto" else level
