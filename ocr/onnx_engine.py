@@ -35,10 +35,13 @@ def import_onnxruntime():
 
 
 def session_from_bytes(model_bytes):
-    """A serialised ONNX model -> onnxruntime.InferenceSession on the CPU (all graph optimisations, warnings off)."""
+    """A serialised ONNX model -> onnxruntime.InferenceSession on the CPU (all graph optimisations, warnings off).
+    Its worker threads sleep between runs instead of spinning: in the pipeline the nets alternate with MXNet, numpy
+    and OpenCV work on the same cores, which spinning threads would slow down."""
     onnxruntime = import_onnxruntime()
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return onnxruntime.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
 
 

@@ -1,0 +1,85 @@
+"""MXNet vs ONNX (onnxruntime) engines side by side in one run: start-up, recognition lines/s and one page.
+
+    python utils/bench_engines.py [--iam-root data/synth_v2] [--lines 96] [--batch-size 16] [--rounds 3]
+                                  [--page samples/page.png]
+
+Recognition: ``Recognizer.recognize`` end to end (fit, standardise, net, softmax, greedy text) on the first
+``--lines`` test lines of ``--iam-root``; the two engines take turns for ``--rounds`` rounds after a warm-up batch
+each, and each reports its best round, so that load from other processes hits both alike (only their ratio means
+much on a busy machine). Page: ``Pipeline.transcribe`` of ``--page`` with the greedy decoder, best of the rounds.
+Also printed: whether both engines read the same text on every line and on the page, and the largest difference of
+their probabilities. The ONNX graphs are built into the cache first (not timed; see ocr.onnx_engine).
+"""
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from ocr.data.iam import IAMDataset
+from ocr.models import ENGINES
+from ocr.pipeline import Pipeline
+from ocr.recognizer import Recognizer
+
+
+def timed(run):
+    """(seconds, result) of ``run()``."""
+    start = time.perf_counter()
+    result = run()
+    return time.perf_counter() - start, result
+
+
+def parse_args(argv=None):
+    """Command-line arguments (see the module doc)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iam-root", default="data/synth_v2", help="IAM-format tree whose test lines are read")
+    parser.add_argument("--lines", type=int, default=96, help="test lines timed (default 96)")
+    parser.add_argument("--batch-size", type=int, default=16, help="lines per recogniser batch (default 16)")
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds per engine, best kept (default 3)")
+    parser.add_argument("--page", default="samples/page.png", help="page transcribed with each engine")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    """Print the comparison; returns {engine: {'load_s', 'lines_per_s', 'page_s'}}."""
+    args = parse_args(argv)
+    try:
+        dataset = IAMDataset(args.iam_root, "line", split="test")
+    except FileNotFoundError as error:
+        print("error: %s" % error, file=sys.stderr)
+        return None
+    images = [dataset[i][0] for i in range(min(args.lines, len(dataset)))]
+    Pipeline.load("greedy", engine="onnx")                      # build the ONNX graphs into the cache, untimed
+    results, recognizers, pipelines = {}, {}, {}
+    for engine in ENGINES:
+        load_s, recognizers[engine] = timed(lambda: Recognizer.load(engine=engine))
+        pipelines[engine] = Pipeline.load("greedy", engine=engine)
+        recognizers[engine].recognize(images[:args.batch_size], args.batch_size)     # warm-up
+        pipelines[engine].transcribe(args.page)
+        results[engine] = {"load_s": load_s, "line_s": [], "page_s": []}
+    for _ in range(args.rounds):
+        for engine in ENGINES:
+            seconds, lines = timed(lambda: recognizers[engine].recognize(images, args.batch_size))
+            results[engine]["line_s"].append(seconds)
+            results[engine]["lines"] = lines
+            seconds, page = timed(lambda: pipelines[engine].transcribe(args.page))
+            results[engine]["page_s"].append(seconds)
+            results[engine]["page"] = page.text
+    print("%d lines of %s (batch %d), page %s (greedy); best of %d alternating rounds"
+          % (len(images), args.iam_root, args.batch_size, args.page, args.rounds))
+    print("%-6s %8s %10s %8s" % ("engine", "load s", "lines/s", "page s"))
+    for engine in ENGINES:
+        row = results[engine]
+        row["lines_per_s"], row["page_s"] = len(images) / min(row.pop("line_s")), min(row["page_s"])
+        print("%-6s %8.2f %10.1f %8.3f" % (engine, row["load_s"], row["lines_per_s"], row["page_s"]))
+    mxnet, onnx = results["mxnet"], results["onnx"]
+    same = sum(a[0] == b[0] for a, b in zip(mxnet["lines"], onnx["lines"]))
+    difference = max(float(np.abs(a[1] - b[1]).max()) for a, b in zip(mxnet["lines"], onnx["lines"]))
+    print("onnx / mxnet: %.2fx lines/s, %.2fx page speed; same text on %d/%d lines (max |prob difference| %.1g), "
+          "page text %s" % (onnx["lines_per_s"] / mxnet["lines_per_s"], mxnet["page_s"] / onnx["page_s"], same,
+                            len(images), difference, "identical" if mxnet["page"] == onnx["page"] else "DIFFERENT"))
+    return {engine: {key: results[engine][key] for key in ("load_s", "lines_per_s", "page_s")} for engine in ENGINES}
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)
