@@ -26,6 +26,7 @@ LINE_MARGIN = 0.5          # margin added around a line or word crop, fraction o
 RULE_FRACTION = 0.4        # a printed rule spans at least this fraction of the image width
 MIN_RULE = 200             # px: and is at least this long
 WORD_PRIOR = 0.3           # reader confidence that a word's orientation as given is worth (normalise_page)
+WORD_COMPONENTS = 30       # a word or a few has at most this many pieces of ink (a page has hundreds)
 AXIS_CERTAINTY = 5.0       # profile score ratio of the two axes below which the reader decides the axis too
 
 
@@ -314,9 +315,12 @@ def _turned(mask: np.ndarray, turns: int, skew: float) -> np.ndarray:
 
 
 def _short(mask: np.ndarray) -> bool:
-    """Whether a bool ink mask (H, W) of text along the rows is a single band under 5 times as wide as high."""
+    """Whether a bool ink mask (H, W) of text along the rows is a word or a few: at most WORD_COMPONENTS connected
+    pieces of ink in a single band under 5 times as wide as high."""
     box = ink_box(mask)
-    return len(text_bands(mask)) <= 1 and box[2] < 5 * box[3]
+    if box[2] >= 5 * box[3] or cv2.connectedComponents(mask.astype(np.uint8))[0] - 1 > WORD_COMPONENTS:
+        return False
+    return len(text_bands(mask)) <= 1
 
 
 def normalise_page(gray: np.ndarray, level: str = "auto", max_skew: float = MAX_SKEW, confidence=None) -> Prepared:

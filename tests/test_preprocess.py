@@ -160,3 +160,11 @@ def test_rules_are_erased_and_text_kept():
     assert not pp.has_printed_rules(pp.ink_mask(erased)) and pp.has_printed_rules(pp.ink_mask(page))
     assert (erased[150:153, 60:1140] > 200).all()
     assert np.array_equal(erased[200:440], page[200:440])            # the text lines are untouched
+
+
+@pytest.mark.parametrize("quarter_turns", [1, 2, 3])
+def test_a_turned_form_comes_back_as_a_page(quarter_turns):
+    page = form_image()
+    prepared = pp.normalise_page(np.ascontiguousarray(np.rot90(page, quarter_turns)))
+    assert (prepared.quarter_turns + quarter_turns) % 4 == 0 and prepared.level == "page"
+    assert not pp._short(pp.ink_mask(np.rot90(page, quarter_turns)))
