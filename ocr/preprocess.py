@@ -22,6 +22,7 @@ MIN_CONTRAST = 40          # grey levels between paper and ink below which an im
 MIN_INK_SIZE = 5           # px: a connected ink component smaller both ways is not writing (dust, noise)
 MAX_SKEW = 20.0            # degrees searched either way
 PROFILE_SIDE = 800         # px: the ink mask is reduced to at most this side for the profile search
+FAINT_INK = 0.2            # ink_mask depth of the ink a line or word crop keeps whole
 LINE_MARGIN = 0.5          # margin added around a line or word crop, fraction of its ink height
 RULE_FRACTION = 0.4        # a printed rule spans at least this fraction of the image width
 MIN_RULE = 200             # px: and is at least this long
@@ -70,14 +71,14 @@ def fix_polarity(gray: np.ndarray) -> tuple:
     return gray, False
 
 
-def ink_mask(gray: np.ndarray, min_contrast: int = MIN_CONTRAST) -> np.ndarray:
-    """uint8 gray (H, W), ink dark -> bool (H, W): pixels darker than halfway between the paper (median) and the
-    darkest ink (0.1st percentile); all False when they differ by less than ``min_contrast`` grey levels. Ink
-    components under MIN_INK_SIZE px both wide and high are dropped."""
+def ink_mask(gray: np.ndarray, min_contrast: int = MIN_CONTRAST, depth: float = 0.5) -> np.ndarray:
+    """uint8 gray (H, W), ink dark -> bool (H, W): pixels darker than ``depth`` of the way from the paper (median)
+    to the darkest ink (0.1st percentile); all False when they differ by less than ``min_contrast`` grey levels.
+    Ink components under MIN_INK_SIZE px both wide and high are dropped."""
     paper, dark = float(np.median(gray)), float(np.percentile(gray, 0.1))
     if paper - dark < min_contrast:
         return np.zeros(gray.shape, dtype=bool)
-    mask = (gray < (paper + dark) / 2).astype(np.uint8)
+    mask = (gray < paper - depth * (paper - dark)).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     keep = np.zeros(count, dtype=bool)
     keep[1:] = np.maximum(stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_WIDTH]) >= MIN_INK_SIZE
@@ -356,8 +357,8 @@ def normalise_page(gray: np.ndarray, level: str = "auto", max_skew: float = MAX_
     _, turns, skew, turned_mask = max(candidates, key=lambda candidate: candidate[0])
     matrix, shape = rotation_matrix(gray.shape, turns, skew)
     level = detect_level(turned_mask) if level == "auto" else level
-    if level in ("line", "word"):
-        box = ink_box(turned_mask)
+    if level in ("line", "word"):          # all the ink, faint strokes too
+        box = ink_box(ink_mask(warp(gray, matrix, shape), depth=FAINT_INK)) or ink_box(turned_mask)
         scaled, shape = margin_matrix(box, round(LINE_MARGIN * box[3]))
         matrix = scaled @ matrix
     return Prepared(warp(gray, matrix, shape), matrix, gray.shape, level, quarter_turns=turns, skew=skew)
