@@ -206,8 +206,13 @@ def test_level_line_needs_only_the_recogniser(tmp_path):
     folder = write_models(tmp_path / "only_line", stages=("recognizer",))
     pipeline = Pipeline.load("greedy", level="line", models_dir=folder)
     assert pipeline.paragraph is None and pipeline.detector is None
-    result = pipeline.transcribe(fake_page(160, 200)[40:80], level="line")       # one row of strokes
-    assert result.region == (0, 0, 200, 40) and all(line.box == (0, 0, 200, 40) for line in result.lines)
+    line = fake_page(160, 200)[40:80]                                          # one row of strokes
+    result = pipeline.transcribe(line, level="line")
+    ys, xs = np.nonzero(line < 128)
+    x, y, w, h = result.region                                 # the line's ink with a margin, inside the image
+    assert x <= xs.min() and y <= ys.min() and x + w > xs.max() and y + h > ys.max()
+    assert 0 <= x and 0 <= y and x + w <= 200 and y + h <= 40
+    assert all(line.box == result.region for line in result.lines)
     with pytest.raises(cli.MissingModelError, match="paragraph segmentation"):
         pipeline.transcribe(fake_page(), level="page")
     with pytest.raises(cli.MissingModelError, match="paragraph segmentation model .*paragraph_segmentation.params"):
