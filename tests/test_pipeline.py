@@ -294,7 +294,7 @@ def test_cli_out_files_and_no_overwrite(models, tmp_path, capsys):
     assert status == 0 and len(err) == 1 and "already done" in err[0] and "--overwrite" in err[0]   # resumed
     assert before == {name: (out / name).read_bytes() for name in os.listdir(out)}
     status, _, err = run_cli(capsys, image, "--out", out, "--format", "alto", "--decoder", "greedy",
-                             "--models", models, "--overwrite")
+                             "--models", models, "--overwrite", "--level", "page")
     assert status == 0 and err == []
     alto = etree.parse(str(out / "scan.xml")).getroot()
     assert alto.tag == "{%s}alto" % ALTO_NS
