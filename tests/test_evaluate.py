@@ -60,7 +60,7 @@ def _folder(tmp_path, gts):
 
 
 def _fake(outputs_by_width):
-    def make_transcriber(level, decoders, model=None, batch_size=16, lm="default"):
+    def make_transcriber(level, decoders, model=None, batch_size=16, lm="default", engine="mxnet"):
         return lambda images: [{d: outputs_by_width[d][image.shape[1]] for d in decoders} for image in images]
     return make_transcriber
 
@@ -110,7 +110,7 @@ def test_cli_region_level_passes_the_level_to_the_pipeline(tmp_path, monkeypatch
     folder = _folder(tmp_path, {"block": "hello world\nsecond line\n"})
     levels = []
 
-    def make_transcriber(level, decoders, model=None, batch_size=16, lm="default"):
+    def make_transcriber(level, decoders, model=None, batch_size=16, lm="default", engine="mxnet"):
         levels.append(level)
         return lambda images: [{"greedy": ["hello world", "secnd line"]} for _ in images]
     monkeypatch.setattr(evaluate, "make_transcriber", make_transcriber)
