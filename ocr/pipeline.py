@@ -16,7 +16,7 @@ the image, ``ocr.preprocess.detect_level``; the result's ``level`` says which). 
 CLI:
     python -m ocr.pipeline IMAGES_OR_FOLDERS... [--decoder beam|greedy|lexicon] [--level auto|page|region|line|word]
         [--format text|json|page-xml|alto] [--out DIR] [--overwrite] [--batch-size N] [-g GPU] [--models DIR]
-        [--engine mxnet|onnx]
+        [--engine mxnet|onnx] [--workers N | --scheduler ADDRESS]
 
 prints each page's transcription, one line of text per handwritten line (a ``==> file <==`` header before each
 page when there are several); without --out, --format json prints one JSON object per page per line and
@@ -32,6 +32,9 @@ Files of the same names that an earlier run did not write are kept unless --over
 pages). A page that cannot be read or transcribed prints ``error: <file>: <reason>`` on stderr and the others go
 on. Exit status: 0 all pages done; 1 some page failed; 2 bad arguments, an unusable --out, or a model the level
 needs is missing.
+
+--workers N (a local Dask cluster of N processes) or --scheduler ADDRESS (an existing one) runs the pages of an
+--out run in parallel, with the same outputs and printed text as a serial run (``ocr.distributed``).
 """
 import argparse
 import os
@@ -341,9 +344,20 @@ def parse_args(argv=None):
     parser.add_argument("--models", default=MODELS_DIR, metavar="DIR",
                         help="folder of paragraph_segmentation, word_segmentation and handwriting_line "
                              ".params/.json (default: the shipped models/)")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="run the pages on a local Dask cluster of N worker processes (needs --out)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run the pages on the Dask cluster of this scheduler, e.g. tcp://host:8786 "
+                             "(needs --out; the workers must see the images and --models at the same paths)")
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error("--batch-size must be at least 1")
+    if args.workers is not None and args.workers < 1:
+        parser.error("--workers must be at least 1")
+    if args.workers is not None and args.scheduler:
+        parser.error("give --workers (a local cluster) or --scheduler (an existing one), not both")
+    if (args.workers is not None or args.scheduler) and not args.out:
+        parser.error("--%s needs --out DIR" % ("workers" if args.workers is not None else "scheduler"))
     return args
 
 
@@ -500,17 +514,25 @@ def main(argv=None):
         return 2
     if not files:
         return 1 if found.errors else 0
-    pipeline = load_pipeline(args)
-    if pipeline is None:
-        return 2
-    run = _Run(args, pipeline, header=len(args.images) > 1 or len(files) > 1)
-    failed = bool(found.errors)
-    for path in tqdm(files, desc="files", unit="file", disable=True if len(files) < 2 else None):
-        failed = not run.file(path) or failed
+    header = len(args.images) > 1 or len(files) > 1
+    if args.workers is not None or args.scheduler:
+        from ocr.distributed import ClusterError, run_on_dask      # Dask is imported only when asked for
+        try:
+            run, ok = run_on_dask(args, files, header)
+        except ClusterError as error:
+            print("error: %s" % error, file=sys.stderr)
+            return 2
+    else:
+        pipeline = load_pipeline(args)
+        if pipeline is None:
+            return 2
+        run, ok = _Run(args, pipeline, header), True
+        for path in tqdm(files, desc="files", unit="file", disable=True if len(files) < 2 else None):
+            ok = run.file(path) and ok
     if run.skipped:
         print("%d page%s already done in %s: skipped (--overwrite redoes them)"
               % (run.skipped, "s" * (run.skipped > 1), safe_name(args.out)), file=sys.stderr)
-    return 1 if failed else 0
+    return 0 if ok and not found.errors else 1
 
 
 if __name__ == "__main__":
