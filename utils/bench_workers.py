@@ -73,8 +73,8 @@ def main(argv=None):
         make_folder(folder, sources, args.pages)
         serial_s, _ = run_pipeline(folder, os.path.join(tmp, "serial"), args.decoder)
         dask_s, err = run_pipeline(folder, os.path.join(tmp, "dask"), args.decoder, ("--workers", str(args.workers)))
-        same = files_of(os.path.join(tmp, "serial")) == files_of(os.path.join(tmp, "dask"))
-        files = len(os.listdir(os.path.join(tmp, "serial")))
+        serial, dask = files_of(os.path.join(tmp, "serial")), files_of(os.path.join(tmp, "dask"))
+        differ = sorted(n for n in set(serial) | set(dask) if serial.get(n) != dask.get(n))
     summary = [line for line in re.split(r"[\r\n]", err) if "pages/s" in line]
     print("%d pages (%d distinct, from %s), --decoder %s, %s" % (args.pages, min(len(sources), args.pages),
                                                                  args.iam_root if sources != [SAMPLE] else SAMPLE,
@@ -83,8 +83,9 @@ def main(argv=None):
     print("--workers %d: %6.1f s  %5.2f pages/s (end to end)  ratio %.2fx" % (args.workers, dask_s,
                                                                              args.pages / dask_s, serial_s / dask_s))
     print("  its own line: %s" % (summary[-1] if summary else "(none)"))
-    print("same outputs: %s (%d files each)" % ("yes" if same else "NO", files))
-    return 0 if same else 1
+    print("same outputs: %s (%d files serial, %d --workers)%s" % ("NO" if differ else "yes", len(serial), len(dask),
+                                                                ": " + " ".join(differ[:10]) if differ else ""))
+    return 1 if differ else 0
 
 
 if __name__ == "__main__":
