@@ -66,6 +66,11 @@ def build_recognizer(config):
     return LineRecognizer(**{**DEFAULT_CONFIG, **config})
 
 
+def step_width(config):
+    """Pixels of input width per CTC time step (2**num_downsamples: 4 with the defaults)."""
+    return 2 ** {**DEFAULT_CONFIG, **config}["num_downsamples"]
+
+
 def sequence_length(config, input_width):
     """Number of CTC time steps T the network emits for inputs ``input_width`` pixels wide."""
-    return input_width // 2 ** {**DEFAULT_CONFIG, **config}["num_downsamples"]
+    return input_width // step_width(config)
