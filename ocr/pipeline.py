@@ -47,7 +47,7 @@ from tqdm import tqdm
 
 from ocr import outputs, preprocess
 from ocr.alphabet import ALPHABET
-from ocr.data.transforms import box_to_px, expand_box, fit_geometry, to_gray
+from ocr.data.transforms import box_to_px, expand_box, to_gray
 from ocr.decode import get_decoder
 from ocr.decode.ctc import column_labels, text_to_columns, to_log_probs, viterbi_alignment
 from ocr.detector import WordDetector
@@ -142,18 +142,19 @@ def _to_page(box, frame):
     return frame[0] + x1, frame[1] + y1, x2 - x1, y2 - y1
 
 
-def aligned_word_boxes(text, probs, line_box, input_size):
+def aligned_word_boxes(text, probs, line_box, content):
     """Word boxes from the CTC alignment: for each space-separated word of ``text`` (the decoded text of a line),
     (x, y, w, h) page pixels spanning the time steps its characters occupy (one step of margin each side), the full
     height of ``line_box`` (x, y, w, h page pixels).
 
-    ``probs``: the line's T x C softmax; ``input_size``: the recogniser's (H, W), which the line image was fitted
-    into (T steps over its width). Where the text has no alignment, words share the width by character count."""
+    ``probs``: the line's T x C softmax; ``content``: (left, width, input width), pixels, where the line lies in the
+    input the recogniser ran it at (T steps over that width; Recognizer.content_span). Where the text has no
+    alignment, words share the width by character count."""
     x, y, w, h = line_box
-    left, _, content_w, _ = fit_geometry((h, w), input_size)
+    left, content_w, input_w = content
     labels, blank = column_labels(ALPHABET, probs.shape[1])
     path = viterbi_alignment(to_log_probs(probs, log_probs=False), text_to_columns(text, labels), blank)
-    step = input_size[1] / len(probs)
+    step = input_w / len(probs)
     boxes, start = [], 0
     for word in text.split(" "):
         if word:
@@ -308,8 +309,11 @@ class Pipeline:
             if not decoded.text.strip():
                 continue
             words = decoded.word_confidences
-            word_boxes = detected if len(detected) == len(words) else \
-                aligned_word_boxes(decoded.text, probs, box, self.recognizer.input_size)
+            if len(detected) == len(words):
+                word_boxes = detected
+            else:
+                content = self.recognizer.content_span((box[3], box[2]), len(probs))
+                word_boxes = aligned_word_boxes(decoded.text, probs, box, content)
             result.lines.append(Line(decoded.text.strip(), to_source(box), decoded.confidence,
                                      [Word(text, to_source(b), confidence)
                                       for (text, confidence), b in zip(words, word_boxes)]))

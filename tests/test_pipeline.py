@@ -16,11 +16,13 @@ from PIL import Image
 from ocr import pipeline as cli
 from ocr.alphabet import ALPHABET, NUM_CLASSES
 from ocr.io import ImageError, read_image
+from ocr.metrics import cer
 from ocr.nets.paragraph import build_paragraph_net
 from ocr.nets.recognizer import build_recognizer
 from ocr.nets.ssd import build_ssd
 from ocr.outputs import ALTO_NS, PAGE_NS
 from ocr.paragraph import NORMALISATION
+from ocr.paths import REPO_ROOT
 from ocr.pipeline import Pipeline, aligned_word_boxes, normalise_illumination
 from ocr.training import save_json, save_params
 
@@ -176,8 +178,45 @@ def test_aligned_word_boxes_follow_the_ctc_alignment():
         probs[t, blank], probs[t, ALPHABET.index(char)] = 1e-4, 1.0
     probs /= probs.sum(axis=1, keepdims=True)
     # a 32 x 128 line at (10, 20) in the page: the fitted input is the line itself, 4 pixels per step
-    boxes = aligned_word_boxes("ab c", probs, (10, 20, 128, 32), LINE_INPUT)
+    boxes = aligned_word_boxes("ab c", probs, (10, 20, 128, 32), (0, 128, 128))
     assert boxes == [(10 + 3 * 4, 20, 4 * 4, 32), (10 + 19 * 4, 20, 3 * 4, 32)]
+
+
+def test_aligned_word_boxes_of_a_narrowed_input_land_where_the_full_letterbox_puts_them():
+    steps, blank = 32, NUM_CLASSES - 1
+    probs = np.full((steps, NUM_CLASSES), 1e-4, np.float32)
+    probs[:, blank] = 1.0
+    for t, char in ((12, "a"), (13, "b"), (15, " "), (19, "c")):
+        probs[t, blank], probs[t, ALPHABET.index(char)] = 1e-4, 1.0
+    probs /= probs.sum(axis=1, keepdims=True)
+    # a 16 x 32 line fitted into 32 x 128: 64 px wide at x = 32; the recogniser ran it 4 steps (16 px) narrower
+    # each side, where the same letters come at the same place of the line, 4 steps earlier
+    line_box = (10, 20, 32, 16)
+    full = aligned_word_boxes("ab c", probs, line_box, (32, 64, 128))
+    assert aligned_word_boxes("ab c", probs[4:-4], line_box, (16, 64, 96)) == full
+    assert full == [(10 + 6, 20, 8, 16), (10 + 20, 20, 6, 16)]
+
+
+def test_shipped_models_read_part_lines_alike_batched_by_width_and_word_boxes_land_on_the_words():
+    pipeline = Pipeline.load("greedy", level="page")
+    page = pipeline.prepare_page(os.path.join(REPO_ROOT, "samples", "page.png"), "page").image
+    crops, words = [], []
+    for (x, y, w, h), boxes in pipeline.layout(page, "page")[1][:4]:
+        for k in (2, 4, 6):                   # the line's first k detected words: lines of different lengths
+            first = sorted(boxes)[:k]
+            crops.append(page[y:y + h, x:first[-1][0] + first[-1][2] + 4])
+            words.append([(bx - x, bx - x + bw) for bx, _, bw, _ in first])
+    narrow = pipeline.recognizer.recognize(crops, batch_size=3)
+    assert min(len(p) for _, p in narrow) < 300
+    # the net was trained on full letterboxes: less paper moves a few letters (see ocr.recognizer.MARGIN)
+    texts, full = [t for t, _ in narrow], [t for t, _ in pipeline.recognizer.recognize(crops, by_width=False)]
+    assert sum(a == b for a, b in zip(texts, full)) >= 0.75 * len(crops) and cer(texts, full) < 0.02
+    for crop, expected, (text, probs) in zip(crops, words, narrow):
+        if len(text.split()) == len(expected):
+            content = pipeline.recognizer.content_span(crop.shape, len(probs))
+            for (bx, _, bw, _), (x1, x2) in zip(aligned_word_boxes(text, probs, (0, 0, crop.shape[1], 10), content),
+                                                 expected):
+                assert x1 <= bx + bw / 2 <= x2      # each word box's centre lies in its detected word
 
 
 # ---- Python API -----------------------------------------------------------------------------------------------
