@@ -17,10 +17,11 @@ from ocr import models
 DEFAULT_MODEL = "handwriting_line"
 # The reference's statistics of IAM lines fitted into 60 x 800, as grey levels / 255.
 REFERENCE_MEAN, REFERENCE_STD = 0.942532484060557, 0.15926149044640417
-# px of the letterbox's paper kept each side of a batch's widest line (Recognizer.recognize). The net was trained on
-# full letterboxes only and its LSTM reads the paper too, so less of it moves some probabilities: on 128 synth_v2
-# test lines (utils/bench_recognizer.py) 110, 114, 120, 127 of 128 read the same greedy text with 16, 32, 64, 128 px
-# (CER 5.30, 5.29, 5.24, 5.25% against 5.24% at the full width).
+# px of the letterbox's paper kept each side of a batch's widest line when batching by width (Recognizer.recognize).
+# The net was trained on full letterboxes only and its LSTM reads the paper too, so less paper moves its outputs
+# (utils/bench_recognizer.py, one run): on 160 synth_v2 test lines 139, 144, 157 of 160 read the same greedy text
+# with 32, 64, 128 px (CER 4.94, 4.92, 4.92% against 4.91% at the full width) for 1.06x, 1.03x, 0.99x the lines/s;
+# on 320 of its test words only 66, 75, 92 (CER 60.7, 58.5, 56.3% against 40.9%) for 4.8x, 3.7x, 2.6x.
 MARGIN = 64
 CUT_STEPS = 4       # the letterbox is narrowed by whole multiples of this many time steps on each side
 
@@ -93,14 +94,15 @@ class Recognizer:
         left, _, width, _ = fit_geometry(image_shape, self.input_size)
         return left - (self.input_size[1] - input_width) // 2, width, input_width
 
-    def recognize(self, images, batch_size=16, by_width=True):
+    def recognize(self, images, batch_size=16, by_width=False):
         """Line images (a list of arrays, any size/colour/dtype) -> list of (text, probs (T, C) float32 softmax),
         in the order given.
 
-        Each line is letterboxed into the card's input size (prepare). With ``by_width`` (the default) the lines
-        are sorted by content width and each batch of ``batch_size`` runs at the centred window of the letterbox
-        that its widest line needs (window_width), so T = window / step_width varies from line to line and
-        content_span says where each line lies; ``by_width=False`` runs every line at the full input width."""
+        Each line is letterboxed into the card's input size (prepare) and, by default, run at its full width
+        (T = W / step_width). With ``by_width`` the lines are sorted by content width and each batch of
+        ``batch_size`` runs at the centred window of the letterbox that its widest line needs (window_width), so T
+        varies from line to line (content_span says where each line lies): faster on short lines, but not the same
+        outputs with a net trained on full letterboxes only (see MARGIN), hence not the default."""
         fitted = [self.prepare(image) for image in images]
         widths = [fit_geometry(np.shape(image), self.input_size)[2] for image in images]
         order = sorted(range(len(images)), key=widths.__getitem__)

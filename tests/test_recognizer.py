@@ -77,9 +77,9 @@ def test_save_load_round_trip(tmp_path):
     lines = [render_line(w) for w in WORDS[:3]]
     fitted = np.stack([resize_image(line, TINY_SIZE)[0] for line in lines])
     expected = mx.nd.softmax(net(mx.nd.array(standardise(fitted, 0.94, 0.16))), axis=-1).asnumpy()
-    results = recognizer.recognize(lines, batch_size=2, by_width=False)       # in the order given
+    results = recognizer.recognize(lines, batch_size=2)
     np.testing.assert_array_equal(np.stack([probs for _, probs in results]), expected)
-    again = Recognizer.load(str(tmp_path / "m.params")).recognize(lines, by_width=False)
+    again = Recognizer.load(str(tmp_path / "m.params")).recognize(lines)
     assert all(np.array_equal(a[1], b[1]) and a[0] == b[0] for a, b in zip(results, again))
 
 
@@ -115,7 +115,7 @@ def test_recognize_accepts_any_image(tmp_path):
               np.full((200, 40), 255, np.uint8)]
     for text, probs in recognizer.recognize(images):
         assert isinstance(text, str)
-        assert probs.dtype == np.float32 and probs.shape[1] == NUM_CLASSES and 0 < len(probs) <= TINY_SIZE[1] // 4
+        assert probs.dtype == np.float32 and probs.shape == (TINY_SIZE[1] // 4, NUM_CLASSES)
         np.testing.assert_allclose(probs.sum(axis=1), 1, rtol=1e-5)
     with pytest.raises(FileNotFoundError):
         Recognizer.load(str(tmp_path / "missing"))
@@ -128,7 +128,7 @@ def test_lines_batched_by_width_keep_their_conv_features_and_their_place(tmp_pat
     recognizer = Recognizer.load(str(tmp_path / "m"))
     recognizer.margin = 8
     lines = [render_line(w) for w in ("a", "dab cab", "ab")]
-    full, narrow = recognizer.recognize(lines, by_width=False), recognizer.recognize(lines, batch_size=1)
+    full, narrow = recognizer.recognize(lines), recognizer.recognize(lines, batch_size=1, by_width=True)
     assert [len(p) for _, p in full] == [32] * 3 and len(narrow[0][1]) < len(narrow[1][1]) <= 32
     trunk = recognizer.net.trunk
     for line, (_, probs) in zip(lines, narrow):
