@@ -14,16 +14,16 @@ committed at REV, e.g. the previous version). In one run, every model reads:
 Figures are pooled (spaces count in CER), in percent.
 """
 import argparse
+import json
 import os
 import subprocess
 import sys
 import tempfile
 
-import numpy as np
-
 from ocr.data.iamondb import IAMOnDBError
 from ocr.data.line_mix import held_out_specs, pen_splits, render_spec
 from ocr.evaluate import EvaluationError, Sample, folder_samples, iam_samples, make_transcriber, score, transcribe_all
+from ocr.paths import atomic_write_text
 
 DECODERS = ("greedy", "beam", "lexicon")
 
@@ -78,6 +78,7 @@ def main(argv=None) -> int:
     parser.add_argument("--iamondb", default="data/iamondb")
     parser.add_argument("--synth", default="data/synth_v2")
     parser.add_argument("--max-items", type=int, help="at most this many IAM-OnDB and synthetic test lines")
+    parser.add_argument("--json", help="also write the figures here: {model: {set: {decoder: [CER %, WER %]}}}")
     args = parser.parse_args(argv)
     sets = {}
     try:
@@ -104,6 +105,10 @@ def main(argv=None) -> int:
         for decoder in DECODERS:
             cells = "".join(" %24s" % ("%5.1f / %5.1f" % figures[spec][name][decoder]) for spec in args.models)
             print("%-16s %-8s%s" % (name, decoder, cells))
+    if args.json:
+        atomic_write_text(args.json, json.dumps({"command": "python utils/bench_real.py " + " ".join(
+            sys.argv[1:] if argv is None else argv), "items": {n: len(s[0]) for n, s in sets.items()},
+            "figures": figures}, indent=1) + "\n")
     return 0
 
 
