@@ -5,6 +5,7 @@ import pytest
 
 from ocr import preprocess as pp
 from ocr.alphabet import ALPHABET
+from ocr.data.transforms import fit_geometry
 from ocr.decode.ctc import Decoded
 from ocr.pipeline import Pipeline
 
@@ -134,6 +135,11 @@ class FakeRecognizer:
         probs = np.full((10, blank + 1), 0.1 / blank, np.float32)
         probs[np.arange(10), [ALPHABET.index("a"), blank, ALPHABET.index("b")] + [blank] * 7] = 0.9
         return [("ab", probs) for _ in crops]
+
+    def content_span(self, image_shape, steps):
+        """Where a crop lies in the full-width input: (left, width, input width), pixels."""
+        left, _, width, _ = fit_geometry(image_shape, self.input_size)
+        return left, width, self.input_size[1]
 
 
 def fake_decode(probs):
