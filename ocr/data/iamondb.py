@@ -129,8 +129,10 @@ def hyphenated_words(lines: list) -> frozenset:
                      if re.fullmatch(r"[\w'.,;:!?\"()]*\w-\w[\w'.,;:!?\"()]*", w))
 
 
-def read_reserved_forms(path: str = RESERVED_FORMS_FILE) -> frozenset:
-    """Form ids listed in the reserved-forms file (one per line, '#' comments); empty when the file is absent."""
+def read_reserved_forms(path: str | None = None) -> frozenset:
+    """Form ids listed in the reserved-forms file (default RESERVED_FORMS_FILE; one per line, '#' comments);
+    empty when the file is absent."""
+    path = path or RESERVED_FORMS_FILE
     if not os.path.isfile(path):
         return frozenset()
     with open(path, encoding="utf-8") as f:
@@ -172,6 +174,8 @@ def load_iamondb(root: str, exclude_forms: frozenset | None = None, forms: set |
             raise IAMOnDBError("%s has no %s/ folder (unpack lineStrokes-all.tar.gz and ascii-all.tar.gz there)"
                                % (root, sub))
     exclude = read_reserved_forms() if exclude_forms is None else exclude_forms
+    if exclude_forms is None and not exclude:
+        log("note: no reserved-forms list at %s: every form is used" % os.path.normpath(RESERVED_FORMS_FILE))
     strokes_by_form, ascii_by_form = _stroke_files(root), _ascii_files(root)
     counts = {"reserved": 0, "unpaired": 0, "unreadable": 0, "alphabet": 0}
     csr, lines = {}, []
