@@ -3,8 +3,8 @@
 Expected layout (as IAM distributes it; the reference's singular folder names are accepted too)::
 
     ROOT/forms/<form id>.png                      page images (formsA-D.tgz, formsE-H.tgz, formsI-Z.tgz)
-    ROOT/lines/a01/a01-000u/a01-000u-00.png       line images (lines.tgz)
-    ROOT/words/a01/a01-000u/a01-000u-00-00.png    word images (words.tgz)
+    ROOT/lines/n04/n04-361/n04-361-00.png       line images (lines.tgz)
+    ROOT/words/n04/n04-361/n04-361-00-00.png    word images (words.tgz)
     ROOT/xml/<form id>.xml                        transcriptions and geometry (xml.tgz): the only text source
     ROOT/trainset.txt, validationset1.txt, validationset2.txt, testset.txt
                                                   writer-independent line split lists (also found under
@@ -184,7 +184,7 @@ class IAMTree:
         return member == split
 
     def line_image_path(self, item_id, words=False):
-        """Path of a line (or word) image: <lines|words>/<a01>/<a01-000u>/<id>.png."""
+        """Path of a line (or word) image: <lines|words>/<n04>/<n04-361>/<id>.png."""
         parts = item_id.split("-")
         folder = self.words_dir if words else self.lines_dir
         if folder is None:

@@ -2,8 +2,8 @@
 
 Layout as unpacked from ``lineStrokes-all.tar.gz`` and ``ascii-all.tar.gz``::
 
-    ROOT/lineStrokes/a01/a01-000/a01-000u-01.xml   <StrokeSet><Stroke><Point x= y= time=/>...
-    ROOT/ascii/a01/a01-000/a01-000u.txt            ... "CSR:" then the form's lines as written, line 01 first
+    ROOT/lineStrokes/n04/n04-361/n04-361z-01.xml   <StrokeSet><Stroke><Point x= y= time=/>...
+    ROOT/ascii/n04/n04-361/n04-361z.txt            ... "CSR:" then the form's lines as written, line 01 first
 
 The CSR text is tokenised ("Mr . Foot ' s", "black - listed", '" prop up "'); ``detokenize`` turns it into
 the line-text conventions of IAM's xml ("Mr. Foot's", "black-listed", '"prop up"'), and ``CHARACTER_MAP`` maps
@@ -25,7 +25,8 @@ import numpy as np
 
 from ocr.alphabet import in_alphabet
 
-SESSION_GAP_S = 1800.0                    # forms started within 30 min of the previous one: same session
+SPLIT_FRACTIONS = (0.9, 0.05, 0.05)       # train / validation / test shares of the lines
+SESSION_GAP_S = 1800.0                 # forms started within 30 min of the previous one: same session
 CHARACTER_MAP = {"[": "(", "]": ")", "`": "'", "\t": " "}
 RESERVED_FORMS_FILE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared",
                                    "reserved_iamondb_forms.txt")
@@ -232,7 +233,7 @@ def form_sessions(lines: list, gap_s: float = SESSION_GAP_S) -> dict:
     return sessions
 
 
-def split_lines(lines: list, fractions: tuple = (0.9, 0.05, 0.05), seed: int = 0) -> dict:
+def split_lines(lines: list, fractions: tuple = SPLIT_FRACTIONS, seed: int = 0) -> dict:
     """{'train', 'validation', 'test': [OnlineLine]}: whole sessions (``form_sessions``) are assigned at random
     (seeded) until each split holds about its fraction of the lines."""
     sessions = form_sessions(lines)
