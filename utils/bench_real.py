@@ -45,11 +45,13 @@ def model_path(spec: str, folder: str) -> str:
 
 
 def real_samples(folder: str) -> tuple:
-    """(line samples, block samples) of a folder of images with .gt.txt: one-line references are lines."""
-    lines = [s for s in folder_samples(folder, "line")]
+    """(line samples, block samples) of a folder of images with .gt.txt: images whose text is one line are lines."""
+    def line_count(sample):
+        with open(os.path.splitext(os.path.join(folder, sample.id))[0] + ".gt.txt", encoding="utf-8") as f:
+            return sum(1 for line in f if line.strip())
     blocks = folder_samples(folder, "region")
-    single = {s.id for s in blocks if len(s.load()[1]) == 1}
-    return [s for s in lines if s.id in single], [s for s in blocks if s.id not in single]
+    single = {s.id for s in blocks if line_count(s) == 1}
+    return [s for s in folder_samples(folder, "line") if s.id in single], [s for s in blocks if s.id not in single]
 
 
 def pen_samples(root: str, limit: int | None) -> list:

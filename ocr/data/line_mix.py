@@ -101,7 +101,7 @@ def epoch_specs(rng: np.random.Generator, font_rows: int, pen_rows: int, items: 
     composed = int(round(pen_items * composed_share)) if bank and bank["words"] else 0
     font_items = items - pen_items if font_rows else 0
     specs, texts = [], []
-    for k, row in enumerate(_draw(rng, pen_rows, pen_items - composed)):
+    for row in _draw(rng, pen_rows, pen_items - composed):
         specs.append(LineSpec("pen", int(row), int(rng.integers(2 ** 62))))
         texts.append(pen_texts[row])
     for _ in range(composed):
@@ -160,11 +160,6 @@ class MixedLineSet(gluon.data.Dataset):
         else:
             image = render_spec(spec, self.pen_lines, self.bank, self.size)
         return image, self.labels[i]
-
-
-def labels_for(texts: list) -> list:
-    """int32 label arrays of ``texts``."""
-    return [encode(t) for t in texts]
 
 
 class RowView:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ocr.data.iamondb import form_sessions, load_iamondb, split_lines
+from ocr.data.iamondb import SPLIT_FRACTIONS, form_sessions, load_iamondb, split_lines
 from ocr.data.pen import WriterStyle, body_height, ink_opacity, level_strokes, word_coverage, word_groups
 
 SPLITS = ("train", "validation", "test")
@@ -79,7 +79,7 @@ def pen_form(form_id: str, session: int, lines: list) -> PenForm | None:
                    float(np.percentile(heights, 90)) / body)
 
 
-def pen_forms_by_split(lines: list, fractions: tuple = (0.9, 0.05, 0.05)) -> dict:
+def pen_forms_by_split(lines: list, fractions: tuple = SPLIT_FRACTIONS) -> dict:
     """IAM-OnDB lines -> {'train', 'validation', 'test': [PenForm]} sorted by form id; the splits are
     ``split_lines(lines, fractions)`` (the default is the one the recogniser's trainer uses)."""
     sessions = form_sessions(lines)
@@ -93,7 +93,7 @@ def pen_forms_by_split(lines: list, fractions: tuple = (0.9, 0.05, 0.05)) -> dic
     return out
 
 
-def load_pen_forms(root: str, fractions: tuple = (0.9, 0.05, 0.05), log=print) -> dict:
+def load_pen_forms(root: str, fractions: tuple = SPLIT_FRACTIONS, log=print) -> dict:
     """{'train', 'validation', 'test': [PenForm]} of the IAM-OnDB tree at ``root`` (reserved forms left out);
     raises iamondb.IAMOnDBError when ``root`` is not such a tree. One summary line per split goes to ``log``."""
     pools = pen_forms_by_split(load_iamondb(root, log=log), fractions)
