@@ -24,7 +24,7 @@ not scored in character mode) are shown beside ours; it runs case-sensitive (-s)
 format), ``<decoder>.<scoring>.pra`` (per-utterance alignments; line and paired scorings), and ``summary.txt`` /
 ``summary.json``. Existing files are never overwritten without --overwrite.
 
-Exit status: 0 done; 1 bad input (one line on stderr); 2 a component (``ocr.recognizer``, ``ocr.decode``,
+Exit status: 0 done; 1 bad input (one line on stderr); 2 a component (``ocr.recognition.predictor``, ``ocr.decode``,
 ``ocr.pipeline``) is not there yet.
 """
 import argparse
@@ -37,11 +37,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ocr.config import FORM_BB_EXPAND
-from ocr.data.transforms import crop_image, expand_box
+from ocr.core.geometry import FORM_BB_EXPAND
+from ocr.core.geometry import crop_image, expand_box
 from ocr.metrics import Summary, page_score, score_item
-from ocr.models import ENGINES, ModelLoadError
-from ocr.paths import atomic_write_text
+from ocr.core.loading import ENGINES, ModelLoadError
+from ocr.core.paths import atomic_write_text
 from ocr.sclite import (ScliteError, Utterance, find_sclite, format_alignment_report, score_trn_pair, utterance_id,
                         write_trn_pair)
 
@@ -137,17 +137,17 @@ def _import(module):
 
 def make_transcriber(level, decoders, model=None, batch_size=16, lm="default", engine="mxnet"):
     """A function ``images -> [{decoder: text}]`` (line level) or ``pages -> [{decoder: [line texts]}]`` (region
-    and page levels). Lines: ``ocr.recognizer.Recognizer.load(model).recognize`` then each
+    and page levels). Lines: ``ocr.recognition.predictor.Recognizer.load(model).recognize`` then each
     ``ocr.decode.get_decoder``. Regions and pages: ``ocr.pipeline.Pipeline.load(level=level, recognizer=model)``
     whose ``transcribe_lines(image, level)`` gives the lines in reading order as ``(text, probs)`` like
     ``Recognizer.recognize``; each line's probs are decoded by each decoder.
     ``lm``: the character language model of the beam decoder ('default': the shipped one; None: no LM).
-    ``engine``: what runs the nets, 'mxnet' or 'onnx' (ocr.models.ENGINES)."""
+    ``engine``: what runs the nets, 'mxnet' or 'onnx' (ocr.core.loading.ENGINES)."""
     get_decoder = _import("ocr.decode").get_decoder
     decode = {name: get_decoder(name, lm=lm) if name == "beam" else get_decoder(name) for name in decoders}
     try:
         if level == "line":
-            recognizer = _import("ocr.recognizer").Recognizer.load(model, engine=engine)
+            recognizer = _import("ocr.recognition.predictor").Recognizer.load(model, engine=engine)
         else:
             pipeline = _import("ocr.pipeline").Pipeline.load(level=level, recognizer=model, engine=engine)
     except (FileNotFoundError, ModelLoadError) as error:

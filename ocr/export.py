@@ -1,7 +1,7 @@
 """ONNX export of the shipped models: ``python -m ocr.export [--models DIR] [--out DIR] [--overwrite]``.
 
 Builds the ONNX graph of each model in ``--models`` (paragraph_segmentation, word_segmentation, handwriting_line;
-default models/) into the cache that ``--engine onnx`` reads (ocr.onnx_engine: data/cache/onnx, rebuilt whenever a
+default models/) into the cache that ``--engine onnx`` reads (ocr.core.onnx_engine: data/cache/onnx, rebuilt whenever a
 model's files change), runs one random input through the graph (onnxruntime) and the Gluon net (MXNet), and prints
 per model the graph's path, its size and the largest absolute difference of their outputs. ``--out DIR`` also
 writes ``<stem>.onnx`` there (atomically; an existing file is kept unless --overwrite), for use elsewhere.
@@ -15,11 +15,11 @@ import sys
 import mxnet as mx
 import numpy as np
 
-from ocr.detector import WordDetector
-from ocr.models import ModelLoadError
-from ocr.paragraph import ParagraphSegmenter
-from ocr.paths import MODELS_DIR, atomic_write_bytes, refuse_overwrite
-from ocr.recognizer import Recognizer
+from ocr.words.predictor import WordDetector
+from ocr.core.loading import ModelLoadError
+from ocr.paragraph.predictor import ParagraphSegmenter
+from ocr.core.paths import MODELS_DIR, atomic_write_bytes, refuse_overwrite
+from ocr.recognition.predictor import Recognizer
 
 # stem -> (predictor class, its net's input shape (1, 1, H, W) for one item)
 MODELS = {

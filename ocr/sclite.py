@@ -32,7 +32,7 @@ import tempfile
 from dataclasses import dataclass
 
 from ocr.metrics import align, count_ops, score_item, strip_spaces
-from ocr.paths import DATA_DIR, atomic_write_text
+from ocr.core.paths import DATA_DIR, atomic_write_text
 
 SCLITE_ENV = "OCR_SCLITE"
 SCTK_DIR = os.path.join(DATA_DIR, "sctk")

@@ -1,5 +1,5 @@
 """The English text corpus: normalisation to the alphabet, sentence splitting, disjoint parts."""
-from ocr.alphabet import in_alphabet
+from ocr.core.alphabet import in_alphabet
 from ocr.data.corpus import load_sentences, normalise, split_sentences
 
 

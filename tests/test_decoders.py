@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from ocr.alphabet import ALPHABET
+from ocr.core.alphabet import ALPHABET
 from ocr.decode import get_decoder
 from ocr.decode.beam_search import decode_beam, prefix_beam_search
 from ocr.decode.ctc import column_labels, ctc_log_likelihood, text_to_columns, to_log_probs
@@ -15,7 +15,7 @@ from ocr.decode.greedy import decode_greedy
 from ocr.decode.lm import CharNgramLM, bits_per_char, save_lm, tables_to_lm, train_lm
 from ocr.decode.testdata import load_logits, load_sample, CTC_DIR
 from ocr.metrics import cer
-from ocr.paths import REPO_ROOT
+from ocr.core.paths import REPO_ROOT
 from tests.conftest import require_testdata
 
 BEST_PATHS = {("iam", 0): "the fak friend of the fomly hae tC",

@@ -1,4 +1,4 @@
-"""python -m ocr.pipeline DIR --out OUT --workers N / --scheduler ADDRESS (ocr.distributed): on a local Dask cluster
+"""python -m ocr.pipeline DIR --out OUT --workers N / --scheduler ADDRESS (ocr.pipeline.distributed): on a local Dask cluster
 (2 worker processes, 1 thread each) the same files, text and error lines as a serial run, a worker killed mid-run
 has its page redone with every page published exactly once, a progress bar and a summary, one-line errors."""
 import collections
@@ -8,8 +8,8 @@ import os
 import pytest
 from PIL import Image
 
-from ocr import distributed, page_files
-from ocr.pipeline import parse_args
+from ocr.pipeline import distributed, page_files
+from ocr.pipeline.cli import parse_args
 from tests.test_pipeline import fake_page, run_cli, save, write_models
 
 FAST = ("--decoder", "greedy", "--level", "region")

@@ -7,14 +7,15 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from ocr import export, models
-from ocr.nets.paragraph import build_paragraph_net
-from ocr.nets.recognizer import build_recognizer
-from ocr.onnx_engine import EngineUnavailable, cached_graph, session_from_bytes
-from ocr.onnx_export import block_to_onnx
-from ocr.onnx_recognizer import recognizer_to_onnx
-from ocr.recognizer import Recognizer, onnx_graph
-from ocr.training import save_json, save_params
+from ocr import export
+from ocr.core import loading as models
+from ocr.paragraph.net import build_paragraph_net
+from ocr.recognition.net import build_recognizer
+from ocr.core.onnx_engine import EngineUnavailable, cached_graph, session_from_bytes
+from ocr.core.onnx_export import block_to_onnx
+from ocr.recognition.onnx_graph import recognizer_to_onnx
+from ocr.recognition.predictor import Recognizer, onnx_graph
+from ocr.core.training import save_json, save_params
 from tests.test_recognizer import TINY, TINY_SIZE, WORDS, render_line, tiny_net
 
 

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from ocr.config import FORM_SIZE, LINE_SIZE, REGION_SIZE, WORD_SIZE
+from ocr.core.geometry import FORM_SIZE, LINE_SIZE, REGION_SIZE, WORD_SIZE
 from ocr.data.iam import IAMDataset, IAMNotFoundError, parse_form_xml, read_split_list
 
 # Page 200 x 300 px. Text spelled with double-escaped entities, as IAM's xml does (&amp;quot; -> &quot; -> ").

@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from ocr.config import FORM_SIZE, LINE_SIZE, REGION_SIZE, WORD_SIZE
+from ocr.core.geometry import FORM_SIZE, LINE_SIZE, REGION_SIZE, WORD_SIZE
 from ocr.data import fonts
 from ocr.data.iam import IAMDataset
 from tests.conftest import require
@@ -61,7 +61,7 @@ def test_box_items_lie_inside_the_image_and_on_ink(tree, parse_method, element):
 
 @pytest.mark.parametrize("parse_method", ["line", "word", "form"])
 def test_original_image_is_the_stored_file_whose_fit_is_the_item(tree, parse_method):
-    from ocr.data.transforms import resize_image
+    from ocr.core.geometry import resize_image
     dataset = IAMDataset(tree, parse_method, split="all")
     original = dataset.original_image(0)
     fitted = dataset[0][0]

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from ocr.alphabet import encode
+from ocr.core.alphabet import encode
 from ocr.data import iamondb
 from ocr.data.iamondb import IAMOnDBError, detokenize, form_sessions, load_iamondb, read_strokes, split_lines
 from ocr.data.line_mix import LineSpec, MixedLineSet, epoch_specs, word_bank
@@ -182,7 +182,7 @@ def test_mixed_epoch_and_items(tree):
 
 
 def test_trainer_mixes_rendered_pen_lines_and_records_them(tmp_path):
-    from ocr import handwriting_line_recognition as cli
+    from ocr.recognition import train as cli
     from tests.test_training import _cli_args, make_iam_tree
     root = str(tmp_path / "iamondb")
     for k in range(40):        # 40 sessions of one form each (a day apart), two lines a form

@@ -1,7 +1,7 @@
 """Word boxes -> lines: touching lines, a one-word line, a sloped line, reading order."""
 import numpy as np
 
-from ocr.layout import crop_lines, group_words_into_lines
+from ocr.words.layout import crop_lines, group_words_into_lines
 
 
 def _words(rows):

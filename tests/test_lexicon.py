@@ -10,7 +10,7 @@ from ocr.decode import get_decoder
 from ocr.decode.distance import DEFAULT_COSTS_PATH, EditCosts, align, weighted_distance
 from ocr.decode.lexicon import Lexicon, LexiconCorrector, decode_lexicon
 from ocr.decode.testdata import CTC_DIR, load_sample
-from ocr.paths import REPO_ROOT
+from ocr.core.paths import REPO_ROOT
 from tests.conftest import require_testdata
 
 _spec = importlib.util.spec_from_file_location("learn_edit_costs",

@@ -9,12 +9,13 @@ import pytest
 from mxnet import autograd, gluon
 
 from ocr import metrics
-from ocr import paragraph_segmentation_dcnn as cli
+from ocr.paragraph import train as cli
 from ocr.data import fonts
-from ocr.data.page_augment import NO_AUGMENT, PageAugmentParams, augment_page
-from ocr.nets.paragraph import build_paragraph_net, giou_loss, iou_and_giou, mse_loss
-from ocr.paragraph import NORMALISATION, ParagraphSegmenter, crop_region, standardise
-from ocr.training import save_json, save_params
+from ocr.paragraph.augment import NO_AUGMENT, PageAugmentParams, augment_page
+from ocr.paragraph.net import build_paragraph_net, giou_loss, iou_and_giou, mse_loss
+from ocr.paragraph.predictor import NORMALISATION, ParagraphSegmenter, standardise
+from ocr.core.geometry import crop_region
+from ocr.core.training import save_json, save_params
 from tests.conftest import require
 
 TINY = {"input_size": [96, 64], "stem_channels": 8, "channels": [8, 16], "context_channels": 16, "dilations": [2],

@@ -14,17 +14,17 @@ from lxml import etree
 from PIL import Image
 
 from ocr import pipeline as cli
-from ocr.alphabet import ALPHABET, NUM_CLASSES
-from ocr.io import ImageError, read_image
+from ocr.core.alphabet import ALPHABET, NUM_CLASSES
+from ocr.core.images import ImageError, read_image
 from ocr.metrics import cer
-from ocr.nets.paragraph import build_paragraph_net
-from ocr.nets.recognizer import build_recognizer
-from ocr.nets.ssd import build_ssd
-from ocr.outputs import ALTO_NS, PAGE_NS
-from ocr.paragraph import NORMALISATION
-from ocr.paths import REPO_ROOT
-from ocr.pipeline import Pipeline, aligned_word_boxes, normalise_illumination
-from ocr.training import save_json, save_params
+from ocr.paragraph.net import build_paragraph_net
+from ocr.recognition.net import build_recognizer
+from ocr.words.net import build_ssd
+from ocr.pipeline.outputs import ALTO_NS, PAGE_NS
+from ocr.paragraph.predictor import NORMALISATION
+from ocr.core.paths import REPO_ROOT
+from ocr.pipeline.pipeline import Pipeline, aligned_word_boxes, normalise_illumination
+from ocr.core.training import save_json, save_params
 
 PARAGRAPH = {"input_size": [96, 64], "stem_channels": 4, "channels": [4, 4], "context_channels": 4, "dilations": [2],
              "profile_channels": 4, "dropout": 0.0}
@@ -208,7 +208,7 @@ def test_shipped_models_read_part_lines_alike_batched_by_width_and_word_boxes_la
             words.append([(bx - x, bx - x + bw) for bx, _, bw, _ in first])
     narrow = pipeline.recognizer.recognize(crops, batch_size=3, by_width=True)
     assert min(len(p) for _, p in narrow) < 300
-    # the net was trained on full letterboxes: less paper moves a few letters (see ocr.recognizer.MARGIN); v8 read
+    # the net was trained on full letterboxes: less paper moves a few letters (see ocr.recognition.predictor.MARGIN); v8 read
     # 10 of these 12 crops alike (CER between the readings 1.0%), v9 (more real hands, still full letterboxes) 7
     texts, full = [t for t, _ in narrow], [t for t, _ in pipeline.recognizer.recognize(crops)]
     assert sum(a == b for a, b in zip(texts, full)) >= 0.5 * len(crops) and cer(texts, full) < 0.05

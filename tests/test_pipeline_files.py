@@ -3,15 +3,14 @@ never read back, multi-page TIFF, formats named when skipped; the boxed PNG's pa
 import json
 import os
 
-import cv2
 import numpy as np
 import pytest
 from lxml import etree
 from PIL import Image
 
-from ocr import page_files
-from ocr.outputs import draw_result
-from ocr.pipeline import Line, PageResult
+from ocr.pipeline import page_files
+from ocr.pipeline.outputs import draw_result
+from ocr.pipeline.results import Line, PageResult
 from tests.test_pipeline import fake_page, run_cli, save, write_models
 
 FAST = ("--decoder", "greedy", "--level", "region")

@@ -1,13 +1,13 @@
-"""ocr.preprocess and the pipeline's auto level, on images drawn here (cv2 Hershey text; no model needed)."""
+"""ocr.pipeline.preprocess and the pipeline's auto level, on images drawn here (cv2 Hershey text; no model needed)."""
 import cv2
 import numpy as np
 import pytest
 
-from ocr import preprocess as pp
-from ocr.alphabet import ALPHABET
-from ocr.data.transforms import fit_geometry
+from ocr.pipeline import preprocess as pp
+from ocr.core.alphabet import ALPHABET
+from ocr.core.geometry import fit_geometry
 from ocr.decode.ctc import Decoded
-from ocr.pipeline import Pipeline
+from ocr.pipeline.pipeline import Pipeline
 
 WORDS = "The kind bold fish had thick light ballads"
 

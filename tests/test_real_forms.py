@@ -9,7 +9,7 @@ import numpy as np
 
 from ocr.data import fonts
 from ocr.evaluate import folder_samples
-from ocr.paths import REPO_ROOT
+from ocr.core.paths import REPO_ROOT
 from tests.conftest import require
 
 

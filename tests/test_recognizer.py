@@ -6,13 +6,13 @@ import pytest
 from mxnet import autograd, gluon
 from PIL import Image, ImageDraw, ImageFont
 
-from ocr.alphabet import BLANK, NUM_CLASSES, encode
-from ocr.data.augment import AugmentParams, augment_line, elastic_warp
-from ocr.data.transforms import resize_image
-from ocr.nets.recognizer import build_recognizer, sequence_length
-from ocr.nets.widen import widen_recognizer, widen_rnn_params
-from ocr.recognizer import Recognizer, greedy_decode, standardise
-from ocr.training import save_json, save_params
+from ocr.core.alphabet import BLANK, NUM_CLASSES, encode
+from ocr.recognition.augment import AugmentParams, augment_line, elastic_warp
+from ocr.core.geometry import resize_image
+from ocr.recognition.net import build_recognizer, sequence_length
+from ocr.recognition.widen import widen_recognizer, widen_rnn_params
+from ocr.recognition.predictor import Recognizer, greedy_decode, standardise
+from ocr.core.training import save_json, save_params
 
 TINY = {"width": 1, "rnn_hidden": 16, "rnn_layers": 1, "dropout": 0.1}
 TINY_SIZE = (32, 128)

@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 from mxnet import autograd, gluon
 
-from ocr import word_and_line_segmentation as cli
-from ocr.data.box_augment import BoxAugmentParams, augment_region, remove_boxes, translate
-from ocr.detector import WordDetector, ink_map, undo_letterbox, xywh_to_corners
-from ocr.nets.ssd import (SSDLoss, assign_targets, build_ssd, detect, feature_sizes, hard_negative_mask,
-                          make_anchors)
-from ocr.training import save_json, save_params
+from ocr.words import train as cli
+from ocr.words.augment import BoxAugmentParams, augment_region, remove_boxes, translate
+from ocr.words.predictor import WordDetector, ink_map
+from ocr.core.geometry import unletterbox as undo_letterbox, xywh_to_corners
+from ocr.words.boxes import SSDLoss, assign_targets, detect, hard_negative_mask, make_anchors
+from ocr.words.net import build_ssd, feature_sizes
+from ocr.core.training import save_json, save_params
 
 # 32 x 32 input: maps of 8, 4, 2, 1, 1 cells; one shape on the 8-map, two on the 4-map -> 64 + 32 = 96 anchors.
 SMALL = {"width": 1, "image_size": 32, "anchors": [[(0.25, 0.125)], [(0.5, 0.5), (0.2, 0.1)], [], [], []]}
@@ -259,8 +260,8 @@ def test_cli_bad_input_exits_2(argv, capsys):
 
 
 def test_shrink_boxes_undoes_the_training_growth():
-    from ocr.data.transforms import expand_box
-    from ocr.detector import shrink_boxes
+    from ocr.core.geometry import expand_box
+    from ocr.core.geometry import shrink_boxes
     tight = (0.2, 0.3, 0.1, 0.04)
     grown = expand_box(tight, 0.05, 0.05)
     np.testing.assert_allclose(shrink_boxes([grown], 0.05)[0], tight, atol=1e-6)

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from mxnet import gluon
 
-from ocr import handwriting_line_recognition as cli
-from ocr.config import LINE_SIZE
-from ocr.recognizer import Recognizer
-from ocr.training import fit, load_checkpoint
+from ocr.recognition import train as cli
+from ocr.core.geometry import LINE_SIZE
+from ocr.recognition.predictor import Recognizer
+from ocr.core.training import fit, load_checkpoint
 from tests.test_recognizer import WORDS, render_line, tiny_batch, tiny_net
 
 FORM_XML = """<?xml version="1.0" encoding="ISO-8859-1"?>

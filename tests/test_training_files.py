@@ -8,9 +8,11 @@ import pytest
 import mxnet as mx
 from mxnet import gluon
 
-from ocr import handwriting_line_recognition, paragraph_segmentation_dcnn, word_and_line_segmentation
-from ocr.nets.recognizer import build_recognizer
-from ocr.training import fit, load_checkpoint, run_cli
+from ocr.recognition import train as handwriting_line_recognition
+from ocr.paragraph import train as paragraph_segmentation_dcnn
+from ocr.words import train as word_and_line_segmentation
+from ocr.recognition.net import build_recognizer
+from ocr.core.training import fit, load_checkpoint, run_cli
 from tests.test_recognizer import TINY, TINY_SIZE, WORDS, tiny_batch
 from tests.test_training import _run_fit
 

@@ -2,7 +2,9 @@
 import numpy as np
 import pytest
 
-from ocr.data.transforms import box_to_px, crop_image, expand_box, resize_image, to_gray
+from ocr.core.geometry import box_to_px, crop_image, expand_box, resize_image
+
+from ocr.core.images import to_gray
 
 
 def test_to_gray_handles_every_input_kind():

@@ -11,15 +11,13 @@ requirements.txt) runs at the same beam width with no language model, on the sam
 """
 import argparse
 import logging
-import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ocr.decode import get_decoder  # noqa: E402
-from ocr.decode.testdata import CTC_DIR, all_samples  # noqa: E402
-from ocr.metrics import cer  # noqa: E402
+from ocr.decode import get_decoder
+from ocr.decode.testdata import CTC_DIR, all_samples
+from ocr.metrics import cer
 
 
 def pyctcdecode_decoder(width):

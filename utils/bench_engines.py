@@ -8,7 +8,7 @@ Recognition: ``Recognizer.recognize`` end to end (fit, standardise, net, softmax
 each, and each reports its best round, so that load from other processes hits both alike (only their ratio means
 much on a busy machine). Page: ``Pipeline.transcribe`` of ``--page`` with the greedy decoder, best of the rounds.
 Also printed: whether both engines read the same text on every line and on the page, and the largest difference of
-their probabilities. The ONNX graphs are built into the cache first (not timed; see ocr.onnx_engine).
+their probabilities. The ONNX graphs are built into the cache first (not timed; see ocr.core.onnx_engine).
 """
 import argparse
 import sys
@@ -17,9 +17,9 @@ import time
 import numpy as np
 
 from ocr.data.iam import IAMDataset
-from ocr.models import ENGINES
-from ocr.pipeline import Pipeline
-from ocr.recognizer import Recognizer
+from ocr.core.loading import ENGINES
+from ocr.pipeline.pipeline import Pipeline
+from ocr.recognition.predictor import Recognizer
 
 
 def timed(run):

@@ -3,7 +3,6 @@
     python utils/bench_iam_loader.py --iam-root DIR [--parse-method line form form_bb ...]
 """
 import argparse
-import os
 import shutil
 import sys
 import tempfile
@@ -11,9 +10,8 @@ import time
 
 from tqdm import tqdm
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ocr.data.iam import IAMDataset, IAMNotFoundError, SPLITS  # noqa: E402
+from ocr.data.iam import IAMDataset, IAMNotFoundError, SPLITS
 
 
 def timed_pass(root, parse_method, cache_dir):

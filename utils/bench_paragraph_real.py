@@ -5,7 +5,7 @@ written by utils/make_real_forms.py).
 
 Reads every ``<id>.png`` of DIR that has ``<id>.box.json`` = {"box": [x, y, w, h]} beside it: the tight box of the
 handwritten ink, in page pixels. The model was trained to predict that box grown about its centre by
-``info["target"]["expand_bb_scale"]`` of its width and height (ocr.data.transforms.expand_box on fractions), so the
+``info["target"]["expand_bb_scale"]`` of its width and height (ocr.core.geometry.expand_box on fractions), so the
 prediction (``ParagraphSegmenter.predict``: (x, y, w, h) page pixels) is scored against the grown box (the
 figure comparable with the model's synthetic test IoU) and, for reference, against the tight box. Prints one row per
 page and the means. ``--draw`` writes the pages side by side, downscaled, with the grown true box in green and the
@@ -19,10 +19,9 @@ import sys
 import cv2
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from ocr.data.transforms import expand_box  # noqa: E402
-from ocr.metrics import iou  # noqa: E402
-from ocr.paths import atomic_write_bytes, refuse_overwrite  # noqa: E402
+from ocr.core.geometry import expand_box
+from ocr.metrics import iou
+from ocr.core.paths import atomic_write_bytes, refuse_overwrite
 
 
 class UsageError(Exception):
@@ -80,7 +79,7 @@ def draw(pages, truths, predictions, out_png, scale=0.3):
 def bench(folder, model=None, draw_png=None):
     """Score the model on the pages of ``folder``; returns the printed report text."""
     pages = load_pages(folder)
-    from ocr.paragraph import ParagraphSegmenter
+    from ocr.paragraph.predictor import ParagraphSegmenter
     try:
         segmenter = ParagraphSegmenter.load(model)
     except (FileNotFoundError, ValueError, KeyError) as error:

@@ -9,11 +9,10 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ocr.io import list_images, read_image  # noqa: E402
-from ocr.paths import REPO_ROOT  # noqa: E402
-from ocr.pipeline import Pipeline  # noqa: E402
+from ocr.core.images import list_images, read_image
+from ocr.core.paths import REPO_ROOT
+from ocr.pipeline.pipeline import Pipeline
 
 
 def main(argv=None):

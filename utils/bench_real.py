@@ -23,7 +23,7 @@ import tempfile
 from ocr.data.iamondb import IAMOnDBError
 from ocr.data.line_mix import held_out_specs, pen_splits, render_spec
 from ocr.evaluate import EvaluationError, Sample, folder_samples, iam_samples, make_transcriber, score, transcribe_all
-from ocr.paths import atomic_write_text
+from ocr.core.paths import atomic_write_text
 
 DECODERS = ("greedy", "beam", "lexicon")
 

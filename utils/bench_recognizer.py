@@ -1,5 +1,5 @@
 """Line recogniser speed: lines/s of the net alone, and of recognition at the full input width (every line
-letterboxed into 60x1200) side by side with recognition batched by width (ocr.recognizer), in one run.
+letterboxed into 60x1200) side by side with recognition batched by width (ocr.recognition.predictor), in one run.
 
     python utils/bench_recognizer.py [--model NAME_OR_PATH] [--iam-root data/synth_v2] [--level line|word]
                                      [--lines 160] [--batch-size 16] [--rounds 3] [--margins 16 32 64] [--graphs]
@@ -20,11 +20,11 @@ import time
 
 import mxnet as mx
 
-from ocr.config import LINE_SIZE
+from ocr.core.geometry import LINE_SIZE
 from ocr.data.iam import IAMDataset
 from ocr.metrics import cer
-from ocr.nets.recognizer import build_recognizer
-from ocr.recognizer import MARGIN, Recognizer
+from ocr.recognition.net import build_recognizer
+from ocr.recognition.predictor import MARGIN, Recognizer
 
 # how the Gluon net is run: name -> hybridize() keywords (None: imperative)
 GRAPHS = {"imperative": None, "hybridized": {}, "static_alloc": {"static_alloc": True},

@@ -28,9 +28,8 @@ from ocr.data.iam import IAMDataset
 from ocr.decode.testdata import TESTDATA_DIR
 from ocr.evaluate import EvaluationError, folder_samples
 from ocr.metrics import align, cer
-from ocr.pipeline import Pipeline
-from ocr.preprocess import ink_box, ink_mask, rotation_matrix, warp
-from ocr.recognizer import Recognizer
+from ocr.pipeline.pipeline import Pipeline
+from ocr.pipeline.preprocess import ink_box, ink_mask, rotation_matrix, warp
 
 REAL_DIR = os.path.join(TESTDATA_DIR, "real_visible")
 SKEWS = (2, 5, 10)
@@ -49,7 +48,7 @@ VARIANTS = {"unchanged": lambda g: g, "inverted": lambda g: 255 - g,
 
 
 def tight(gray):
-    """uint8 gray (H, W) cut to its ink (ocr.preprocess.ink_mask), no margin."""
+    """uint8 gray (H, W) cut to its ink (ocr.pipeline.preprocess.ink_mask), no margin."""
     x, y, w, h = ink_box(ink_mask(gray)) or (0, 0, gray.shape[1], gray.shape[0])
     return gray[y:y + h, x:x + w]
 
@@ -68,7 +67,7 @@ def crop(page, box):
 
 def real_items(folder):
     """[(name, uint8 gray (H, W), reference lines)] of the images in ``folder`` with a .gt.txt."""
-    from ocr.data.transforms import to_gray
+    from ocr.core.images import to_gray
     items = []
     for sample in folder_samples(folder, "region"):
         image, lines = sample.load()

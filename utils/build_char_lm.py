@@ -6,12 +6,9 @@ on the corpus validation part, which is only measured, never trained on). Needs 
 
 Usage: python utils/build_char_lm.py [--order 6] [--min-counts 1,1,2,3,3,3] [-o PATH]
 """
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ocr.decode.lm import main  # noqa: E402
+from ocr.decode.lm import main
 
 if __name__ == "__main__":
     main()

@@ -12,7 +12,7 @@ from collections import Counter
 
 from ocr.data.prose import load_prose
 from ocr.decode.lexicon import ENGLISH_WORDS_PATH, PROSE_WORDS_PATH, WORD, read_word_counts
-from ocr.paths import atomic_write_text
+from ocr.core.paths import atomic_write_text
 
 
 def main(argv=None) -> int:

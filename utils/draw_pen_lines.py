@@ -17,7 +17,7 @@ import numpy as np
 from ocr.data.iamondb import IAMOnDBError
 from ocr.data.line_mix import pen_splits
 from ocr.data.pen import render_line
-from ocr.paths import atomic_write_bytes
+from ocr.core.paths import atomic_write_bytes
 
 WIDTH = 1400          # pixels of the grid picture
 

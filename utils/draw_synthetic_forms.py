@@ -17,10 +17,9 @@ import tempfile
 import cv2
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from ocr.data.iamondb import IAMOnDBError  # noqa: E402
-from ocr.data.synthetic import UsageError, draw_form_boxes, generate, pen_options  # noqa: E402
-from ocr.paths import atomic_write_bytes, refuse_overwrite  # noqa: E402
+from ocr.data.iamondb import IAMOnDBError
+from ocr.data.synthetic import UsageError, draw_form_boxes, generate, pen_options
+from ocr.core.paths import atomic_write_bytes, refuse_overwrite
 
 
 def draw_tree(tree, out_png, forms=3, scale=0.5):

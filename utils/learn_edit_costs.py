@@ -25,10 +25,9 @@ import os
 import sys
 from collections import Counter
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ocr.decode.distance import LEARNED_COSTS_PATH, EditCosts, align  # noqa: E402
-from ocr.paths import refuse_overwrite  # noqa: E402
+from ocr.decode.distance import LEARNED_COSTS_PATH, EditCosts, align
+from ocr.core.paths import refuse_overwrite
 
 
 def read_pairs(path):

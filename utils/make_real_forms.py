@@ -26,12 +26,11 @@ import cv2
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from ocr.data.handwriting import get_font  # noqa: E402
-from ocr.data.synthetic import _print_text, _wrap  # noqa: E402
-from ocr.data.transforms import to_gray  # noqa: E402
-from ocr.decode.testdata import TESTDATA_DIR  # noqa: E402
-from ocr.paths import atomic_write_bytes, atomic_write_text  # noqa: E402
+from ocr.data.handwriting import get_font
+from ocr.data.synthetic import _print_text, _wrap
+from ocr.core.images import to_gray
+from ocr.decode.testdata import TESTDATA_DIR
+from ocr.core.paths import atomic_write_bytes, atomic_write_text
 
 REAL_DIR = os.path.join(TESTDATA_DIR, "real_visible")      # ../shared/testdata (OCR_TESTDATA_DIR moves it)
 PAGE_H, PAGE_W = 1754, 1240                # A4 at 150 dpi, pixels

@@ -24,8 +24,8 @@ from ocr.data.iamondb import IAMOnDBError
 from ocr.data.line_mix import held_out_specs, pen_splits, render_spec
 from ocr.decode import BEAM_SETTINGS_PATH, get_decoder
 from ocr.metrics import cer
-from ocr.paths import atomic_write_text, refuse_overwrite
-from ocr.recognizer import Recognizer
+from ocr.core.paths import atomic_write_text, refuse_overwrite
+from ocr.recognition.predictor import Recognizer
 
 
 def recognise_split(root, split, model, max_items, batch_size=16):

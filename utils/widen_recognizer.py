@@ -5,22 +5,20 @@
 
 Writes ``<out>.params`` + ``<out>.json`` (the old JSON with the new ``network`` and ``widened_from``), checks on
 random lines that the widened net's scores equal the old net's, and prints the largest difference. Then train
-with ``python -m ocr.handwriting_line_recognition ... -m <out>``. See ocr/nets/widen.py for how.
+with ``python -m ocr.handwriting_line_recognition ... -m <out>``. See ocr/recognition/widen.py for how.
 """
 import argparse
-import os
 import sys
 
 import mxnet as mx
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ocr.models import ModelLoadError  # noqa: E402
-from ocr.nets.widen import widen_recognizer  # noqa: E402
-from ocr.paths import refuse_overwrite  # noqa: E402
-from ocr.recognizer import Recognizer  # noqa: E402
-from ocr.training import save_json, save_params  # noqa: E402
+from ocr.core.loading import ModelLoadError
+from ocr.recognition.widen import widen_recognizer
+from ocr.core.paths import refuse_overwrite
+from ocr.recognition.predictor import Recognizer
+from ocr.core.training import save_json, save_params
 
 TOLERANCE = 1e-3      # largest allowed score difference between the old and the widened net
 

@@ -22,8 +22,8 @@ import tempfile
 import unicodedata
 import zlib
 
-from ocr.alphabet import in_alphabet
-from ocr.paths import DATA_DIR, atomic_write_text
+from ocr.core.alphabet import in_alphabet
+from ocr.core.paths import DATA_DIR, atomic_write_text
 
 PACKAGES = ("sword-text-web", "fortunes", "fortunes-min")
 PARTS = ("train", "validation", "test")

@@ -28,8 +28,8 @@ import logging
 import tarfile
 import tempfile
 
-from ocr.alphabet import ALPHABET
-from ocr.paths import DATA_DIR, atomic_write_bytes, atomic_write_text
+from ocr.core.alphabet import ALPHABET
+from ocr.core.paths import DATA_DIR, atomic_write_bytes, atomic_write_text
 
 PINNED_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fonts_pinned.txt")
 FONT_DIR = os.path.join(DATA_DIR, "fonts")

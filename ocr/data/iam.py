@@ -28,9 +28,9 @@ import numpy as np
 from lxml import etree
 from mxnet.gluon.data import Dataset
 
-from ocr.config import FORM_BB_EXPAND, FORM_SIZE, LINE_SIZE, REGION_SIZE, WORD_SIZE
-from ocr.data.transforms import box_to_px, crop_image, expand_box, fit_geometry, resize_image, union_box_px
-from ocr.paths import CACHE_DIR, atomic_write_bytes, atomic_write_text
+from ocr.core.geometry import FORM_BB_EXPAND, FORM_SIZE, LINE_SIZE, REGION_SIZE, WORD_SIZE
+from ocr.core.geometry import box_to_px, crop_image, expand_box, fit_geometry, resize_image, union_box_px
+from ocr.core.paths import CACHE_DIR, atomic_write_bytes, atomic_write_text
 
 PARSE_METHODS = ("form", "form_original", "form_bb", "line", "word")
 SPLITS = ("train", "trainset", "validation", "test", "all")

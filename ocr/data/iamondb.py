@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ocr.alphabet import in_alphabet
+from ocr.core.alphabet import in_alphabet
 
 SPLIT_FRACTIONS = (0.9, 0.05, 0.05)       # train / validation / test shares of the lines
 SESSION_GAP_S = 1800.0                 # forms started within 30 min of the previous one: same session

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 from mxnet import gluon
 
-from ocr.alphabet import encode
-from ocr.data.augment import augment_line
+from ocr.core.alphabet import encode
+from ocr.recognition.augment import augment_line
 from ocr.data.iamondb import load_iamondb, split_lines
 from ocr.data.pen import compose_line, render_line, word_groups
-from ocr.data.transforms import resize_image
+from ocr.core.geometry import resize_image
 
 HELD_OUT_SEED = 10 ** 6
 

@@ -28,7 +28,7 @@ import tempfile
 import zlib
 
 from ocr.data.corpus import MAX_CHARS, MIN_CHARS, normalise, split_sentences
-from ocr.paths import DATA_DIR, atomic_write_text
+from ocr.core.paths import DATA_DIR, atomic_write_text
 
 PACKAGES = ("r-cran-janeaustenr", "r-cran-tm")
 PROSE_FILE = os.path.join(DATA_DIR, "text", "prose.tsv")

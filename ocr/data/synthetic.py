@@ -34,8 +34,8 @@ import cv2
 import numpy as np
 from lxml import etree
 
-from ocr.alphabet import in_alphabet
-from ocr.paths import atomic_write_bytes, atomic_write_text
+from ocr.core.alphabet import in_alphabet
+from ocr.core.paths import atomic_write_bytes, atomic_write_text
 from ocr.data import degrade
 from ocr.data.handwriting import Writer, get_font
 from ocr.data.iamondb import IAMOnDBError

@@ -5,7 +5,7 @@ Every decoder takes a T x C matrix of probabilities or natural-log probabilities
 returns a ``Decoded(text, confidence, word_confidences, score)``; see ``ocr.decode.ctc`` for the conventions.
 
     decoder = get_decoder("beam", width=10, lm="default")
-    decoded = decoder(probs)                      # alphabet=ocr.alphabet.ALPHABET, blank = last column
+    decoded = decoder(probs)                      # alphabet=ocr.core.alphabet.ALPHABET, blank = last column
 """
 import functools
 import json

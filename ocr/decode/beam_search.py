@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from ocr.alphabet import ALPHABET
+from ocr.core.alphabet import ALPHABET
 from ocr.decode.ctc import NEG_INF, column_labels, ctc_log_likelihood, make_decoded, to_log_probs
 from ocr.decode.greedy import best_path
 

@@ -15,7 +15,7 @@ import json
 import os
 
 from ocr.metrics import align as metrics_align
-from ocr.paths import MODELS_DIR, atomic_write_text
+from ocr.core.paths import MODELS_DIR, atomic_write_text
 
 LEARNED_COSTS_PATH = os.path.join(MODELS_DIR, "decoding", "edit_costs.json")
 DEFAULT_COSTS_PATH = os.path.join(MODELS_DIR, "decoding", "edit_costs_default.json")

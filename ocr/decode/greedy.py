@@ -1,7 +1,7 @@
 """Greedy (best path) CTC decoding: the most probable class per time step, repeats collapsed, blanks dropped."""
 import numpy as np
 
-from ocr.alphabet import ALPHABET
+from ocr.core.alphabet import ALPHABET
 from ocr.decode.ctc import column_labels, make_decoded, to_log_probs
 
 

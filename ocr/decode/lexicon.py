@@ -27,15 +27,15 @@ import re
 
 import symspellpy
 
-from ocr.alphabet import ALPHABET
+from ocr.core.alphabet import ALPHABET
+from ocr.core.paths import MODELS_DIR
 from ocr.decode.beam_search import prefix_beam_search
 from ocr.decode.ctc import column_labels, ctc_log_likelihood, make_decoded, text_to_columns, to_log_probs
 from ocr.decode.distance import EditCosts
 from ocr.decode.greedy import decode_greedy
 
 ENGLISH_WORDS_PATH = os.path.join(os.path.dirname(symspellpy.__file__), "frequency_dictionary_en_82_765.txt")
-PROSE_WORDS_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                                "models", "decoding", "prose_words.txt")
+PROSE_WORDS_PATH = os.path.join(MODELS_DIR, "decoding", "prose_words.txt")
 WORD = re.compile(r"(?<![\w'])[A-Za-z]+(?:'[A-Za-z]+)*(?![\w'])")
 MAX_EDITS = 2
 

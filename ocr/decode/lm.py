@@ -1,7 +1,7 @@
 """Character n-gram language model: interpolated modified Kneser-Ney, count-pruned, stored in backoff form.
 
 Training text: ``load_sentences('train')`` joined by single spaces into one stream (lines of a page start
-and end mid-sentence, so there are no sentence-start/end symbols); the vocabulary is ``ocr.alphabet.ALPHABET``
+and end mid-sentence, so there are no sentence-start/end symbols); the vocabulary is ``ocr.core.alphabet.ALPHABET``
 (the corpus is normalised to it; a character outside it gets the log-probability ``unk_logp``).
 
 Smoothing (Chen & Goodman 1998): highest order on raw counts, lower orders on continuation counts
@@ -24,8 +24,8 @@ import time
 
 import numpy as np
 
-from ocr.alphabet import ALPHABET
-from ocr.paths import MODELS_DIR, atomic_write_bytes, atomic_write_text
+from ocr.core.alphabet import ALPHABET
+from ocr.core.paths import MODELS_DIR, atomic_write_bytes, atomic_write_text
 
 DECODING_DIR = os.path.join(MODELS_DIR, "decoding")
 DEFAULT_LM_PATH = os.path.join(DECODING_DIR, "char_lm.tsv.gz")

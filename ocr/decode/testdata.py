@@ -10,7 +10,7 @@ import re
 import numpy as np
 
 from ocr.decode.ctc import log_softmax
-from ocr.paths import REPO_ROOT
+from ocr.core.paths import REPO_ROOT
 
 TESTDATA_DIR = os.environ.get("OCR_TESTDATA_DIR", os.path.join(os.path.dirname(REPO_ROOT), "shared", "testdata"))
 CTC_DIR = os.path.join(TESTDATA_DIR, "ctc")

@@ -11,7 +11,7 @@ Two things of mx2onnx 1.9.1 are worked around here, both without changing what t
 * it refuses 1-D convolutions (layout ``NCW``) although ONNX's Conv takes them as they are: the layout attribute,
   which MXNet also infers from the 3-D input, is dropped from the symbol before conversion.
 It also lists every weight as a graph input, which keeps onnxruntime from folding constants; they are removed.
-The recogniser's 2-layer bidirectional LSTM is not exported by mx2onnx at all: see ocr.onnx_recognizer.
+The recogniser's 2-layer bidirectional LSTM is not exported by mx2onnx at all: see ocr.recognition.onnx_graph.
 """
 import contextlib
 import json
@@ -84,7 +84,7 @@ def symbol_to_onnx(symbol, params, input_shape, dynamic_axes=(0,)):
     del graph.initializer[:]
     graph.initializer.extend(kept)
     model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", OPSET)],
-                                   producer_name="ocr.onnx_export")
+                                   producer_name="ocr.core.onnx_export")
     onnx.checker.check_model(model)
     return model
 

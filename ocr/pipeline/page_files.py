@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 
-from ocr.outputs import BOX_UNITS
+from ocr.pipeline.outputs import BOX_UNITS
 
 SUFFIXES = {"txt": ".txt", "png": "_boxed.png", "xml": ".xml", "json": ".json"}   # the JSON last: the marker
 PARTIAL = ".%s.partial"

@@ -14,8 +14,8 @@ import re
 import mxnet as mx
 import numpy as np
 
-from ocr.nets.recognizer import build_recognizer
-from ocr.training import settle_shapes
+from ocr.recognition.net import build_recognizer
+from ocr.core.training import settle_shapes
 
 GATES = 4        # MXNet LSTM rows are [input, forget, cell, output] gates, each ``hidden`` rows
 _RNN_PARAM = re.compile(r"^rnn\._unfused\.(\d+)\.[lr]_cell\.(i2h|h2h)_(weight|bias)$")

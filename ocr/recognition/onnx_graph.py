@@ -1,8 +1,8 @@
-"""The line recogniser (ocr.nets.recognizer.LineRecognizer) as one ONNX graph.
+"""The line recogniser (ocr.recognition.net.LineRecognizer) as one ONNX graph.
 
 mx2onnx 1.9.1 cannot export a bidirectional LSTM of more than one layer, so the graph is built in two parts that
 compute what the Gluon net computes:
-* the conv trunk, exported by mx2onnx (ocr.onnx_export.block_to_onnx): ``data`` (N, 1, H, W) -> (N, C, H', T);
+* the conv trunk, exported by mx2onnx (ocr.core.onnx_export.block_to_onnx): ``data`` (N, 1, H, W) -> (N, C, H', T);
 * the rest written with ONNX operators, the weights copied from the net: columns (T, N, C * H') -> one
   bidirectional ONNX ``LSTM`` node per layer (outputs of the two directions concatenated, forward first, as MXNet
   does) -> Dense (MatMul + Add) -> ``scores`` (N, T, num_classes), unnormalised like the net's output.
@@ -13,7 +13,7 @@ ONNX's LSTM as (input, output, forget, cell); the blocks are reordered when copi
 """
 import numpy as np
 
-from ocr.onnx_export import block_to_onnx, import_onnx
+from ocr.core.onnx_export import block_to_onnx, import_onnx
 
 MXNET_TO_ONNX_GATES = (0, 3, 1, 2)      # ONNX gate k is MXNet gate MXNET_TO_ONNX_GATES[k]
 OUTPUT = "scores"

@@ -30,8 +30,8 @@ import numpy as np
 from mxnet import autograd, gluon
 from tqdm import tqdm
 
-from ocr.models import ModelLoadError
-from ocr.paths import atomic_write_bytes, atomic_write_text
+from ocr.core.loading import ModelLoadError
+from ocr.core.paths import atomic_write_bytes, atomic_write_text
 
 CHECKPOINT_KEYS = ("params", "trainer", "epoch", "step", "best", "history", "rng")
 

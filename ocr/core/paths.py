@@ -2,7 +2,7 @@
 import os
 import tempfile
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA_DIR = os.environ.get("OCR_DATA_DIR", os.path.join(REPO_ROOT, "data"))   # fonts, text corpus (not in git)
 MODELS_DIR = os.path.join(REPO_ROOT, "models")                               # shipped weights (in git)
 CACHE_DIR = os.environ.get("OCR_CACHE_DIR", os.path.join(DATA_DIR, "cache"))  # processed-image caches

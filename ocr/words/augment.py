@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ocr.data.transforms import background_level, box_to_px
+from ocr.core.geometry import background_level, box_to_px
 
 
 @dataclass

@@ -11,7 +11,7 @@ touch (a descender reaching into the next line) stay apart because every word ha
 and a line of a single word is still a line. Unlike the reference's heuristics nothing is dropped for its
 position or length.
 
-Given the text bands of the region's ink (``ocr.preprocess.line_bands`` of the upright, deskewed region), lines
+Given the text bands of the region's ink (``ocr.pipeline.preprocess.line_bands`` of the upright, deskewed region), lines
 follow them instead: each word joins the band whose core (x-height zone) is nearest its centre, so the pieces
 real handwriting gives the detector (the top of a capital or an ascender, an i-dot, a comma, a descender) are
 read inside their line, and parts of one line join left to right. A band over TALL_BAND times the median height
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ocr.data.transforms import crop_image
+from ocr.core.geometry import crop_image
 
 TALL_BAND = 1.8        # a text band over this many times the median band height holds more than one line
 

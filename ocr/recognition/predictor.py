@@ -7,12 +7,13 @@ input size, normalisation, training command and data, metrics); the net is rebui
 import mxnet as mx
 import numpy as np
 
-from ocr.alphabet import ALPHABET, BLANK
-from ocr.data.transforms import fit_geometry, resize_image, to_gray
+from ocr.core.alphabet import ALPHABET, BLANK
+from ocr.core.geometry import fit_geometry, resize_image
+from ocr.core.images import to_gray
 from ocr.decode.greedy import best_path
-from ocr.nets.recognizer import build_recognizer, step_width
-from ocr.onnx_recognizer import recognizer_to_onnx
-from ocr import models
+from ocr.recognition.net import build_recognizer, step_width
+from ocr.recognition.onnx_graph import recognizer_to_onnx
+from ocr.core import loading
 
 DEFAULT_MODEL = "handwriting_line"
 # The reference's statistics of IAM lines fitted into 60 x 800, as grey levels / 255.
@@ -40,23 +41,23 @@ def greedy_decode(scores):
 
 def resolve_model(name_or_path=None):
     """Model name or path (stem, .params or .json; None = the shipped default) -> (params path, json path)."""
-    return models.resolve_model(name_or_path, DEFAULT_MODEL, "recogniser")
+    return loading.resolve_model(name_or_path, DEFAULT_MODEL, "recogniser")
 
 
 def onnx_graph(net, info):
     """A loaded LineRecognizer and its model JSON -> onnx.ModelProto: ``data`` (N, 1, H, W) standardised lines,
-    H = the card's input height, N and W free -> ``scores`` (N, T, C), as the net (ocr.onnx_recognizer)."""
+    H = the card's input height, N and W free -> ``scores`` (N, T, C), as the net (ocr.recognition.onnx_graph)."""
     return recognizer_to_onnx(net, info["input_size"])
 
 
 class Recognizer:
-    """A trained line recogniser: ``net`` (hybridized LineRecognizer, or the ocr.onnx_engine.OnnxNet of its ONNX
+    """A trained line recogniser: ``net`` (hybridized LineRecognizer, or the ocr.core.onnx_engine.OnnxNet of its ONNX
     export, called the same way), its ``info`` dict (the model JSON), ``ctx``; ``margin``: px of paper kept each
     side of a batch's widest line when batching by width (MARGIN)."""
 
     def __init__(self, net, info, ctx=None):
         if info.get("alphabet", ALPHABET) != ALPHABET:
-            raise ValueError("model alphabet differs from ocr.alphabet.ALPHABET")
+            raise ValueError("model alphabet differs from ocr.core.alphabet.ALPHABET")
         self.net, self.info, self.ctx = net, info, ctx or mx.cpu()
         self.input_size = tuple(info["input_size"])
         self.mean, self.std = info["normalisation"]["mean"], info["normalisation"]["std"]
@@ -65,8 +66,8 @@ class Recognizer:
     @classmethod
     def load(cls, name_or_path=None, ctx=None, engine="mxnet"):
         """Load ``<name>.params`` + ``<name>.json`` (see resolve_model) on ``ctx`` (default CPU); ``engine``: 'mxnet'
-        or 'onnx' (onnxruntime on the model's ONNX export; see models.load_net)."""
-        return cls(*models.load_net(name_or_path, DEFAULT_MODEL, "recogniser", build_recognizer, ctx, engine,
+        or 'onnx' (onnxruntime on the model's ONNX export; see loading.load_net)."""
+        return cls(*loading.load_net(name_or_path, DEFAULT_MODEL, "recogniser", build_recognizer, ctx, engine,
                                     onnx_graph))
 
     def prepare(self, image):

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ocr.data.transforms import background_level, resize_image
+from ocr.core.geometry import background_level, resize_image
 
 
 @dataclass

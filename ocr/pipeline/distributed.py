@@ -5,7 +5,7 @@ Who does what:
 
 * the client (the CLI's process) lists the pages, skips those done before with the same checks as a serial run
   (``ocr.pipeline._Run.targets``), submits one task per page, writes each page's files as its result comes back
-  (``ocr.page_files.publish``: all or nothing, the JSON last) and prints the pages' text and errors in input
+  (``ocr.pipeline.page_files.publish``: all or nothing, the JSON last) and prints the pages' text and errors in input
   order, so stdout, stderr and --out are those of a serial run; a progress bar counts pages as they finish;
 * a worker reads its page image by path (on a real cluster the workers must see the inputs and --models at the
   same paths: a shared filesystem), transcribes it with a Pipeline loaded once per worker process
@@ -32,9 +32,10 @@ from typing import Callable, Optional
 from distributed import Client, LocalCluster, as_completed
 from tqdm import tqdm
 
-from ocr.io import ImageError, page_count, read_image
-from ocr.page_files import publish, safe_name
-from ocr.pipeline import PageError, Pipeline, _Run, load_pipeline, page_outputs, render
+from ocr.core.images import ImageError, page_count, read_image
+from ocr.pipeline.page_files import publish, safe_name
+from ocr.pipeline.cli import PageError, _Run, load_pipeline, page_outputs, render
+from ocr.pipeline.pipeline import Pipeline
 
 CONNECT_TIMEOUT_S = 10       # --scheduler: how long to try to reach it
 WORKERS_TIMEOUT_S = 60       # --scheduler: how long to wait for a first worker
@@ -63,7 +64,7 @@ class PipelineOptions:
 @dataclass(frozen=True)
 class PageTask:
     """One page to transcribe: its place in the run (``index``), file, 0-based ``page``, the --out ``files`` it
-    gets ({kind: path}, ocr.page_files.output_files), the --format, the JSON's ``extra`` and whether its printed
+    gets ({kind: path}, ocr.pipeline.page_files.output_files), the --format, the JSON's ``extra`` and whether its printed
     text has a ``==> file <==`` header."""
     index: int
     path: str
@@ -213,7 +214,7 @@ def load_everywhere(client, options: PipelineOptions):
 
 
 def publish_page(task: PageTask, contents: dict):
-    """Write one page's files all at once (ocr.page_files.publish); raises PageError naming the reason."""
+    """Write one page's files all at once (ocr.pipeline.page_files.publish); raises PageError naming the reason."""
     try:
         publish(task.files, contents)
     except OSError as error:

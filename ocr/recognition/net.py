@@ -9,7 +9,7 @@ Output: unnormalised scores (N, T, NUM_CLASSES); the CTC blank is the last class
 """
 from mxnet import gluon
 
-from ocr.alphabet import NUM_CLASSES
+from ocr.core.alphabet import NUM_CLASSES
 
 # Channels of the four conv stages per unit of ``width``: width 4 (the default) -> 16, 32, 64, 96.
 STAGE_CHANNELS = (4, 8, 16, 24)

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ocr.data.transforms import to_gray
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".tif", ".tiff", ".bmp", ".dib", ".gif", ".webp",
                     ".pbm", ".pgm", ".ppm", ".pnm", ".tga", ".pcx", ".jp2", ".j2k", ".psd")
@@ -134,3 +133,36 @@ def read_image(path, max_pixels=MAX_PIXELS, page=0):
         except (OSError, ValueError, SyntaxError, EOFError) as error:   # truncated or corrupt pixel data
             raise ImageError("truncated or corrupt image: %s" % _single_line(error)) from None
     return to_gray(array)
+
+
+def to_gray(image):
+    """Any image array -> uint8 gray (H, W).
+
+    Accepts (H, W), (H, W, 1), (H, W, 3) RGB, (H, W, 4) RGBA or (H, W, 2) gray+alpha; uint8, uint16, bool or
+    float in [0, 1]. Transparent pixels are composited onto white. Raises ValueError for anything else.
+    """
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (2, 3, 4)) or image.size == 0:
+        raise ValueError("expected an image of shape (H, W) or (H, W, 1|2|3|4), got %s" % (image.shape,))
+    if image.dtype == bool:
+        image = image.astype(np.float32)
+    elif image.dtype == np.uint16:
+        image = image.astype(np.float32) / 65535.0
+    elif image.dtype == np.uint8:
+        image = image.astype(np.float32) / 255.0
+    elif np.issubdtype(image.dtype, np.floating) or np.issubdtype(image.dtype, np.integer):
+        image = image.astype(np.float32)
+        if image.max(initial=0) > 1.0:
+            image = image / (65535.0 if image.max() > 255 else 255.0)
+    else:
+        raise ValueError("unsupported image dtype %s" % image.dtype)
+    if image.ndim == 3:
+        alpha = image[:, :, -1:] if image.shape[2] in (2, 4) else None
+        colour = image[:, :, :3] if image.shape[2] >= 3 else image[:, :, :1]
+        gray = colour.mean(axis=2) if colour.shape[2] == 1 else colour @ np.array([0.299, 0.587, 0.114], np.float32)
+        if alpha is not None:
+            gray = gray * alpha[:, :, 0] + (1.0 - alpha[:, :, 0])
+        image = gray
+    return np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)

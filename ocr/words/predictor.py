@@ -13,11 +13,12 @@ import cv2
 import mxnet as mx
 import numpy as np
 
-from ocr.config import REGION_SIZE
-from ocr.data.transforms import resize_image, to_gray
-from ocr.nets.ssd import build_ssd, detect, make_anchors
-from ocr.onnx_export import block_to_onnx
-from ocr import models
+from ocr.core import loading
+from ocr.core.geometry import REGION_SIZE, corners_to_xywh, resize_image, shrink_boxes, unletterbox
+from ocr.core.images import to_gray
+from ocr.core.onnx_export import block_to_onnx
+from ocr.words.boxes import detect, make_anchors
+from ocr.words.net import build_ssd
 
 DEFAULT_MODEL = "word_segmentation"
 DEFAULT_DETECTION = {"min_c": 0.01, "overlap_thres": 0.1, "topk": 300, "pre_nms_topk": 2000, "score_threshold": 0.5}
@@ -30,42 +31,9 @@ def ink_map(fitted, image_size):
     return (1.0 - small.astype(np.float32) / 255.0)[None]
 
 
-def corners_to_xywh(corners):
-    """(n, 4) corners (x1, y1, x2, y2) -> (n, 4) float32 (x, y, w, h), same units."""
-    corners = np.asarray(corners, dtype=np.float32).reshape(-1, 4)
-    return np.concatenate([corners[:, :2], corners[:, 2:] - corners[:, :2]], axis=1)
-
-
-def xywh_to_corners(boxes):
-    """(n, 4) (x, y, w, h) -> (n, 4) float32 corners (x1, y1, x2, y2), same units."""
-    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-    return np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], axis=1)
-
-
-def shrink_boxes(boxes, expansion):
-    """Undo ``expand_box``: (n, 4) (x, y, w, h) boxes grown by ``expansion`` of their size about their centre ->
-    the boxes before growth (same units)."""
-    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-    w, h = boxes[:, 2] / (1 + expansion), boxes[:, 3] / (1 + expansion)
-    cx, cy = boxes[:, 0] + boxes[:, 2] / 2, boxes[:, 1] + boxes[:, 3] / 2
-    return np.stack([cx - w / 2, cy - h / 2, w, h], axis=1)
-
-
-def undo_letterbox(boxes, content_box):
-    """(n, 4) (x, y, w, h) fractions of the fitted image -> fractions of the original image that resize_image
-    placed at ``content_box`` (x, y, w, h fractions of the fitted image), clipped to [0, 1]."""
-    cx, cy, cw, ch = content_box
-    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-    x1 = np.clip((boxes[:, 0] - cx) / cw, 0, 1)
-    y1 = np.clip((boxes[:, 1] - cy) / ch, 0, 1)
-    x2 = np.clip((boxes[:, 0] + boxes[:, 2] - cx) / cw, 0, 1)
-    y2 = np.clip((boxes[:, 1] + boxes[:, 3] - cy) / ch, 0, 1)
-    return np.stack([x1, y1, x2 - x1, y2 - y1], axis=1).astype(np.float32)
-
-
 def resolve_model(name_or_path=None):
     """Model name or path (stem, .params or .json; None = the shipped default) -> (params path, json path)."""
-    return models.resolve_model(name_or_path, DEFAULT_MODEL, "detector")
+    return loading.resolve_model(name_or_path, DEFAULT_MODEL, "detector")
 
 
 def onnx_graph(net, info):
@@ -76,7 +44,7 @@ def onnx_graph(net, info):
 
 
 class WordDetector:
-    """A trained detector: ``net`` (hybridized SSD, or the ocr.onnx_engine.OnnxNet of its ONNX export), its ``info``
+    """A trained detector: ``net`` (hybridized SSD, or the ocr.core.onnx_engine.OnnxNet of its ONNX export), its ``info``
     dict (the model JSON), ``ctx``.
 
     ``detection`` (from info, overridable per call): min_c (lowest probability kept before NMS), overlap_thres (NMS
@@ -94,8 +62,8 @@ class WordDetector:
     @classmethod
     def load(cls, path=None, ctx=None, engine="mxnet"):
         """Load ``<name>.params`` + ``<name>.json`` (see resolve_model; default models/word_segmentation) on ``ctx``
-        (default CPU); ``engine``: 'mxnet' or 'onnx' (see models.load_net)."""
-        return cls(*models.load_net(path, DEFAULT_MODEL, "detector", build_ssd, ctx, engine, onnx_graph))
+        (default CPU); ``engine``: 'mxnet' or 'onnx' (see loading.load_net)."""
+        return cls(*loading.load_net(path, DEFAULT_MODEL, "detector", build_ssd, ctx, engine, onnx_graph))
 
     def detect_fitted(self, fitted, **overrides):
         """Regions already fitted into REGION_SIZE, uint8 (N, H, W) -> list of (boxes (n, 4) (x, y, w, h) fractions
@@ -115,4 +83,4 @@ class WordDetector:
         fitted, content_box = resize_image(to_gray(region), REGION_SIZE)
         boxes, scores = self.detect_fitted(fitted[None])[0]
         keep = scores >= threshold
-        return undo_letterbox(boxes[keep], content_box), scores[keep]
+        return unletterbox(boxes[keep], content_box), scores[keep]

@@ -1,6 +1,6 @@
 """The onnxruntime engine: a loaded model's ONNX graph (built once into a cache) run in place of its Gluon net.
 
-Where the graphs live: ``<cache>/onnx/<model stem>-<key>.onnx`` (``<cache>``: ocr.paths.CACHE_DIR, data/cache by
+Where the graphs live: ``<cache>/onnx/<model stem>-<key>.onnx`` (``<cache>``: ocr.core.paths.CACHE_DIR, data/cache by
 default, not in git), built on first use from the loaded net and written atomically. ``key`` hashes the model's
 .params and .json bytes with EXPORT_VERSION, so a retrained model or a changed exporter gets a new file and a
 stale graph is never run. (The three graphs hold the weights again, 13 MB; kept out of models/ so that git does
@@ -14,8 +14,8 @@ import os
 
 import mxnet as mx
 
-from ocr import paths
-from ocr.models import ModelLoadError
+from ocr.core import paths
+from ocr.core.loading import ModelLoadError
 
 EXPORT_VERSION = "1"      # bump when an ONNX graph builder changes what it writes: cached graphs are then rebuilt
 INSTALL_HINT = ".venv/bin/python -m pip install onnxruntime==1.32.0 onnx==1.17.0 (pinned in requirements.txt)"

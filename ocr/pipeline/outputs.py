@@ -2,7 +2,7 @@
 PNG with the boxes and the recognised text drawn on the page.
 
 Every box here is (x, y, w, h) in integer pixels of the page as it was read (origin top left); confidences are
-in [0, 1]. Writers return str or bytes; the CLI writes them atomically (``ocr.paths``).
+in [0, 1]. Writers return str or bytes; the CLI writes them atomically (``ocr.core.paths``).
 """
 import datetime
 import json

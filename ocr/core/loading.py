@@ -5,7 +5,7 @@ import sys
 
 import mxnet as mx
 
-from ocr.paths import MODELS_DIR
+from ocr.core.paths import MODELS_DIR
 
 ENGINES = ("mxnet", "onnx")       # what runs the nets: MXNet Gluon, or onnxruntime on their ONNX export
 
@@ -42,8 +42,8 @@ def load_net(name_or_path, default_name, kind, build, ctx=None, engine="mxnet", 
     """Build a net from its JSON's ``network`` config with ``build`` and load its weights on ``ctx`` (default CPU).
     Returns (hybridized net, info dict = the JSON, ctx); see resolve_model for ``name_or_path``. Raises
     FileNotFoundError (no such model) or ModelLoadError (one line: which model, and why).
-    ``engine``: 'mxnet' (the Gluon net) or 'onnx': the net is replaced by an ocr.onnx_engine.OnnxNet, called the
-    same way, running the graph ``export(net, info)`` (an onnx.ModelProto) builds (cached; see ocr.onnx_engine)."""
+    ``engine``: 'mxnet' (the Gluon net) or 'onnx': the net is replaced by an ocr.core.onnx_engine.OnnxNet, called the
+    same way, running the graph ``export(net, info)`` (an onnx.ModelProto) builds (cached; see ocr.core.onnx_engine)."""
     if engine not in ENGINES:
         raise ValueError("unknown engine %r (choose from %s)" % (engine, ", ".join(ENGINES)))
     params_path, json_path = resolve_model(name_or_path, default_name, kind)
@@ -59,6 +59,6 @@ def load_net(name_or_path, default_name, kind, build, ctx=None, engine="mxnet", 
                              % (kind, params_path, type(error).__name__, reason[:300])) from None
     net.hybridize(static_alloc=True)
     if engine == "onnx":
-        from ocr.onnx_engine import onnx_net
+        from ocr.core.onnx_engine import onnx_net
         net = onnx_net(net, info, params_path, json_path, export)
     return net, info, ctx

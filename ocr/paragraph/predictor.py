@@ -10,11 +10,11 @@ import cv2
 import mxnet as mx
 import numpy as np
 
-from ocr.config import FORM_SIZE
-from ocr.data.transforms import box_to_px, crop_image, expand_box, resize_image, to_gray
-from ocr.nets.paragraph import build_paragraph_net
-from ocr.onnx_export import block_to_onnx
-from ocr import models
+from ocr.core import loading
+from ocr.core.geometry import FORM_SIZE, REGION_GROWTH, box_to_px, resize_image, unletterbox
+from ocr.core.images import to_gray
+from ocr.core.onnx_export import block_to_onnx
+from ocr.paragraph.net import build_paragraph_net
 
 DEFAULT_MODEL = "paragraph_segmentation"
 # The reference feeds grey / 255 with no mean/std; kept (the first conv is followed by BatchNorm anyway).
@@ -32,29 +32,9 @@ def standardise(pages, mean=0.0, std=1.0):
     return ((np.asarray(pages, dtype=np.float32) / 255.0 - mean) / std)[:, None, :, :]
 
 
-def unletterbox(box, content_box):
-    """Box (x, y, w, h) as fractions of a fitted image -> fractions of the original image that lies at
-    ``content_box`` (fractions, as returned by resize_image) inside it, clipped to [0, 1]. A negative w or h
-    (edges predicted in swapped order) gives an empty box."""
-    x, y, w, h = box
-    cx, cy, cw, ch = content_box
-    x1, y1 = np.clip([(x - cx) / cw, (y - cy) / ch], 0, 1)
-    x2, y2 = np.maximum(np.clip([(x + w - cx) / cw, (y + h - cy) / ch], 0, 1), (x1, y1))
-    return float(x1), float(y1), float(x2 - x1), float(y2 - y1)
-
-
-def crop_region(page, box_px, expand=0.03):
-    """Crop the block ``box_px`` = (x, y, w, h) in page pixels, grown by ``expand`` of its width and height about
-    its centre and clipped to the page, out of ``page`` (any array with shape (H, W, ...)) -> the region array."""
-    height, width = page.shape[:2]
-    x, y, w, h = box_px
-    box = expand_box((x / width, y / height, w / width, h / height), expand, expand)
-    return crop_image(page, box)
-
-
 def resolve_model(name_or_path=None):
     """Model name or path (stem, .params or .json; None = the shipped default) -> (params path, json path)."""
-    return models.resolve_model(name_or_path, DEFAULT_MODEL, "paragraph")
+    return loading.resolve_model(name_or_path, DEFAULT_MODEL, "paragraph")
 
 
 def onnx_graph(net, info):
@@ -64,19 +44,20 @@ def onnx_graph(net, info):
 
 
 class ParagraphSegmenter:
-    """A trained paragraph DCNN: ``net`` (hybridized ParagraphNet, or the ocr.onnx_engine.OnnxNet of its ONNX
+    """A trained paragraph DCNN: ``net`` (hybridized ParagraphNet, or the ocr.core.onnx_engine.OnnxNet of its ONNX
     export), its ``info`` dict (the model JSON), ``ctx``."""
 
     def __init__(self, net, info, ctx=None):
         self.net, self.info, self.ctx = net, info, ctx or mx.cpu()
         self.input_size = tuple(info["network"]["input_size"])
         self.mean, self.std = info["normalisation"]["mean"], info["normalisation"]["std"]
+        self.region_growth = info.get("region_growth", REGION_GROWTH)
 
     @classmethod
     def load(cls, path=None, ctx=None, engine="mxnet"):
         """Load ``<stem>.params`` + ``<stem>.json`` (see resolve_model) on ``ctx`` (default CPU); ``engine``: 'mxnet'
-        or 'onnx' (see models.load_net)."""
-        return cls(*models.load_net(path, DEFAULT_MODEL, "paragraph", build_paragraph_net, ctx, engine, onnx_graph))
+        or 'onnx' (see loading.load_net)."""
+        return cls(*loading.load_net(path, DEFAULT_MODEL, "paragraph", build_paragraph_net, ctx, engine, onnx_graph))
 
     def prepare(self, page):
         """Any page (any size, colour, dtype; see to_gray) -> (uint8 input (H, W) = input_size, content_box:
@@ -94,6 +75,6 @@ class ParagraphSegmenter:
         """Any page -> the handwritten block (x, y, w, h) in integer page pixels, inside the page (w or h is 0
         when the net puts the box in the letterbox padding)."""
         small, content_box = self.prepare(page)
-        box = unletterbox(self.predict_fractions(small[None])[0], content_box)
+        box = unletterbox(self.predict_fractions(small[None])[:1], content_box)[0]
         x1, y1, x2, y2 = box_to_px(box, np.shape(page)[:2])
         return x1, y1, x2 - x1, y2 - y1

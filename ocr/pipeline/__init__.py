@@ -1,0 +1,7 @@
+"""Full-page transcription: ``from ocr.pipeline import Pipeline`` and ``python -m ocr.pipeline`` (see
+ocr.pipeline.pipeline for the stages and ocr.pipeline.cli for the command line)."""
+from ocr.pipeline.cli import main, parse_args
+from ocr.pipeline.pipeline import MissingModelError, Pipeline
+from ocr.pipeline.results import Line, PageResult, Word
+
+__all__ = ["Line", "MissingModelError", "PageResult", "Pipeline", "Word", "main", "parse_args"]

@@ -1,0 +1,2 @@
+"""Recognition stage: line image -> T x C character probabilities (CNN-biLSTM-CTC net, predictor, trainer,
+augmentation, ONNX graph)."""
