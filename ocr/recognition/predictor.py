@@ -7,13 +7,14 @@ input size, normalisation, training command and data, metrics); the net is rebui
 import mxnet as mx
 import numpy as np
 
+from ocr.core import loading
 from ocr.core.alphabet import ALPHABET, BLANK
+from ocr.core.card import ModelCard
 from ocr.core.geometry import fit_geometry, resize_image
 from ocr.core.images import to_gray
 from ocr.decode.greedy import best_path
 from ocr.recognition.net import build_recognizer, step_width
 from ocr.recognition.onnx_graph import recognizer_to_onnx
-from ocr.core import loading
 
 DEFAULT_MODEL = "handwriting_line"
 # The reference's statistics of IAM lines fitted into 60 x 800, as grey levels / 255.
@@ -27,75 +28,78 @@ MARGIN = 64
 CUT_STEPS = 4       # the letterbox is narrowed by whole multiples of this many time steps on each side
 
 
-def standardise(images, mean=REFERENCE_MEAN, std=REFERENCE_STD):
+def standardise(images: np.ndarray, mean: float = REFERENCE_MEAN, std: float = REFERENCE_STD) -> np.ndarray:
     """uint8 gray images (N, H, W) -> float32 (N, 1, H, W) of (pixel / 255 - mean) / std."""
     images = np.asarray(images, dtype=np.float32)
     return ((images / 255.0 - mean) / std)[:, None, :, :]
 
 
-def greedy_decode(scores):
+def greedy_decode(scores: np.ndarray) -> str:
     """Best-path CTC text of scores (T, C) (probabilities, log-probabilities or raw logits; blank = last class)."""
     columns, _ = best_path(scores, BLANK)
     return "".join(ALPHABET[c] for c in columns)
 
 
-def resolve_model(name_or_path=None):
+def resolve_model(name_or_path: str | None = None) -> tuple[str, str]:
     """Model name or path (stem, .params or .json; None = the shipped default) -> (params path, json path)."""
     return loading.resolve_model(name_or_path, DEFAULT_MODEL, "recogniser")
 
 
-def onnx_graph(net, info):
-    """A loaded LineRecognizer and its model JSON -> onnx.ModelProto: ``data`` (N, 1, H, W) standardised lines,
-    H = the card's input height, N and W free -> ``scores`` (N, T, C), as the net (ocr.recognition.onnx_graph)."""
-    return recognizer_to_onnx(net, info["input_size"])
+def onnx_graph(net, card: ModelCard):
+    """A loaded LineRecognizer and its card -> onnx.ModelProto: ``data`` (N, 1, H, W) standardised lines,
+    H = the card's fit height, N and W free -> ``scores`` (N, T, C), as the net (ocr.recognition.onnx_graph)."""
+    return recognizer_to_onnx(net, card.input.fit_size)
 
 
 class Recognizer:
     """A trained line recogniser: ``net`` (hybridized LineRecognizer, or the ocr.core.onnx_engine.OnnxNet of its ONNX
-    export, called the same way), its ``info`` dict (the model JSON), ``ctx``; ``margin``: px of paper kept each
-    side of a batch's widest line when batching by width (MARGIN)."""
+    export, called the same way), its ``card`` (ocr.core.card.ModelCard), ``ctx``; ``margin``: px of paper kept
+    each side of a batch's widest line when batching by width (MARGIN). From the card: ``input_size`` (the
+    letterbox a line is fitted into, H, W pixels), ``mean``/``std``, the alphabet (the decoders' must match)."""
 
-    def __init__(self, net, info, ctx=None):
-        if info.get("alphabet", ALPHABET) != ALPHABET:
-            raise ValueError("model alphabet differs from ocr.core.alphabet.ALPHABET")
-        self.net, self.info, self.ctx = net, info, ctx or mx.cpu()
-        self.input_size = tuple(info["input_size"])
-        self.mean, self.std = info["normalisation"]["mean"], info["normalisation"]["std"]
+    def __init__(self, net, card: ModelCard, ctx: mx.Context | None = None):
+        loading.check_stage(card, "recognition", "line recogniser")
+        if card.alphabet != ALPHABET:
+            raise loading.ModelLoadError("the model's alphabet differs from ocr.core.alphabet.ALPHABET")
+        self.net, self.card, self.ctx = net, card, ctx or mx.cpu()
+        self.input_size = card.input.fit_size
+        self.mean, self.std = card.input.mean, card.input.std
         self.margin = MARGIN
 
     @classmethod
-    def load(cls, name_or_path=None, ctx=None, engine="mxnet"):
+    def load(cls, name_or_path: str | None = None, ctx: mx.Context | None = None,
+             engine: str = "mxnet") -> "Recognizer":
         """Load ``<name>.params`` + ``<name>.json`` (see resolve_model) on ``ctx`` (default CPU); ``engine``: 'mxnet'
         or 'onnx' (onnxruntime on the model's ONNX export; see loading.load_net)."""
         return cls(*loading.load_net(name_or_path, DEFAULT_MODEL, "recogniser", build_recognizer, ctx, engine,
                                     onnx_graph))
 
-    def prepare(self, image):
+    def prepare(self, image: np.ndarray) -> np.ndarray:
         """Any line image (any size, colour, dtype; see to_gray) -> uint8 (H, W) fitted into the input size."""
         return resize_image(to_gray(image), self.input_size)[0]
 
-    def predict(self, fitted):
+    def predict(self, fitted: np.ndarray) -> np.ndarray:
         """uint8 fitted lines (N, H, W) -> float32 softmax probabilities (N, T, C)."""
         scores = self.net(mx.nd.array(standardise(fitted, self.mean, self.std), ctx=self.ctx))
         return mx.nd.softmax(scores, axis=-1).asnumpy()
 
-    def window_width(self, content_width):
+    def window_width(self, content_width: int) -> int:
         """Width (px) of the centred window of the letterbox (the card's input width W) that a batch whose widest
         content is ``content_width`` px is run at: W less equal cuts from both sides, each a whole number of
         CUT_STEPS time steps, keeping at least ``margin`` px of paper each side of the content. The cuts being whole
         time steps, each line keeps its place on the net's time grid: its conv features are those of the full
         letterbox; only the LSTM, which reads less paper, can move its probabilities (see MARGIN)."""
-        width, unit = self.input_size[1], 2 * CUT_STEPS * step_width(self.info["network"])
+        width, unit = self.input_size[1], 2 * CUT_STEPS * step_width(self.card.network)
         return width - unit * (max(0, width - content_width - 2 * self.margin) // unit)
 
-    def content_span(self, image_shape, steps):
+    def content_span(self, image_shape: tuple[int, int], steps: int) -> tuple[int, int, int]:
         """Where a line image of ``image_shape`` (H, W) lies in the input that gave it ``steps`` time steps:
         (left, width, input width), pixels of that input (the letterbox's centred window; see recognize)."""
-        input_width = steps * step_width(self.info["network"])
+        input_width = steps * step_width(self.card.network)
         left, _, width, _ = fit_geometry(image_shape, self.input_size)
         return left - (self.input_size[1] - input_width) // 2, width, input_width
 
-    def recognize(self, images, batch_size=16, by_width=False):
+    def recognize(self, images: list, batch_size: int = 16, by_width: bool = False) -> list[tuple[str, np.ndarray]]:
         """Line images (a list of arrays, any size/colour/dtype) -> list of (text, probs (T, C) float32 softmax),
         in the order given.
 
