@@ -10,6 +10,8 @@ returns a ``Decoded(text, confidence, word_confidences, score)``; see ``ocr.deco
 import functools
 import json
 import os
+from collections.abc import Callable
+from typing import Any
 
 from ocr.decode.beam_search import decode_beam, prefix_beam_search
 from ocr.decode.ctc import Decoded
@@ -22,7 +24,7 @@ DECODERS = ("greedy", "beam", "lexicon")
 BEAM_SETTINGS_PATH = os.path.join(DECODING_DIR, "beam_lm.json")   # alpha/beta tuned for the shipped LM
 
 
-def tuned_beam_settings():
+def tuned_beam_settings() -> dict[str, float]:
     """The beam options tuned for the shipped LM and recogniser ({} when not tuned yet): width, alpha, beta."""
     if not os.path.exists(BEAM_SETTINGS_PATH):
         return {}
@@ -30,7 +32,7 @@ def tuned_beam_settings():
         return {k: v for k, v in json.load(f).items() if k in ("width", "alpha", "beta")}
 
 
-def load_lm(lm):
+def load_lm(lm: str | CharNgramLM | None) -> CharNgramLM | None:
     """An LM option -> a CharNgramLM or None: None; 'default' (models/decoding/char_lm.tsv.gz); a file path;
     or a CharNgramLM (returned as is)."""
     if lm is None or isinstance(lm, CharNgramLM):
@@ -38,7 +40,7 @@ def load_lm(lm):
     return CharNgramLM.load(DEFAULT_LM_PATH if lm == "default" else lm)
 
 
-def get_decoder(name, **options):
+def get_decoder(name: str, **options: Any) -> Callable[..., Decoded]:
     """A decoder ``f(probs, alphabet=ALPHABET, blank=None, log_probs=None) -> Decoded`` for ``name``:
 
     * 'greedy': no options;

@@ -17,12 +17,14 @@ probable than greedy's under the same scoring.
 """
 import heapq
 import math
+from typing import Any
 
 import numpy as np
 
 from ocr.core.alphabet import ALPHABET
-from ocr.decode.ctc import NEG_INF, column_labels, ctc_log_likelihood, make_decoded, to_log_probs
+from ocr.decode.ctc import NEG_INF, Decoded, column_labels, ctc_log_likelihood, make_decoded, to_log_probs
 from ocr.decode.greedy import best_path
+from ocr.decode.lm import CharNgramLM
 
 
 def _logadd(a, b):
@@ -73,8 +75,10 @@ def _search(lp, labels, blank, width, min_prob, margin, lm, alpha, beta):
     return beams
 
 
-def prefix_beam_search(probs, alphabet=ALPHABET, blank=None, log_probs=None, width=10, n_best=1,
-                       min_prob=3e-3, margin=10.0, lm=None, alpha=0.5, beta=1.0):
+def prefix_beam_search(probs: np.ndarray, alphabet: str = ALPHABET, blank: int | None = None,
+                       log_probs: bool | None = None, width: int = 10, n_best: int = 1, min_prob: float = 3e-3,
+                       margin: float = 10.0, lm: CharNgramLM | None = None, alpha: float = 0.5,
+                       beta: float = 1.0) -> list[Decoded]:
     """CTC prefix beam search over a T x C matrix (probabilities or log-probabilities, see ``ocr.decode.ctc``).
 
     ``width``: prefixes kept per step; ``min_prob``, ``margin``: pruning of unlikely characters and prefixes
@@ -96,6 +100,7 @@ def prefix_beam_search(probs, alphabet=ALPHABET, blank=None, log_probs=None, wid
     return [make_decoded(text, lp, labels, blank, score=score) for text, score in ranked]
 
 
-def decode_beam(probs, alphabet=ALPHABET, blank=None, log_probs=None, **options):
+def decode_beam(probs: np.ndarray, alphabet: str = ALPHABET, blank: int | None = None, log_probs: bool | None = None,
+                **options: Any) -> Decoded:
     """The best result of prefix_beam_search (same arguments, n_best excepted) as one Decoded."""
     return prefix_beam_search(probs, alphabet, blank, log_probs, n_best=1, **options)[0]

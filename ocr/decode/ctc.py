@@ -31,11 +31,11 @@ class Decoded:
     when a language model was used), or None where the decoder does not compute one."""
     text: str
     confidence: float
-    word_confidences: list = field(default_factory=list)
-    score: float = None
+    word_confidences: list[tuple[str, float]] = field(default_factory=list)
+    score: float | None = None
 
 
-def to_log_probs(matrix, log_probs=None):
+def to_log_probs(matrix: np.ndarray, log_probs: bool | None = None) -> np.ndarray:
     """T x C probabilities or log-probabilities -> float64 T x C natural-log probabilities.
 
     ``log_probs``: True / False says what the input is; None detects it (see the module doc). Raises
@@ -58,25 +58,25 @@ def to_log_probs(matrix, log_probs=None):
         return np.log(m)
 
 
-def log_softmax(logits):
+def log_softmax(logits: np.ndarray) -> np.ndarray:
     """T x C raw scores -> T x C natural-log probabilities (softmax per row, numerically stable)."""
     z = np.asarray(logits, dtype=np.float64)
     z = z - z.max(axis=1, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
 
-def column_labels(alphabet, num_columns, blank=None):
+def column_labels(alphabet: str, num_columns: int, blank: int | None = None) -> tuple[list[str | None], int]:
     """The character of each of ``num_columns`` columns (None for the blank) and the blank's column index."""
     blank = num_columns - 1 if blank is None else blank % num_columns
     if len(alphabet) != num_columns - 1:
         raise ValueError("alphabet has %d characters but the matrix has %d columns (expected %d + blank)"
                          % (len(alphabet), num_columns, len(alphabet)))
-    labels = list(alphabet)
+    labels: list[str | None] = list(alphabet)
     labels.insert(blank, None)
     return labels, blank
 
 
-def text_to_columns(text, labels):
+def text_to_columns(text: str, labels: list[str | None]) -> list[int]:
     """Text -> list of column indices under ``labels`` (from column_labels); KeyError on an unknown character."""
     index = {c: i for i, c in enumerate(labels) if c is not None}
     return [index[c] for c in text]
@@ -91,7 +91,7 @@ def _extended(columns, blank):
     return states, skip
 
 
-def ctc_log_likelihood(log_probs, columns, blank):
+def ctc_log_likelihood(log_probs: np.ndarray, columns: list[int], blank: int) -> float:
     """log P(label sequence | T x C log-probs): the CTC forward pass (sum over all alignments), log domain.
 
     ``columns``: the label sequence as column indices. Returns -inf when no alignment fits in T steps."""
@@ -109,7 +109,7 @@ def ctc_log_likelihood(log_probs, columns, blank):
     return float(np.logaddexp(alpha[-1], alpha[-2])) if len(states) > 1 else float(alpha[-1])
 
 
-def viterbi_alignment(log_probs, columns, blank):
+def viterbi_alignment(log_probs: np.ndarray, columns: list[int], blank: int) -> np.ndarray | None:
     """Most probable alignment of a label sequence to T x C log-probs.
 
     Returns an int array of length T: for each time step the index (into ``columns``) of the label it emits,
@@ -142,7 +142,8 @@ def viterbi_alignment(log_probs, columns, blank):
     return np.where(path % 2 == 1, path // 2, -1)
 
 
-def make_decoded(text, log_probs, labels, blank, score=None, path=None):
+def make_decoded(text: str, log_probs: np.ndarray, labels: list[str | None], blank: int, score: float | None = None,
+                 path: np.ndarray | None = None) -> Decoded:
     """Build the :class:`Decoded` of ``text`` for T x C log-probs: confidences from its alignment ``path``
     (label index per time step, -1 for blank, as viterbi_alignment returns; computed when None)."""
     lp = np.asarray(log_probs)

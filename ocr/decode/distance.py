@@ -13,6 +13,7 @@ else the shipped all-1.0 ``edit_costs_default.json``.
 """
 import json
 import os
+from typing import Any
 
 from ocr.metrics import align as metrics_align
 from ocr.core.paths import MODELS_DIR, atomic_write_text
@@ -25,7 +26,9 @@ class EditCosts:
     """Insertion / deletion costs {char: cost}, substitution costs {observed: {intended: cost}}, a default for
     everything else, and free-form ``info`` (how the table was made). Distances are cached per instance."""
 
-    def __init__(self, insertion=None, deletion=None, substitution=None, default=1.0, info=None):
+    def __init__(self, insertion: dict[str, float] | None = None, deletion: dict[str, float] | None = None,
+                 substitution: dict[str, dict[str, float]] | None = None, default: float = 1.0,
+                 info: dict[str, Any] | None = None) -> None:
         self.insertion = dict(insertion or {})
         self.deletion = dict(deletion or {})
         self.substitution = {a: dict(row) for a, row in (substitution or {}).items()}
@@ -33,7 +36,7 @@ class EditCosts:
         self.info = dict(info or {})
         self._cache = {}
 
-    def distance(self, observed, intended):
+    def distance(self, observed: str, intended: str) -> float:
         """Weighted edit distance from ``observed`` to ``intended`` (dynamic programming, cached)."""
         key = (observed, intended)
         value = self._cache.get(key)
@@ -55,17 +58,17 @@ class EditCosts:
             previous = row
         return previous[-1]
 
-    def to_json(self):
+    def to_json(self) -> dict[str, Any]:
         """The table as a JSON-ready dict (only the costs that differ from the default are listed)."""
         return {"default": self.default, "insertion": self.insertion, "deletion": self.deletion,
                 "substitution": self.substitution, "info": self.info}
 
-    def save(self, path):
+    def save(self, path: str | os.PathLike) -> None:
         """Write the table as JSON, atomically."""
         atomic_write_text(path, json.dumps(self.to_json(), indent=1, ensure_ascii=False, sort_keys=True) + "\n")
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path: str | os.PathLike) -> "EditCosts":
         """Read a table written by save()."""
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
@@ -73,12 +76,12 @@ class EditCosts:
                    data.get("default", 1.0), data.get("info"))
 
     @classmethod
-    def load_default(cls):
+    def load_default(cls) -> "EditCosts":
         """The learned table when one exists (models/decoding/edit_costs.json), else the shipped unit table."""
         return cls.load(LEARNED_COSTS_PATH if os.path.exists(LEARNED_COSTS_PATH) else DEFAULT_COSTS_PATH)
 
 
-def align(observed, intended):
+def align(observed: str, intended: str) -> list[tuple[str, str | None, str | None]]:
     """A minimal (unit-cost) alignment of two strings as a list of operations, in order:
     ('match', a, a), ('sub', a, b) (read a, b written), ('del', a, None) (a spurious), ('ins', None, b) (b
     missed). It is ocr.metrics.align with ``intended`` as the reference, in the recogniser-error terms above."""
@@ -89,7 +92,7 @@ def align(observed, intended):
 UNIT_COSTS = EditCosts(info={"method": "unit costs: Levenshtein distance"})
 
 
-def weighted_distance(observed, intended, costs=None):
+def weighted_distance(observed: str, intended: str, costs: EditCosts | None = None) -> float:
     """Weighted edit distance from ``observed`` (what was read) to ``intended`` (a candidate) under ``costs``
     (an EditCosts; None = unit costs, i.e. the Levenshtein distance)."""
     return (costs or UNIT_COSTS).distance(observed, intended)

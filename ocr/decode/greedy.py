@@ -2,10 +2,10 @@
 import numpy as np
 
 from ocr.core.alphabet import ALPHABET
-from ocr.decode.ctc import column_labels, make_decoded, to_log_probs
+from ocr.decode.ctc import Decoded, column_labels, make_decoded, to_log_probs
 
 
-def best_path(log_probs, blank):
+def best_path(log_probs: np.ndarray, blank: int) -> tuple[list[int], np.ndarray]:
     """Best path of T x C log-probs (or probabilities: only the argmax matters).
 
     Returns (columns, path): the collapsed label sequence as column indices, and for each time step the
@@ -17,7 +17,8 @@ def best_path(log_probs, blank):
     return best[starts].tolist(), path
 
 
-def decode_greedy(probs, alphabet=ALPHABET, blank=None, log_probs=None):
+def decode_greedy(probs: np.ndarray, alphabet: str = ALPHABET, blank: int | None = None,
+                  log_probs: bool | None = None) -> Decoded:
     """Best-path decoding of a T x C matrix (probabilities or log-probabilities, see ``ocr.decode.ctc``).
 
     ``blank``: the blank column (default last); ``alphabet``: the characters of the other columns in order.

@@ -24,13 +24,15 @@ counts); ``Lexicon.from_text_file`` makes one from any text (word counts from th
 import math
 import os
 import re
+from typing import Any
 
+import numpy as np
 import symspellpy
 
 from ocr.core.alphabet import ALPHABET
 from ocr.core.paths import MODELS_DIR
 from ocr.decode.beam_search import prefix_beam_search
-from ocr.decode.ctc import column_labels, ctc_log_likelihood, make_decoded, text_to_columns, to_log_probs
+from ocr.decode.ctc import Decoded, column_labels, ctc_log_likelihood, make_decoded, text_to_columns, to_log_probs
 from ocr.decode.distance import EditCosts
 from ocr.decode.greedy import decode_greedy
 
@@ -43,23 +45,23 @@ MAX_EDITS = 2
 class Lexicon:
     """Lower-case words with counts, and a SymSpell index over them for candidate generation."""
 
-    def __init__(self, counts):
+    def __init__(self, counts: dict[str, int]) -> None:
         self.counts = dict(counts)
         self.top_count = max(self.counts.values())
         self._index = symspellpy.SymSpell(max_dictionary_edit_distance=MAX_EDITS)
         for word, count in self.counts.items():
             self._index.create_dictionary_entry(word, count)
 
-    def __contains__(self, word):
+    def __contains__(self, word: str) -> bool:
         return word.lower() in self.counts
 
-    def candidates(self, word):
+    def candidates(self, word: str) -> list[tuple[str, int]]:
         """[(lexicon word, count)] within MAX_EDITS plain edits (OSA distance) of ``word`` lower-cased."""
         found = self._index.lookup(word.lower(), symspellpy.Verbosity.ALL, MAX_EDITS, transfer_casing=False)
         return [(item.term, item.count) for item in found]
 
     @classmethod
-    def english(cls):
+    def english(cls) -> "Lexicon":
         """The English frequency list shipped by symspellpy (``word count`` per line), plus the words of
         PROSE_WORDS_PATH (``utils/build_word_list.py``: names and words of handwritten-style prose that the list
         lacks), each as rare as the list's rarest word."""
@@ -72,7 +74,7 @@ class Lexicon:
         return cls(counts)
 
     @classmethod
-    def from_text_file(cls, path):
+    def from_text_file(cls, path: str | os.PathLike) -> "Lexicon":
         """Every word (letters and inner apostrophes) of a text file, lower-cased, counted."""
         counts = {}
         with open(path, encoding="utf-8") as f:
@@ -81,7 +83,7 @@ class Lexicon:
         return cls(counts)
 
 
-def read_word_counts(path):
+def read_word_counts(path: str) -> dict[str, int]:
     """{word: count} of a ``word count`` per line file."""
     counts = {}
     with open(path, encoding="utf-8") as f:
@@ -104,13 +106,14 @@ class LexiconCorrector:
 
     ``lexicon``: a Lexicon (default: English); ``costs``: an EditCosts (default: learned, else unit)."""
 
-    def __init__(self, lexicon=None, costs=None, max_distance=2.0, max_ratio=0.34, frequency_weight=0.1):
+    def __init__(self, lexicon: Lexicon | None = None, costs: EditCosts | None = None, max_distance: float = 2.0,
+                 max_ratio: float = 0.34, frequency_weight: float = 0.1) -> None:
         self.lexicon = lexicon if lexicon is not None else _english()
         self.costs = costs if costs is not None else EditCosts.load_default()
         self.max_distance, self.max_ratio, self.frequency_weight = max_distance, max_ratio, frequency_weight
         self._cache = {}
 
-    def close_candidates(self, word, alphabet=ALPHABET):
+    def close_candidates(self, word: str, alphabet: str = ALPHABET) -> list[tuple[str, float, int]]:
         """[(replacement, weighted distance, count)] for a word that is not in the lexicon: the candidates within
         the distance limit, case restored, written in ``alphabet``; [] for a lexicon word or a single letter."""
         if len(word) < 2 or word in self.lexicon:
@@ -127,7 +130,7 @@ class LexiconCorrector:
         allowed = set(alphabet)
         return [(_restore_case(word, c), d, n) for c, d, n in found if allowed.issuperset(_restore_case(word, c))]
 
-    def correct_word(self, word, alphabet=ALPHABET):
+    def correct_word(self, word: str, alphabet: str = ALPHABET) -> str:
         """The replacement of one word (letters and inner apostrophes): the close candidate with the lowest
         ``distance + frequency_weight * log10(top count / count)``, or the word itself when there is none."""
         candidates = self.close_candidates(word, alphabet)
@@ -136,7 +139,7 @@ class LexiconCorrector:
         top = self.lexicon.top_count
         return min(candidates, key=lambda c: c[1] + self.frequency_weight * math.log10(top / c[2]))[0]
 
-    def correct_text(self, text, alphabet=ALPHABET):
+    def correct_text(self, text: str, alphabet: str = ALPHABET) -> str:
         """``text`` with every word corrected; everything between words is kept as it is. Replacements must
         be written with characters of ``alphabet``."""
         return WORD.sub(lambda match: self.correct_word(match.group(0), alphabet), text)
@@ -152,7 +155,8 @@ def _english():
     return _ENGLISH[0]
 
 
-def rank_by_matrix(text, log_probs, labels, blank, corrector, alphabet=ALPHABET):
+def rank_by_matrix(text: str, log_probs: np.ndarray, labels: list[str | None], blank: int,
+                   corrector: LexiconCorrector, alphabet: str = ALPHABET) -> str:
     """Correct ``text`` choosing each word's replacement with the T x C log-probs: among the close candidates
     (the corrector's distance limit), the one with the highest log P_ctc(line with it) + log(count / top
     count), the Bayes rule with the recogniser as the channel; a word without close candidates stays.
@@ -169,8 +173,9 @@ def rank_by_matrix(text, log_probs, labels, blank, corrector, alphabet=ALPHABET)
     return text
 
 
-def decode_lexicon(probs, alphabet=ALPHABET, blank=None, log_probs=None, corrector=None, base="greedy",
-                   rank="distance", **base_options):
+def decode_lexicon(probs: np.ndarray, alphabet: str = ALPHABET, blank: int | None = None,
+                   log_probs: bool | None = None, corrector: LexiconCorrector | None = None, base: str = "greedy",
+                   rank: str = "distance", **base_options: Any) -> Decoded:
     """Decode a T x C matrix (probabilities or log-probabilities) with the ``base`` decoder ('greedy' or
     'beam', with ``base_options``), then correct its words with ``corrector`` (a LexiconCorrector; default
     English lexicon and default costs). ``rank``: 'distance' ranks close candidates by weighted distance and

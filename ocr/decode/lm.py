@@ -21,6 +21,8 @@ import json
 import math
 import os
 import time
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -38,14 +40,14 @@ class CharNgramLM:
     ``backoffs``: {history: log backoff weight} (absent = 0); ``order``: the n-gram order; ``unk_logp``: the
     log-probability given to a character that is not in the vocabulary."""
 
-    def __init__(self, logprobs, backoffs, order, unk_logp):
+    def __init__(self, logprobs: dict[str, float], backoffs: dict[str, float], order: int, unk_logp: float) -> None:
         self.logprobs = logprobs
         self.backoffs = backoffs
         self.order = order
         self.unk_logp = unk_logp
         self._cache = {}
 
-    def log_prob(self, char, context=""):
+    def log_prob(self, char: str, context: str = "") -> float:
         """Natural-log P(char | context); only the last ``order - 1`` characters of ``context`` matter."""
         context = context[len(context) - self.order + 1:] if len(context) >= self.order else context
         key = (context, char)
@@ -64,7 +66,7 @@ class CharNgramLM:
             total += self.backoffs.get(history, 0.0)
         return total + self.unk_logp
 
-    def score(self, text, context=""):
+    def score(self, text: str, context: str = "") -> float:
         """Natural-log probability of ``text`` following ``context``: the sum of log_prob over its characters."""
         full, total = context + text, 0.0
         for i in range(len(context), len(full)):
@@ -72,7 +74,7 @@ class CharNgramLM:
         return total
 
     @classmethod
-    def load(cls, path=DEFAULT_LM_PATH):
+    def load(cls, path: str = DEFAULT_LM_PATH) -> "CharNgramLM":
         """Read a model written by ``save_lm`` (the gzip text file; its JSON settings sit beside it)."""
         with open(_settings_path(path), encoding="utf-8") as f:
             settings = json.load(f)
@@ -115,11 +117,11 @@ def _lookup(keys, codes):
 class _Tables:
     """The pruned model as sorted code arrays per order (index n-1 for order n): codes, logp, bow."""
 
-    def __init__(self, vocab_size):
+    def __init__(self, vocab_size: int) -> None:
         self.base = vocab_size
         self.codes, self.logp, self.bow = [], [], []
 
-    def query(self, codes, n):
+    def query(self, codes: np.ndarray, n: int) -> np.ndarray:
         """Vectorised log p_pruned(last | history) for n-gram ``codes`` of order n (backoff recursion)."""
         if n == 1:
             return self.logp[0][codes]
@@ -133,7 +135,8 @@ class _Tables:
         return out
 
 
-def train_lm(text, order=DEFAULT_ORDER, min_counts=DEFAULT_MIN_COUNTS, vocabulary=ALPHABET):
+def train_lm(text: str, order: int = DEFAULT_ORDER, min_counts: Sequence[int] = DEFAULT_MIN_COUNTS,
+             vocabulary: str = ALPHABET) -> tuple[_Tables, dict[str, Any]]:
     """Train on one string (characters of ``vocabulary`` only). Returns (tables, settings): the pruned model
     as a _Tables and a dict of its settings and n-gram counts."""
     min_counts = tuple(min_counts)[:order]
@@ -200,7 +203,7 @@ def _code_to_text(code, n, vocabulary):
     return "".join(reversed(chars))
 
 
-def tables_to_lm(tables, settings):
+def tables_to_lm(tables: _Tables, settings: dict[str, Any]) -> CharNgramLM:
     """The trained tables as a CharNgramLM (what load() would return after save_lm)."""
     logprobs, backoffs = {}, {}
     vocabulary = settings["vocabulary"]
@@ -213,7 +216,7 @@ def tables_to_lm(tables, settings):
     return CharNgramLM(logprobs, backoffs, settings["order"], settings["unk_logp"])
 
 
-def save_lm(lm, settings, path=DEFAULT_LM_PATH):
+def save_lm(lm: CharNgramLM, settings: dict[str, Any], path: str = DEFAULT_LM_PATH) -> None:
     """Write ``lm`` (a CharNgramLM) as gzip text and ``settings`` as JSON beside it, atomically."""
     lines = ["%s\t%.4f\t%s" % (ngram, logp, ("%.4f" % lm.backoffs[ngram]) if ngram in lm.backoffs else "0")
              for ngram, logp in sorted(lm.logprobs.items(), key=lambda item: (len(item[0]), item[0]))]
@@ -221,12 +224,12 @@ def save_lm(lm, settings, path=DEFAULT_LM_PATH):
     atomic_write_text(_settings_path(path), json.dumps(settings, indent=1, ensure_ascii=False) + "\n")
 
 
-def bits_per_char(lm, text):
+def bits_per_char(lm: CharNgramLM, text: str) -> float:
     """Cross-entropy of ``lm`` on ``text`` in bits per character (each character given its full context)."""
     return -lm.score(text) / max(1, len(text)) / math.log(2)
 
 
-def held_out_texts(iamondb=None):
+def held_out_texts(iamondb: str | None = None) -> dict[str, str]:
     """{name: held-out text} to measure a LM on: the corpus validation part (first 200,000 characters) and, with
     an IAM-OnDB tree, its validation forms' lines (``ocr.data.prose.iamondb_validation_text``)."""
     from ocr.data.corpus import load_sentences
@@ -237,7 +240,8 @@ def held_out_texts(iamondb=None):
     return texts
 
 
-def build(order=DEFAULT_ORDER, min_counts=DEFAULT_MIN_COUNTS, path=DEFAULT_LM_PATH, prose=False, iamondb=None):
+def build(order: int = DEFAULT_ORDER, min_counts: Sequence[int] = DEFAULT_MIN_COUNTS, path: str = DEFAULT_LM_PATH,
+          prose: bool = False, iamondb: str | None = None) -> CharNgramLM:
     """Train on the corpus train part (plus ``ocr.data.prose`` sentences when ``prose``), report held-out bits/char
     (``held_out_texts``), save. Returns the LM."""
     from ocr.data.corpus import load_sentences
@@ -266,7 +270,7 @@ def build(order=DEFAULT_ORDER, min_counts=DEFAULT_MIN_COUNTS, path=DEFAULT_LM_PA
     return lm
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> None:
     """Command line of utils/build_char_lm.py: build the LM and print its settings."""
     parser = argparse.ArgumentParser(description="Train the character LM on the corpus train part and save it.")
     parser.add_argument("--order", type=int, default=DEFAULT_ORDER)

@@ -16,14 +16,14 @@ TESTDATA_DIR = os.environ.get("OCR_TESTDATA_DIR", os.path.join(os.path.dirname(R
 CTC_DIR = os.path.join(TESTDATA_DIR, "ctc")
 
 
-def load_logits(path):
+def load_logits(path: str) -> np.ndarray:
     """A ``mat_N.csv`` file -> T x C float64 raw logits (the empty column after the trailing ';' dropped)."""
     with open(path, encoding="utf-8") as f:
         rows = [line.rstrip("\n").rstrip(";").split(";") for line in f if line.strip()]
     return np.array(rows, dtype=np.float64)
 
 
-def load_sample(folder, index):
+def load_sample(folder: str, index: int) -> tuple[np.ndarray, str, str]:
     """(log_probs T x C, alphabet, ground truth) of ``<CTC_DIR>/<folder>/mat_<index>.csv``; log-probs are the
     per-row log-softmax of the stored logits, the blank is the last column."""
     base = os.path.join(CTC_DIR, folder)
@@ -34,7 +34,7 @@ def load_sample(folder, index):
     return log_softmax(load_logits(os.path.join(base, "mat_%d.csv" % index))), alphabet, truth
 
 
-def all_samples():
+def all_samples() -> list[tuple[str, np.ndarray, str, str]]:
     """[(name, log_probs, alphabet, truth)] for every matrix under CTC_DIR, e.g. name 'iam/0'."""
     samples = []
     for path in sorted(glob.glob(os.path.join(CTC_DIR, "*", "mat_*.csv"))):
