@@ -19,6 +19,7 @@ import os
 import re
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,11 +48,11 @@ class OnlineLine:
     line_id: str
     form_id: str
     text: str
-    strokes: list = field(repr=False)
+    strokes: list[np.ndarray] = field(repr=False)
     start_time: float = 0.0
 
 
-def read_strokes(path: str) -> list:
+def read_strokes(path: str) -> list[np.ndarray]:
     """A lineStrokes xml file -> list of float32 arrays (N, 3) of x, y (tablet units) and time (seconds).
 
     Raises ValueError when the file is not parseable or holds no points."""
@@ -69,7 +70,7 @@ def read_strokes(path: str) -> list:
     return strokes
 
 
-def read_csr(path: str) -> list:
+def read_csr(path: str) -> list[str]:
     """An ascii/ form file -> its CSR lines (stripped, empty lines dropped), line 01 first. Raises ValueError
     when there is no CSR section."""
     with open(path, encoding="latin-1") as f:
@@ -86,7 +87,7 @@ def _joins_hyphen(left: str, right: str, known: frozenset) -> bool:
     return left.isalpha() and right.isalpha() and left.islower() and right.lower() not in UNHYPHENATED_RIGHT
 
 
-def detokenize(text: str, known_hyphenated: frozenset = frozenset()) -> str:
+def detokenize(text: str, known_hyphenated: frozenset[str] = frozenset()) -> str:
     """Tokenised CSR text -> IAM xml line-text conventions.
 
     Punctuation tokens attach to the word before them, clitics join their word ("Foot ' s" -> "Foot's"),
@@ -124,13 +125,13 @@ def detokenize(text: str, known_hyphenated: frozenset = frozenset()) -> str:
     return re.sub(r"\b(Mr|Mrs|Dr|St)\.(?=[A-Z])", r"\1. ", text)
 
 
-def hyphenated_words(lines: list) -> frozenset:
+def hyphenated_words(lines: list[str]) -> frozenset[str]:
     """Lower-case 'a-b' compounds written without spaces anywhere in ``lines`` (raw CSR text)."""
     return frozenset(w.lower().strip(".,;:!?\"'()") for line in lines for w in line.split()
                      if re.fullmatch(r"[\w'.,;:!?\"()]*\w-\w[\w'.,;:!?\"()]*", w))
 
 
-def read_reserved_forms(path: str | None = None) -> frozenset:
+def read_reserved_forms(path: str | None = None) -> frozenset[str]:
     """Form ids listed in the reserved-forms file (default RESERVED_FORMS_FILE; one per line, '#' comments);
     empty when the file is absent."""
     path = path or RESERVED_FORMS_FILE
@@ -161,8 +162,8 @@ def _ascii_files(root: str) -> dict:
     return found
 
 
-def load_iamondb(root: str, exclude_forms: frozenset | None = None, forms: set | None = None,
-                 log=print) -> list:
+def load_iamondb(root: str, exclude_forms: frozenset[str] | None = None, forms: set[str] | None = None,
+                 log: Callable[[str], None] = print) -> list[OnlineLine]:
     """Every usable line of the IAM-OnDB tree at ``root`` -> list of OnlineLine, sorted by line id.
 
     Forms in ``exclude_forms`` (default: the reserved evaluation forms) are left out entirely; ``forms``
@@ -217,7 +218,7 @@ def load_iamondb(root: str, exclude_forms: frozenset | None = None, forms: set |
     return lines
 
 
-def form_sessions(lines: list, gap_s: float = SESSION_GAP_S) -> dict:
+def form_sessions(lines: list[OnlineLine], gap_s: float = SESSION_GAP_S) -> dict[str, int]:
     """{form id: session number}: forms sorted by their first pen-down time; a new session starts where the gap to
     the previous form's start exceeds ``gap_s``. Clocks restart per recording day, so unrelated forms can fall
     into one session; that only merges groups, which keeps the splits disjoint."""
@@ -233,7 +234,8 @@ def form_sessions(lines: list, gap_s: float = SESSION_GAP_S) -> dict:
     return sessions
 
 
-def split_lines(lines: list, fractions: tuple = SPLIT_FRACTIONS, seed: int = 0) -> dict:
+def split_lines(lines: list[OnlineLine], fractions: tuple[float, ...] = SPLIT_FRACTIONS,
+                seed: int = 0) -> dict[str, list[OnlineLine]]:
     """{'train', 'validation', 'test': [OnlineLine]}: whole sessions (``form_sessions``) are assigned at random
     (seeded) until each split holds about its fraction of the lines."""
     sessions = form_sessions(lines)
@@ -251,7 +253,7 @@ def split_lines(lines: list, fractions: tuple = SPLIT_FRACTIONS, seed: int = 0) 
     return out
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """``python -m ocr.data.iamondb ROOT``: print the tree's counts and split sizes."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:

@@ -8,15 +8,19 @@ and an epoch is the same after a resume.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from mxnet import gluon
 
 from ocr.core.alphabet import encode
-from ocr.recognition.augment import augment_line
-from ocr.data.iamondb import load_iamondb, split_lines
+from ocr.recognition.augment import AugmentParams, augment_line
+from ocr.data.iamondb import OnlineLine, load_iamondb, split_lines
 from ocr.data.pen import compose_line, render_line, word_groups
 from ocr.core.geometry import resize_image
+
+if TYPE_CHECKING:
+    from ocr.data.iam import IAMDataset
 
 HELD_OUT_SEED = 10 ** 6
 
@@ -27,7 +31,7 @@ class LineSpec:
     or 'composed' (``ref`` = tuple of (line index, word index) pairs, all of one form); ``seed`` drives the
     augmentation or the rendering."""
     kind: str
-    ref: object
+    ref: int | tuple[tuple[int, int], ...]
     seed: int
 
 
@@ -37,7 +41,7 @@ def ctc_fits(label: np.ndarray, steps: int) -> bool:
 
 
 def pen_splits(root: str, limit: int | None = None, seed: int = 0, max_len: int | None = None,
-               steps: int | None = None) -> dict:
+               steps: int | None = None) -> dict[str, list[OnlineLine]]:
     """IAM-OnDB lines of ``root`` split by session (``split_lines``) -> {role: [OnlineLine]}. Then, per split, lines
     longer than ``max_len`` characters or that CTC cannot align in ``steps`` frames are dropped (when given), and
     validation and test keep a seeded random subset of at most ``limit`` lines."""
@@ -52,13 +56,13 @@ def pen_splits(root: str, limit: int | None = None, seed: int = 0, max_len: int 
     return splits
 
 
-def held_out_specs(count: int) -> list:
+def held_out_specs(count: int) -> list[LineSpec]:
     """Specs of ``count`` held-out IAM-OnDB lines: line i is rendered with seed HELD_OUT_SEED + i, so validation,
     tuning and benchmarks see the same images in every run."""
     return [LineSpec("pen", i, HELD_OUT_SEED + i) for i in range(count)]
 
 
-def word_bank(lines: list) -> dict:
+def word_bank(lines: list[OnlineLine]) -> dict[str, dict]:
     """{form id: [(line index, word index, word text)]} of the IAM-OnDB lines whose stroke gaps agree with their
     word count (``word_groups``); the groups are kept in ``groups`` for rendering."""
     bank, groups = {}, {}
@@ -73,7 +77,8 @@ def word_bank(lines: list) -> dict:
     return {"words": bank, "groups": groups}
 
 
-def composed_spec(bank: dict, rng: np.random.Generator, max_chars: int) -> tuple | None:
+def composed_spec(bank: dict[str, dict], rng: np.random.Generator,
+                  max_chars: int) -> tuple[tuple[tuple[int, int], ...], str] | None:
     """(refs, text) of a new line: 3-9 random words of one random form of ``bank`` (``word_bank``), at most
     ``max_chars`` characters; None when the bank is empty."""
     forms = sorted(bank["words"])
@@ -93,7 +98,8 @@ def composed_spec(bank: dict, rng: np.random.Generator, max_chars: int) -> tuple
 
 
 def epoch_specs(rng: np.random.Generator, font_rows: int, pen_rows: int, items: int, pen_share: float,
-                composed_share: float, bank: dict | None, max_chars: int, pen_texts: list) -> tuple:
+                composed_share: float, bank: dict[str, dict] | None, max_chars: int,
+                pen_texts: list[str]) -> tuple[list[LineSpec], list[str | None]]:
     """The shuffled (specs, texts) of one epoch of ``items`` lines: ``pen_share`` of them IAM-OnDB lines (of which
     ``composed_share`` composed from one form's words), the rest font rows; rows are drawn without replacement
     within an epoch while there are enough. ``pen_texts``: the texts of the IAM-OnDB lines."""
@@ -123,7 +129,8 @@ def _draw(rng: np.random.Generator, rows: int, count: int) -> np.ndarray:
     return np.concatenate(chunks)[:count]
 
 
-def render_spec(spec: LineSpec, pen_lines: list, bank: dict | None, size: tuple | None) -> np.ndarray:
+def render_spec(spec: LineSpec, pen_lines: list[OnlineLine], bank: dict[str, dict] | None,
+                size: tuple[int, int] | None) -> np.ndarray:
     """uint8 line image of a 'pen' or 'composed' spec, fitted into ``size`` (H, W) unless that is None."""
     rng = np.random.default_rng(spec.seed)
     if spec.kind == "pen":
@@ -143,15 +150,16 @@ class MixedLineSet(gluon.data.Dataset):
     ``font_source[row][0]`` (already fitted) and augment it with ``augment`` (None: unchanged); pen specs render
     ``pen_lines`` strokes."""
 
-    def __init__(self, specs: list, labels: list, font_source, pen_lines: list, bank: dict | None, size: tuple,
-                 augment=None):
+    def __init__(self, specs: list[LineSpec], labels: list[np.ndarray], font_source: Any,
+                 pen_lines: list[OnlineLine], bank: dict[str, dict] | None, size: tuple[int, int],
+                 augment: AugmentParams | None = None) -> None:
         self.specs, self.labels, self.font_source = specs, labels, font_source
         self.pen_lines, self.bank, self.size, self.augment = pen_lines, bank, size, augment
 
     def __len__(self) -> int:
         return len(self.specs)
 
-    def __getitem__(self, i: int):
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         spec = self.specs[i]
         if spec.kind == "font":
             image = self.font_source[spec.ref][0]
@@ -165,10 +173,10 @@ class MixedLineSet(gluon.data.Dataset):
 class RowView:
     """``dataset[indices[i]]`` as item ``i`` (a split's usable rows of an IAMDataset)."""
 
-    def __init__(self, dataset, indices: list):
+    def __init__(self, dataset: IAMDataset, indices: list[int]) -> None:
         self.dataset, self.indices = dataset, indices
 
-    def __getitem__(self, i: int):
+    def __getitem__(self, i: int) -> tuple[np.ndarray, str | np.ndarray]:
         return self.dataset[self.indices[i]]
 
     def __len__(self) -> int:

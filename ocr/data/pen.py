@@ -59,13 +59,13 @@ class WriterStyle:
                    jitter_px=float(rng.uniform(0.0, 1.5)))
 
 
-def body_height(strokes: list) -> float:
+def body_height(strokes: list[np.ndarray]) -> float:
     """Height of the body band of a line's strokes (10th to 90th percentile of y), tablet units (> 0)."""
     ys = np.concatenate([s[:, 1] for s in strokes])
     return max(float(np.percentile(ys, 90) - np.percentile(ys, 10)), 1.0)
 
 
-def stroke_clusters(strokes: list, body: float) -> list:
+def stroke_clusters(strokes: list[np.ndarray], body: float) -> list[tuple[float, float, list[int]]]:
     """Strokes grouped by horizontal overlap: list of (x1, x2, [stroke indices]) sorted by x1 (tablet units).
     Strokes that overlap (or nearly touch, within 5% of ``body``) in x are one cluster."""
     spans = sorted((float(s[:, 0].min()), float(s[:, 0].max()), i) for i, s in enumerate(strokes))
@@ -79,7 +79,7 @@ def stroke_clusters(strokes: list, body: float) -> list:
     return clusters
 
 
-def word_groups(strokes: list, words: int) -> list | None:
+def word_groups(strokes: list[np.ndarray], words: int) -> list[list[int]] | None:
     """Indices of the strokes of each of ``words`` words, left to right, or None when the line's gaps do not
     agree with that count (the words-1 widest gaps must be clearly wider than the rest and than MIN_GAP_BODY
     body heights)."""
@@ -106,7 +106,7 @@ def word_groups(strokes: list, words: int) -> list | None:
     return groups
 
 
-def compose_line(word_strokes: list, rng: np.random.Generator) -> list:
+def compose_line(word_strokes: list[list[np.ndarray]], rng: np.random.Generator) -> list[np.ndarray]:
     """Strokes of a new line made of words (each a list of stroke arrays of one writer), left to right with
     gaps of 0.5-1.0 body heights; each word keeps its own shape and is moved so its body band centre sits on
     one baseline."""
@@ -121,8 +121,9 @@ def compose_line(word_strokes: list, rng: np.random.Generator) -> list:
     return out
 
 
-def word_coverage(strokes: list, style: WriterStyle, rng: np.random.Generator, px_per_unit: float, origin: tuple,
-                  rotation: float, margin: tuple = (2, 2)) -> tuple:
+def word_coverage(strokes: list[np.ndarray], style: WriterStyle, rng: np.random.Generator, px_per_unit: float,
+                  origin: tuple[float, float], rotation: float,
+                  margin: tuple[int, int] = (2, 2)) -> tuple[np.ndarray, float, float]:
     """One word's strokes (tablet units) drawn at a fixed scale, so all words of a form share one size:
     -> (coverage float32 (H, W) in 0..1, ox, oy), where (ox, oy) is the pixel of the tablet point ``origin`` in the
     coverage. ``px_per_unit``: pixels per tablet unit; style's x-stretch, slant and jitter apply; ``rotation``:
@@ -169,7 +170,7 @@ def _widths(points: np.ndarray, pressure: np.ndarray, style: WriterStyle) -> np.
     return style.pen_px * (0.55 + 0.45 * pressure)
 
 
-def level_strokes(strokes: list) -> list:
+def level_strokes(strokes: list[np.ndarray]) -> list[np.ndarray]:
     """Strokes with the line's drift removed: a straight line through the median y of each stroke cluster (against
     its x centre) is subtracted, so the baseline is horizontal (tablet units)."""
     clusters = stroke_clusters(strokes, body_height(strokes))
@@ -216,13 +217,15 @@ def _pixel_stroke(stroke: np.ndarray, origin: tuple, scale: float, style: Writer
     return np.stack([x + jitter[0], y + jitter[1], _pressure(stroke)], axis=1).astype(np.float32)
 
 
-def ink_coverage(strokes: list, style: WriterStyle, rng: np.random.Generator, margin: tuple = (12, 20)) -> np.ndarray:
+def ink_coverage(strokes: list[np.ndarray], style: WriterStyle, rng: np.random.Generator,
+                 margin: tuple[int, int] = (12, 20)) -> np.ndarray:
     """Float32 coverage (H, W) in 0..1 of the strokes drawn with ``style``'s pen; ``margin`` = (vertical,
     horizontal) paper in pixels around the ink."""
     return draw_coverage(_layout(strokes, style, rng), style, margin)[0]
 
 
-def draw_coverage(laid: list, style: WriterStyle, margin: tuple) -> tuple:
+def draw_coverage(laid: list[np.ndarray], style: WriterStyle,
+                  margin: tuple[int, int]) -> tuple[np.ndarray, float, float]:
     """Pixel strokes (``_pixel_stroke``: (N, 3) of x, y, pressure) -> (coverage float32 (H, W) in 0..1, x0, y0):
     drawn with ``style``'s pen, ``margin`` = (vertical, horizontal) pixels of paper around the ink; (x0, y0) is the
     position of the coverage's top-left pixel in the strokes' pixel frame."""
@@ -258,7 +261,7 @@ def ink_opacity(coverage: np.ndarray, style: WriterStyle, rng: np.random.Generat
     return degrade.ink_alpha(coverage, rng, pressure, variation)
 
 
-def render_line(strokes: list, rng: np.random.Generator, style: WriterStyle | None = None) -> np.ndarray:
+def render_line(strokes: list[np.ndarray], rng: np.random.Generator, style: WriterStyle | None = None) -> np.ndarray:
     """IAM-OnDB strokes (list of (N, 3) arrays: x, y tablet units, y down; time s) -> uint8 gray line image (H, W),
     ink dark on paper, at about 300 dpi. ``style`` (default: drawn from ``rng``) is the writer's pen and habits."""
     style = style or WriterStyle.draw(rng)

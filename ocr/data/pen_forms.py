@@ -14,11 +14,13 @@ words out, warps the page and measures the boxes on the warped ink exactly as fo
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from ocr.data.iamondb import SPLIT_FRACTIONS, form_sessions, load_iamondb, split_lines
+from ocr.data.iamondb import SPLIT_FRACTIONS, OnlineLine, form_sessions, load_iamondb, split_lines
 from ocr.data.pen import WriterStyle, body_height, ink_opacity, level_strokes, word_coverage, word_groups
 
 SPLITS = ("train", "validation", "test")
@@ -36,8 +38,8 @@ class PenWord:
     baseline-to-median offset, so a line's drift does not carry over to the page); ``body_units``: the body band
     height of its form's lines (tablet units), the unit its size is drawn in."""
     text: str
-    strokes: tuple
-    origin: tuple
+    strokes: tuple[np.ndarray, ...]
+    origin: tuple[float, float]
     body_units: float
 
 
@@ -48,12 +50,12 @@ class PenForm:
     (``iamondb.form_sessions``), the writer's stand-in id."""
     form_id: str
     session: int
-    lines: tuple
-    words: tuple
+    lines: tuple[str, ...]
+    words: tuple[PenWord, ...]
     reach_bodies: float
 
 
-def pen_form(form_id: str, session: int, lines: list) -> PenForm | None:
+def pen_form(form_id: str, session: int, lines: list[OnlineLine]) -> PenForm | None:
     """The PenForm of one IAM-OnDB form from its OnlineLines (in line order); None when fewer than MIN_WORDS
     words could be cut."""
     texts, cut, bodies = [], [], []
@@ -79,7 +81,8 @@ def pen_form(form_id: str, session: int, lines: list) -> PenForm | None:
                    float(np.percentile(heights, 90)) / body)
 
 
-def pen_forms_by_split(lines: list, fractions: tuple = SPLIT_FRACTIONS) -> dict:
+def pen_forms_by_split(lines: list[OnlineLine],
+                       fractions: tuple[float, ...] = SPLIT_FRACTIONS) -> dict[str, list[PenForm]]:
     """IAM-OnDB lines -> {'train', 'validation', 'test': [PenForm]} sorted by form id; the splits are
     ``split_lines(lines, fractions)`` (the default is the one the recogniser's trainer uses)."""
     sessions = form_sessions(lines)
@@ -93,7 +96,8 @@ def pen_forms_by_split(lines: list, fractions: tuple = SPLIT_FRACTIONS) -> dict:
     return out
 
 
-def load_pen_forms(root: str, fractions: tuple = SPLIT_FRACTIONS, log=print) -> dict:
+def load_pen_forms(root: str, fractions: tuple[float, ...] = SPLIT_FRACTIONS,
+                   log: Callable[[str], None] = print) -> dict[str, list[PenForm]]:
     """{'train', 'validation', 'test': [PenForm]} of the IAM-OnDB tree at ``root`` (reserved forms left out);
     raises iamondb.IAMOnDBError when ``root`` is not such a tree. One summary line per split goes to ``log``."""
     pools = pen_forms_by_split(load_iamondb(root, log=log), fractions)
@@ -101,14 +105,14 @@ def load_pen_forms(root: str, fractions: tuple = SPLIT_FRACTIONS, log=print) -> 
     return pools
 
 
-def merge_forms(forms: list) -> PenForm:
+def merge_forms(forms: list[PenForm]) -> PenForm:
     """One PenForm holding the lines and words of ``forms`` (one session) in order; id 'a+b+...'; the reach is the
     largest of the forms'."""
     return PenForm("+".join(f.form_id for f in forms), forms[0].session, sum((f.lines for f in forms), ()),
                    sum((f.words for f in forms), ()), max(f.reach_bodies for f in forms))
 
 
-def session_page(pool: list, start: int, min_words: int) -> PenForm:
+def session_page(pool: list[PenForm], start: int, min_words: int) -> PenForm:
     """The text of one page: ``pool[start]`` followed by the next forms of its session (one writer; pool order,
     wrapping round, each at most once) until there are ``min_words`` words or the session is used up."""
     session = [f for f in pool[start:] + pool[:start] if f.session == pool[start].session]
@@ -121,7 +125,8 @@ def session_page(pool: list, start: int, min_words: int) -> PenForm:
     return merge_forms(taken) if len(taken) > 1 else taken[0]
 
 
-def assign_pen_forms(plan: list, pools: dict, share: float, seed: int) -> list:
+def assign_pen_forms(plan: list[dict[str, Any]], pools: dict[str, list[PenForm]], share: float,
+                     seed: int) -> list[dict[str, Any]]:
     """A copy of the generator's ``plan`` where about ``share`` of the forms (seeded by ``seed``, drawn per form
     index) are pen forms: item["pen"] is a PenForm of the item's split (``session_page`` from the split's pool in a
     seeded order, reused cyclically, with PAGE_WORDS words where the session has them) and item["writer_id"] is
@@ -152,7 +157,7 @@ class PenWriter:
     lengths are at 300 dpi) and the layout habits are drawn from ``rng``. Every word is drawn with its form's body
     band at style.body_px pixels, so the forms of one page write at one size."""
 
-    def __init__(self, form: PenForm, rng: np.random.Generator, scale: float = 1.0):
+    def __init__(self, form: PenForm, rng: np.random.Generator, scale: float = 1.0) -> None:
         self.form = form
         style = WriterStyle.draw(rng)
         self.xh = rng.uniform(10.5, 16.5) * scale                      # as the font writers
@@ -178,7 +183,7 @@ class PenWriter:
         reach = self.form.reach_bodies * self.style.body_px
         return max(self.line_spacing * self.xh, 0.9 * reach + 0.5 * self.xh)
 
-    def render_word(self, word: str, rng: np.random.Generator) -> tuple:
+    def render_word(self, word: str, rng: np.random.Generator) -> tuple[np.ndarray, float, float, float]:
         """The ink of the form's next unused occurrence of ``word`` (cycling when all are used):
         (patch float32 (H, W) coverage, ox, oy, advance), (ox, oy) the baseline start inside the patch and
         ``advance`` the ink's width from it (pixels). Raises KeyError for a word the form does not have."""
@@ -193,7 +198,7 @@ class PenWriter:
                                       rng.normal(0.0, self.word_rotation), WORD_MARGIN_PX)
         return patch, ox, oy, patch.shape[1] - ox - WORD_MARGIN_PX[1]
 
-    def signature_words(self, rng: np.random.Generator) -> list:
+    def signature_words(self, rng: np.random.Generator) -> list[str]:
         """Two of the form's words, at random, written where a font writer signs its name."""
         picks = rng.choice(len(self.form.words), size=2, replace=False)
         return [self.form.words[int(k)].text for k in picks]

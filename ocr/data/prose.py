@@ -34,7 +34,7 @@ PACKAGES = ("r-cran-janeaustenr", "r-cran-tm")
 PROSE_FILE = os.path.join(DATA_DIR, "text", "prose.tsv")
 
 
-def r_lazyload_strings(rdb_path: str) -> list:
+def r_lazyload_strings(rdb_path: str) -> list[list[str]]:
     """The character vectors stored in an R lazy-load database (``*.rdb``: zlib blobs, each a 4-byte length and
     an XDR serialisation) -> one list of str per blob. Only the first character vector of a blob is read."""
     with open(rdb_path, "rb") as f:
@@ -63,7 +63,7 @@ def r_lazyload_strings(rdb_path: str) -> list:
     return vectors
 
 
-def paragraphs(lines: list) -> list:
+def paragraphs(lines: list[str]) -> list[str]:
     """Text lines -> paragraphs (blank lines separate them; lines in one paragraph joined by spaces)."""
     out, current = [], []
     for line in lines + [""]:
@@ -75,7 +75,7 @@ def paragraphs(lines: list) -> list:
     return out
 
 
-def austen_sentences(package_root: str) -> list:
+def austen_sentences(package_root: str) -> list[str]:
     """Sentences of the novels in an unpacked r-cran-janeaustenr (chapter headings dropped)."""
     sentences = []
     for path in glob.glob(os.path.join(package_root, "usr/lib/R/site-library/janeaustenr/data/Rdata.rdb")):
@@ -86,7 +86,7 @@ def austen_sentences(package_root: str) -> list:
     return sentences
 
 
-def reuters_sentences(package_root: str) -> list:
+def reuters_sentences(package_root: str) -> list[str]:
     """Sentences of the Reuters stories (``<BODY>`` / ``<text>`` paragraphs) in an unpacked r-cran-tm."""
     sentences = []
     for path in sorted(glob.glob(os.path.join(package_root, "usr/lib/R/site-library/tm/texts/**/*.xml"),
@@ -100,7 +100,7 @@ def reuters_sentences(package_root: str) -> list:
     return sentences
 
 
-def iamondb_sentences(root: str) -> list:
+def iamondb_sentences(root: str) -> list[str]:
     """Sentences of the IAM-OnDB training forms (each form's lines joined), never validation/test/reserved."""
     from ocr.data.iamondb import load_iamondb, split_lines
     forms = {}
@@ -115,7 +115,7 @@ def iamondb_validation_text(root: str) -> str:
     return " ".join(line.text for line in split_lines(load_iamondb(root, log=lambda message: None))["validation"])
 
 
-def build(out_path: str = PROSE_FILE, iamondb: str | None = None) -> dict:
+def build(out_path: str = PROSE_FILE, iamondb: str | None = None) -> dict[str, int]:
     """Download the packages, extract and normalise their sentences (and the IAM-OnDB training forms' when
     ``iamondb`` is given), write ``source<TAB>sentence`` rows atomically -> {source: sentence count}."""
     if not shutil.which("apt-get") or not shutil.which("dpkg-deb"):
@@ -144,7 +144,7 @@ def build(out_path: str = PROSE_FILE, iamondb: str | None = None) -> dict:
     return counts
 
 
-def load_prose(path: str = PROSE_FILE) -> list:
+def load_prose(path: str = PROSE_FILE) -> list[str]:
     """Sentences of the prose file (document order). Raises FileNotFoundError naming the build command."""
     if not os.path.exists(path):
         raise FileNotFoundError("no prose text at %s: run `python -m ocr.data.prose build --iamondb DIR`" % path)
@@ -152,7 +152,8 @@ def load_prose(path: str = PROSE_FILE) -> list:
         return [row.rstrip("\n").split("\t", 1)[1] for row in f if "\t" in row]
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ocr.data.prose build [--iamondb DIR]``: write the prose file and print its sentence counts."""
     parser = argparse.ArgumentParser(prog="python -m ocr.data.prose", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["build"])
     parser.add_argument("--iamondb", help="IAM-OnDB tree: add its training forms' transcriptions")
