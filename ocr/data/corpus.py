@@ -37,7 +37,7 @@ _REPLACEMENTS = {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u
                  "@": " at ", "^": ""}
 
 
-def normalise(text):
+def normalise(text: str) -> str:
     """Map typographic characters to the alphabet, drop accents, collapse spaces; '' if anything foreign is left."""
     for src, dst in _REPLACEMENTS.items():
         text = text.replace(src, dst)
@@ -47,7 +47,7 @@ def normalise(text):
     return text if in_alphabet(text) else ""
 
 
-def split_sentences(text):
+def split_sentences(text: str) -> list[str]:
     """Cut running text into sentences at . ! ? (followed by a space and a capital or quote)."""
     marked = re.sub(r'([.!?]["\')]?)\s+(?=["\'(]?[A-Z0-9])', "\\1\n", text)
     return [s.strip() for s in marked.split("\n") if s.strip()]
@@ -69,7 +69,7 @@ def _sword_blocks(module_dir):
                 yield zlib.decompress(data[offset:offset + size]).decode("utf-8", "replace")
 
 
-def bible_sentences(module_dir):
+def bible_sentences(module_dir: str) -> list[str]:
     """Sentences of the World English Bible from its OSIS markup (footnotes and headings dropped)."""
     sentences = []
     for block in _sword_blocks(module_dir):
@@ -81,7 +81,7 @@ def bible_sentences(module_dir):
     return sentences
 
 
-def fortune_sentences(fortune_dir):
+def fortune_sentences(fortune_dir: str) -> list[str]:
     """Sentences of the plain-text fortune files (attributions, ASCII art and offensive sets skipped)."""
     sentences = []
     for path in sorted(glob.glob(os.path.join(fortune_dir, "*"))):
@@ -103,8 +103,9 @@ def _part_of(source, chunk_index):
     return "test" if h < 5 else "validation" if h < 10 else "train"
 
 
-def build(out_path=CORPUS_FILE, force=False):
-    """Download the text packages, extract, normalise and write ``part<TAB>source<TAB>sentence`` rows."""
+def build(out_path: str = CORPUS_FILE, force: bool = False) -> str:
+    """Download the text packages, extract, normalise and write ``part<TAB>source<TAB>sentence`` rows; returns
+    ``out_path`` (at once when it exists and not ``force``)."""
     if os.path.exists(out_path) and not force:
         return out_path
     if not shutil.which("apt-get") or not shutil.which("dpkg-deb"):
@@ -136,7 +137,7 @@ def build(out_path=CORPUS_FILE, force=False):
 _CACHE = {}
 
 
-def load_sentences(part, path=CORPUS_FILE):
+def load_sentences(part: str, path: str = CORPUS_FILE) -> list[str]:
     """Sentences (list of str, document order) of one part: 'train', 'validation' or 'test'."""
     if part not in PARTS:
         raise ValueError("part must be one of %s, not %r" % (PARTS, part))
@@ -153,7 +154,8 @@ def load_sentences(part, path=CORPUS_FILE):
     return _CACHE[path][part]
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> None:
+    """``python -m ocr.data.corpus build|stats``: build the corpus (``build``), then print each part's counts."""
     parser = argparse.ArgumentParser(prog="python -m ocr.data.corpus", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["build", "stats"])
     parser.add_argument("--force", action="store_true", help="rebuild even if the corpus exists")

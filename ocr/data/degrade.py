@@ -27,7 +27,8 @@ def _smooth_field(rng, h, w, cell, amplitude):
 class PageWarp:
     """Rotation about the page centre by ``angle`` degrees plus an elastic field; dest -> source maps."""
 
-    def __init__(self, h, w, rng, scale=1.0, max_angle=2.0, elastic=1.2):
+    def __init__(self, h: int, w: int, rng: np.random.Generator, scale: float = 1.0, max_angle: float = 2.0,
+                 elastic: float = 1.2) -> None:
         self.h, self.w = h, w
         self.angle = float(np.clip(rng.normal(0, max_angle / 2.5), -max_angle, max_angle))
         amp = rng.uniform(0.0, elastic) * scale
@@ -47,12 +48,15 @@ class PageWarp:
         self.mapx = cv2.resize(mx, (sw * 4, sh * 4), interpolation=cv2.INTER_LINEAR)[:h, :w]
         self.mapy = cv2.resize(my, (sw * 4, sh * 4), interpolation=cv2.INTER_LINEAR)[:h, :w]
 
-    def apply(self, layer, border=0.0):
+    def apply(self, layer: np.ndarray, border: float = 0.0) -> np.ndarray:
+        """Warp a float32 page layer (H, W) or (H, W, C) through the dest -> source maps; pixels mapped from
+        outside the page get ``border``."""
         return cv2.remap(layer, self.mapx, self.mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                          borderValue=border)
 
-    def dest_region(self, x1, y1, x2, y2):
-        """Conservative destination box (ints, clipped) of the source box [x1, x2) x [y1, y2)."""
+    def dest_region(self, x1: float, y1: float, x2: float, y2: float) -> tuple[int, int, int, int]:
+        """Conservative destination box (ints, clipped) of the source box [x1, x2) x [y1, y2): corners
+        (x1, y1, x2, y2), page pixels."""
         xs = np.array([x1, x2, x1, x2], float) - self.cx
         ys = np.array([y1, y1, y2, y2], float) - self.cy
         dx = self.c * xs - self.s * ys + self.cx
@@ -61,8 +65,11 @@ class PageWarp:
         return (max(int(dx.min() - m), 0), max(int(dy.min() - m), 0),
                 min(int(np.ceil(dx.max() + m)) + 1, self.w), min(int(np.ceil(dy.max() + m)) + 1, self.h))
 
-    def warp_patch(self, patch, px, py):
-        """Warp one source patch placed at (px, py): returns (dest mask crop, dest x0, dest y0)."""
+    def warp_patch(self, patch: np.ndarray, px: int, py: int) -> tuple[np.ndarray, int, int]:
+        """Warp one source patch placed at (px, py): returns (dest mask crop, dest x0, dest y0).
+
+        ``patch``: float32 (h, w) coverage; the crop is float32 (h', w'), (0, 0) when it falls off the page;
+        positions in page pixels."""
         ph, pw = patch.shape
         x1, y1, x2, y2 = self.dest_region(px, py, px + pw, py + ph)
         if x2 <= x1 or y2 <= y1:
@@ -73,8 +80,9 @@ class PageWarp:
         return out, x1, y1
 
 
-def paper(h, w, rng, scale=1.0):
-    """Paper background, float32 grey levels: base tone, illumination gradient, fibre texture."""
+def paper(h: int, w: int, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
+    """Paper background, float32 grey levels: base tone, illumination gradient, fibre texture: (h, w), on
+    the 0..255 scale."""
     base = rng.uniform(230, 253)
     gx, gy = rng.normal(0, 6), rng.normal(0, 6)
     xs = (np.arange(w, dtype=np.float32) / w - 0.5) * np.float32(gx)
@@ -86,8 +94,10 @@ def paper(h, w, rng, scale=1.0):
     return page
 
 
-def ink_alpha(coverage, rng, pressure=0.9, variation=0.15, scale=1.0):
-    """Ink opacity from coverage: low-frequency pressure changes and fine ballpoint grain."""
+def ink_alpha(coverage: np.ndarray, rng: np.random.Generator, pressure: float = 0.9, variation: float = 0.15,
+              scale: float = 1.0) -> np.ndarray:
+    """Ink opacity from coverage: low-frequency pressure changes and fine ballpoint grain. Coverage (H, W) in
+    0..1 -> opacity (H, W) in 0..1."""
     h, w = coverage.shape
     field = np.float32(pressure) + cv2.resize(_smooth_field(rng, h // 8 + 1, w // 8 + 1, 25, variation), (w, h))
     field = np.clip(field, 0.6, 1.0)
@@ -95,16 +105,18 @@ def ink_alpha(coverage, rng, pressure=0.9, variation=0.15, scale=1.0):
     return np.clip(coverage * field * grain, 0.0, 1.0)
 
 
-def compose(background, layers):
-    """Lay ink over the page: ``layers`` is a list of (alpha, ink grey level)."""
+def compose(background: np.ndarray, layers: list[tuple[np.ndarray, float]]) -> np.ndarray:
+    """Lay ink over the page: ``layers`` is a list of (alpha, ink grey level). ``background``: float32 grey levels
+    (H, W); each alpha (H, W) in 0..1; returns the page (H, W), grey levels."""
     page = background
     for alpha, level in layers:
         page = page - alpha * (page - level)
     return page
 
 
-def scan_effects(page, rng, scale=1.0):
-    """Blur, noise, contrast/brightness, an occasional scan shadow and JPEG artefacts -> uint8 page."""
+def scan_effects(page: np.ndarray, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
+    """Blur, noise, contrast/brightness, an occasional scan shadow and JPEG artefacts -> uint8 page.
+    ``page``: float32 grey levels (H, W); returns uint8 gray (H, W), ink dark."""
     h, w = page.shape
     if rng.random() < 0.15:  # shadow along one edge (book gutter / lid)
         side = rng.integers(4)

@@ -27,6 +27,7 @@ import sys
 import logging
 import tarfile
 import tempfile
+from typing import Any
 
 from ocr.core.alphabet import ALPHABET
 from ocr.core.paths import DATA_DIR, atomic_write_bytes, atomic_write_text
@@ -58,7 +59,7 @@ class FontError(Exception):
     """Installation problem, reported as a one-line error by the CLI."""
 
 
-def pinned_fonts(path=PINNED_FILE):
+def pinned_fonts(path: str = PINNED_FILE) -> list[dict[str, str]]:
     """The pinned list as dicts: name, source, package, version, file, class, group, split."""
     keys = ("name", "source", "package", "version", "file", "class", "group", "split")
     fonts = []
@@ -172,9 +173,9 @@ def _deb_fetch(entries, tmp):
 
 # ---------------------------------------------------------------- coverage
 
-def check_coverage(path, size=48):
+def check_coverage(path: str, size: int = 48) -> tuple[bool, str]:
     """(covered, reason): every non-space ALPHABET character must render, differently from the .notdef glyph,
-    and lower case must not be a copy of upper case (capitals-only fonts)."""
+    and lower case must not be a copy of upper case (capitals-only fonts). Rendered at ``size`` pixels."""
     from PIL import ImageFont
     try:
         font = ImageFont.truetype(path, size)
@@ -229,7 +230,7 @@ def _manifest_ok():
     return all(os.path.exists(os.path.join(FONT_DIR, p)) for p in files)
 
 
-def install(force=False, verbose=True):
+def install(force: bool = False, verbose: bool = True) -> dict[str, Any]:
     """Fetch, check and record every pinned font under FONT_DIR; returns the manifest dict."""
     if not force and _manifest_ok():
         if verbose:
@@ -310,7 +311,9 @@ def _previous_licence(name):
 _CACHE = {}
 
 
-def load_manifest():
+def load_manifest() -> dict[str, Any]:
+    """The font manifest (MANIFEST), read once per process; FileNotFoundError naming the install command when it
+    is missing."""
     if "manifest" not in _CACHE:
         if not os.path.exists(MANIFEST):
             raise FileNotFoundError("no font manifest at %s: run `python -m ocr.data.fonts install` (or `make data`)"
@@ -320,7 +323,7 @@ def load_manifest():
     return _CACHE["manifest"]
 
 
-def list_fonts(split=None, font_class=None):
+def list_fonts(split: str | None = None, font_class: str | None = None) -> list[dict[str, str]]:
     """Usable handwriting fonts: dicts with name, path, class ('cursive'|'print'), split, group, licence.
     Sorted by name; filtered by ``split`` ('train'|'validation'|'test') and ``font_class`` when given."""
     out = []
@@ -332,12 +335,14 @@ def list_fonts(split=None, font_class=None):
     return sorted(out, key=lambda f: f["name"])
 
 
-def printed_fonts():
+def printed_fonts() -> list[dict[str, str]]:
     """Machine-print fonts (dicts with name, path) for the printed part of a form."""
     return [{"name": e["name"], "path": os.path.join(FONT_DIR, e["file"])} for e in load_manifest()["printed"]]
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int | str | None:
+    """``python -m ocr.data.fonts install|list``: install the pinned fonts, or list the usable ones; 2 on an
+    error (one line on stderr)."""
     parser = argparse.ArgumentParser(prog="python -m ocr.data.fonts", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["install", "list"])
     parser.add_argument("--force", action="store_true", help="fetch and check again even if installed")

@@ -15,12 +15,13 @@ REF_SIZE = 100
 
 
 @functools.lru_cache(maxsize=512)
-def get_font(path, size):
+def get_font(path: str, size: float) -> ImageFont.FreeTypeFont:
+    """The PIL font of the file ``path`` at ``size`` pixels (truncated to an int), cached."""
     return ImageFont.truetype(path, int(size))
 
 
 @functools.lru_cache(maxsize=256)
-def font_metrics(path):
+def font_metrics(path: str) -> dict[str, float]:
     """Per-font measures at REF_SIZE px: x-height, cap height, stroke width (px)."""
     font = get_font(path, REF_SIZE)
     xh = -font.getbbox("xvwz", anchor="ls")[1]
@@ -36,7 +37,8 @@ def font_metrics(path):
 class Writer:
     """One synthetic writer: a font and a persistent style drawn from ``rng``; ``scale`` = dpi / 150."""
 
-    def __init__(self, font, rng, scale=1.0, writer_id="000"):
+    def __init__(self, font: dict[str, str], rng: np.random.Generator, scale: float = 1.0,
+                 writer_id: str = "000") -> None:
         self.font = font
         self.id = writer_id
         self.cursive = font["class"] == "cursive"
@@ -75,7 +77,7 @@ class Writer:
         self.elastic = r.uniform(0.3, 1.0) * scale                     # px amplitude of per-word distortion
         self.stroke_native = m["stroke"] * self.size / REF_SIZE
 
-    def line_pitch(self):
+    def line_pitch(self) -> float:
         """Baseline-to-baseline distance (px): the writer's habit, but at least the font's ascender+descender."""
         font = get_font(self.font["path"], int(round(self.size)))
         asc = -font.getbbox("dlhkbfAHT", anchor="ls")[1]
@@ -90,7 +92,7 @@ class Writer:
             return _glyph_cached(self.font["path"], int(round(size)), text)
         return _render(self.font["path"], int(round(size)), text)
 
-    def render_word(self, word, rng):
+    def render_word(self, word: str, rng: np.random.Generator) -> tuple[np.ndarray, int, int, float]:
         """Ink patch of one word. Returns (patch float32 HxW, ox, oy, advance): (ox, oy) is the baseline start
         inside the patch, ``advance`` the pen advance from it (px)."""
         size = self.size * (1.0 + rng.normal(0, self.size_jitter * 0.3))

@@ -47,45 +47,50 @@ class IAMNotFoundError(FileNotFoundError):
 
 @dataclass
 class Word:
+    """One word of a form's xml: ``id`` (e.g. n04-361-00-00), ``text``, ``box_px`` = (x, y, w, h) in page pixels
+    (the union of its <cmp> boxes; None when the word has no <cmp>)."""
     id: str
     text: str
-    box_px: tuple = None      # (x, y, w, h) in page pixels; None when the word has no <cmp>
+    box_px: tuple[float, float, float, float] | None = None
 
 
 @dataclass
 class Line:
+    """One line of a form's xml: ``id`` (e.g. n04-361-00), ``text``, ``box_px`` = (x, y, w, h) in page pixels (the
+    union of its words' boxes; None when none has one) and its ``words``."""
     id: str
     text: str
-    box_px: tuple = None
-    words: list = field(default_factory=list)
+    box_px: tuple[float, float, float, float] | None = None
+    words: list[Word] = field(default_factory=list)
 
 
 @dataclass
 class Form:
+    """One form's xml: ``id`` (e.g. n04-361), ``writer`` id, page ``width`` x ``height`` in pixels, its ``lines``."""
     id: str
     writer: str
     width: int
     height: int
-    lines: list = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
 
     @property
-    def text(self):
+    def text(self) -> str:
         """All line texts of the form, one per row (no trailing newline)."""
         return "\n".join(line.text for line in self.lines)
 
     @property
-    def box_px(self):
+    def box_px(self) -> tuple[float, float, float, float] | None:
         """The handwritten block: union of all line boxes, (x, y, w, h) page pixels."""
         boxes = [line.box_px for line in self.lines if line.box_px is not None]
         return union_box_px(boxes) if boxes else None
 
 
-def unescape(text):
+def unescape(text: str) -> str:
     """IAM text attributes may keep entity spellings (&quot; &amp; &apos;) after xml parsing: resolve them once."""
     return html.unescape(text) if "&" in text else text
 
 
-def parse_form_xml(path):
+def parse_form_xml(path: str) -> Form:
     """Parse one IAM form xml file into a Form (boxes in page pixels, text un-escaped)."""
     root = etree.parse(path).getroot()
     form = Form(id=root.get("id"), writer=root.get("writer-id", ""),
@@ -102,7 +107,7 @@ def parse_form_xml(path):
     return form
 
 
-def read_split_list(path):
+def read_split_list(path: str) -> list[str]:
     """Ids listed in a split file, one per row; every row counts (the reference dropped the first)."""
     with open(path, encoding="utf-8") as f:
         return [row.strip() for row in f if row.strip() and not row.startswith("#")]
@@ -125,7 +130,7 @@ def _read_image(path):
 class IAMTree:
     """The folders of one IAM-format tree and its parsed xml index (cached on disk)."""
 
-    def __init__(self, root, cache_dir=None):
+    def __init__(self, root: str | os.PathLike, cache_dir: str | None = None) -> None:
         self.root = os.path.abspath(os.path.expanduser(str(root)))
         self.xml_dir = _first_dir(self.root, ["xml"])
         if self.xml_dir is None:
@@ -174,7 +179,7 @@ class IAMTree:
                     split_of_line[line_id] = split
         return split_of_line
 
-    def in_split(self, line_id, split):
+    def in_split(self, line_id: str, split: str) -> bool:
         """True when a line id belongs to ``split`` (train = trainset + validation, as the reference)."""
         member = self.split_of_line.get(line_id)
         if split == "all":
@@ -183,7 +188,7 @@ class IAMTree:
             return member in ("trainset", "validation")
         return member == split
 
-    def line_image_path(self, item_id, words=False):
+    def line_image_path(self, item_id: str, words: bool = False) -> str:
         """Path of a line (or word) image: <lines|words>/<n04>/<n04-361>/<id>.png."""
         parts = item_id.split("-")
         folder = self.words_dir if words else self.lines_dir
@@ -191,7 +196,7 @@ class IAMTree:
             raise IAMNotFoundError("no %s/ folder in %s" % ("words" if words else "lines", self.root))
         return os.path.join(folder, parts[0], parts[0] + "-" + parts[1], item_id + ".png")
 
-    def form_image_path(self, form_id):
+    def form_image_path(self, form_id: str) -> str:
         """Path of a page image: forms/<form id>.png."""
         if self.forms_dir is None:
             raise IAMNotFoundError("no forms/ folder with page images in %s" % self.root)
@@ -222,8 +227,9 @@ class IAMDataset(Dataset):
     ``validation`` = validationset1 + validationset2, ``test``, ``all``; ``split`` overrides ``train``.
     """
 
-    def __init__(self, root, parse_method, train=True, output_data="text", output_parse_method=None,
-                 split=None, cache=True, cache_dir=None):
+    def __init__(self, root: str | os.PathLike, parse_method: str, train: bool = True, output_data: str = "text",
+                 output_parse_method: str | None = None, split: str | None = None, cache: bool = True,
+                 cache_dir: str | None = None) -> None:
         if parse_method not in PARSE_METHODS:
             raise ValueError("parse_method must be one of %s, not %r" % (PARSE_METHODS, parse_method))
         split = split or ("train" if train else "test")
@@ -252,19 +258,19 @@ class IAMDataset(Dataset):
                 if any(tree.in_split(ln.id, split) for ln in form.lines)
                 and (self.parse_method != "form_bb" or form.box_px is not None)]   # a crop needs ink boxes
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._items)
 
-    def text(self, index):
+    def text(self, index: int) -> str:
         """The transcription of item ``index`` without reading its image (forms: lines joined by newlines)."""
         return self._items[index][1]
 
-    def item_id(self, index):
+    def item_id(self, index: int) -> str:
         """The IAM id (form, line or word id) of item ``index``."""
         item = self._items[index][0]
         return item.id if isinstance(item, Form) else item
 
-    def original_image(self, index):
+    def original_image(self, index: int) -> np.ndarray:
         """Item ``index``'s image as stored in the tree, at its own size: uint8 gray (H, W), ink dark (the line or
         word PNG, or the form page). What a recogniser with an input size of its own should fit, once."""
         item = self._items[index][0]
@@ -272,7 +278,7 @@ class IAMDataset(Dataset):
             return _read_image(self.tree.line_image_path(item, words=self.parse_method == "word"))
         return _read_image(self.tree.form_image_path(item.id))
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int) -> tuple[np.ndarray, str | np.ndarray]:
         item, text = self._items[index]
         if self.parse_method == "form_original":
             image = self.original_image(index)
@@ -328,7 +334,7 @@ class IAMDataset(Dataset):
         atomic_write_bytes(path, cv2.imencode(".png", image)[1].tobytes())
         return image
 
-    def split_counts(self):
+    def split_counts(self) -> dict[str, int]:
         """{'forms': n, 'lines': n, 'words': n} in this dataset's split."""
         lines = [ln for form in self.tree.forms for ln in form.lines if self.tree.in_split(ln.id, self.split)]
         forms = {ln.id.rsplit("-", 1)[0] for ln in lines}

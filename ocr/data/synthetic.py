@@ -29,6 +29,8 @@ import multiprocessing
 import os
 import shutil
 import sys
+from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -39,7 +41,7 @@ from ocr.core.paths import atomic_write_bytes, atomic_write_text
 from ocr.data import degrade
 from ocr.data.handwriting import Writer, get_font
 from ocr.data.iamondb import IAMOnDBError
-from ocr.data.pen_forms import PenWriter, assign_pen_forms, load_pen_forms
+from ocr.data.pen_forms import PenForm, PenWriter, assign_pen_forms, load_pen_forms
 
 SPLITS = ("train", "validation", "test")
 DEFAULT_FRACTIONS = (0.75, 0.12, 0.13)
@@ -60,7 +62,7 @@ class UsageError(Exception):
 
 # ---------------------------------------------------------------------------------------------- plan
 
-def form_id(index):
+def form_id(index: int) -> str:
     """IAM-like form id for form ``index``: s01-000 .. s01-099, s02-000, ... (the first part names the folder)."""
     folder, number = divmod(index, 100)
     letters = "stuvwxyzabcdefghijklmnopqr"
@@ -68,7 +70,7 @@ def form_id(index):
     return "%s%02d-%03d" % (letters[letter % len(letters)], num + 1, number)
 
 
-def split_counts(n, fractions):
+def split_counts(n: int, fractions: Sequence[float]) -> list[int]:
     """Forms per split; every split with a positive fraction gets at least one form when n >= 3."""
     counts = [int(round(n * f)) for f in fractions]
     if n >= 3:
@@ -79,13 +81,15 @@ def split_counts(n, fractions):
     return counts
 
 
-def training_groups_from_validation(fonts):
+def training_groups_from_validation(fonts: list[dict[str, str]]) -> list[str]:
     """Validation design groups that --validation-groups-in-train moves to train: every other one, sorted by name
     (the others stay validation-only, so validation fonts remain unseen)."""
     return sorted({f["group"] for f in fonts if f["split"] == "validation"})[::2]
 
 
-def make_plan(num_forms, seed, fractions=DEFAULT_FRACTIONS, fonts=None, validation_groups_in_train=False):
+def make_plan(num_forms: int, seed: int, fractions: Sequence[float] = DEFAULT_FRACTIONS,
+              fonts: list[dict[str, str]] | None = None,
+              validation_groups_in_train: bool = False) -> list[dict[str, Any]]:
     """Deterministic plan: for each form index its id, split, writer (font + variant) and writer id.
     ``validation_groups_in_train``: the fonts of training_groups_from_validation() write training forms."""
     from ocr.data.fonts import list_fonts
@@ -123,7 +127,7 @@ def make_plan(num_forms, seed, fractions=DEFAULT_FRACTIONS, fonts=None, validati
 
 # ---------------------------------------------------------------------------------------------- text
 
-def pick_text(rng, part, target_chars):
+def pick_text(rng: np.random.Generator, part: str, target_chars: float) -> list[str]:
     """Consecutive sentences of the corpus part, starting at a random sentence, about ``target_chars`` long."""
     from ocr.data.corpus import load_sentences
     sentences = load_sentences(part)
@@ -140,7 +144,9 @@ def pick_text(rng, part, target_chars):
     return out
 
 
-def word_tag(word):
+def word_tag(word: str) -> str:
+    """The IAM grammatical tag written for a word: 'CD' (a number), 'NP' (capitalised), 'NN' (any other word), or
+    the word itself (up to 3 characters) when it has no letter or digit."""
     core = word.strip("\"'()")
     if not any(c.isalnum() for c in word):
         return word[:3]
@@ -193,7 +199,7 @@ def _wrap(font, words, width):
     return lines
 
 
-def make_writer(item, scale):
+def make_writer(item: dict[str, Any], scale: float) -> Writer | PenWriter:
     """The hand of a plan item: a PenWriter for an IAM-OnDB form (item["pen"]), else the font Writer with the
     persistent style of its font and variant. ``scale`` = dpi / 150."""
     if item.get("pen") is not None:
@@ -203,7 +209,8 @@ def make_writer(item, scale):
     return Writer(item["font"], wrng, scale=scale, writer_id=item["writer_id"])
 
 
-def hand_text(writer, rng, split, max_lines, page_width):
+def hand_text(writer: Writer | PenWriter, rng: np.random.Generator, split: str, max_lines: int,
+              page_width: int) -> list[str]:
     """Sentences the writer copies: the IAM-OnDB form's lines for a PenWriter, else corpus sentences of ``split``
     enough for about ``max_lines`` lines of ``page_width`` pixels."""
     if isinstance(writer, PenWriter):
@@ -213,21 +220,21 @@ def hand_text(writer, rng, split, max_lines, page_width):
     return pick_text(rng, split, max(60, max_lines * line_w / max(avg_char, 3)))
 
 
-def signature_words(writer, rng):
+def signature_words(writer: Writer | PenWriter, rng: np.random.Generator) -> list[str]:
     """The two words written after "Name:": a random first and last name, or two of a PenWriter's own words."""
     if isinstance(writer, PenWriter):
         return writer.signature_words(rng)
     return [FIRST_NAMES[int(rng.integers(len(FIRST_NAMES)))], LAST_NAMES[int(rng.integers(len(LAST_NAMES)))]]
 
 
-def hand_alpha(writer, coverage, rng, scale):
+def hand_alpha(writer: Writer | PenWriter, coverage: np.ndarray, rng: np.random.Generator, scale: float) -> np.ndarray:
     """Ink opacity (H, W) of the warped handwriting coverage (H, W): the writer's pen pressure (fonts) or pen kind."""
     if isinstance(writer, PenWriter):
         return writer.ink_alpha(coverage, rng)
     return degrade.ink_alpha(coverage, rng, writer.pressure, writer.pressure_var, scale)
 
 
-def source_fields(item):
+def source_fields(item: dict[str, Any]) -> dict[str, str]:
     """Form-dict fields naming where the handwriting comes from: the font, or the IAM-OnDB form."""
     if item.get("pen") is not None:
         return {"source": "iamondb", "iamondb_form": item["pen"].form_id, "font": "iamondb:" + item["pen"].form_id,
@@ -235,8 +242,11 @@ def source_fields(item):
     return {"source": "font", "font": item["font"]["name"], "font_class": item["font"]["class"]}
 
 
-def render_form(item, dpi=150):
-    """Render one form: returns (page uint8, form dict with printed lines and handwritten lines/words/cmps)."""
+def render_form(item: dict[str, Any], dpi: int = 150) -> tuple[np.ndarray, dict[str, Any]]:
+    """Render one form: returns (page uint8, form dict with printed lines and handwritten lines/words/cmps).
+
+    The page is uint8 gray (H, W), A4 at ``dpi``, ink dark; every cmp is an ink component's box (x, y, w, h) in
+    page pixels."""
     from ocr.data.fonts import printed_fonts
     rng = np.random.default_rng([item["seed"], item["index"], 1])
     scale = dpi / 150.0
@@ -433,7 +443,7 @@ def _box(boxes):
     return x1, y1, x2 - x1, y2 - y1
 
 
-def form_xml(form):
+def form_xml(form: dict[str, Any]) -> bytes:
     """IAM-format xml bytes of one form."""
     root = etree.Element("form", {"created": form["created"], "height": str(form["height"]), "id": form["id"],
                                   "width": str(form["width"]), "writer-id": form["writer_id"]})
@@ -473,7 +483,7 @@ def _crop(page, box, margin):
     return page[max(y - margin, 0):min(y + h + margin, H), max(x - margin, 0):min(x + w + margin, W)]
 
 
-def write_form(out_dir, item, dpi=150):
+def write_form(out_dir: str, item: dict[str, Any], dpi: int = 150) -> dict[str, Any]:
     """Render one form and write its page, line and word images and its xml; returns the form dict."""
     cv2.setNumThreads(1)
     page, form = render_form(item, dpi)
@@ -570,8 +580,9 @@ def _worker(args):
     return write_form(out_dir, item, dpi)
 
 
-def generate(out_dir, num_forms, seed, workers=1, fractions=DEFAULT_FRACTIONS, dpi=150, overwrite=False,
-             progress=True, validation_groups_in_train=False, pen_forms=None, pen_share=0.0):
+def generate(out_dir: str, num_forms: int, seed: int, workers: int = 1, fractions: Sequence[float] = DEFAULT_FRACTIONS,
+             dpi: int = 150, overwrite: bool = False, progress: bool = True, validation_groups_in_train: bool = False,
+             pen_forms: dict[str, list[PenForm]] | None = None, pen_share: float = 0.0) -> list[dict[str, Any]]:
     """Write an IAM-format tree of ``num_forms`` synthetic forms into ``out_dir``; returns the list of form dicts
     (id, writer_id, split, task, source, font, lines with words/cmps/boxes, ...). ``validation_groups_in_train``:
     see make_plan. ``pen_forms``: {split: [PenForm]} (``pen_forms.load_pen_forms``); about ``pen_share`` of the
@@ -607,9 +618,11 @@ def generate(out_dir, num_forms, seed, workers=1, fractions=DEFAULT_FRACTIONS, d
     return forms
 
 
-def draw_form_boxes(form_png, form_xml, out_png, line_colour=(0, 0, 255), word_colour=(0, 160, 0)):
+def draw_form_boxes(form_png: str, form_xml: str, out_png: str, line_colour: tuple[int, int, int] = (0, 0, 255),
+                    word_colour: tuple[int, int, int] = (0, 160, 0)) -> np.ndarray:
     """Draw the line boxes (red) and word boxes (green) of an IAM xml onto its page; writes ``out_png`` atomically
-    and returns the BGR image."""
+    and returns the BGR image (uint8 (H, W, 3)). Colours are BGR; the xml's <cmp> boxes are (x, y, w, h) in page
+    pixels."""
     page = cv2.imread(form_png, cv2.IMREAD_GRAYSCALE)
     if page is None:
         raise FileNotFoundError("cannot read %s" % form_png)
@@ -651,7 +664,7 @@ def _fractions(text):
     return tuple(p / total for p in parts)
 
 
-def pen_options(root, share):
+def pen_options(root: str | None, share: float | None) -> tuple[float, dict[str, list[PenForm]] | None]:
     """(pen share, {split: [PenForm]} or None) from --iamondb and --pen-share; checks them before the slow load."""
     if root is None:
         if share is not None:
@@ -665,7 +678,9 @@ def pen_options(root, share):
     return share, load_pen_forms(root)
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ocr.data.synthetic --out DIR --forms N ...`` (see the module doc): generate a tree; 2 on an error
+    (one line on stderr)."""
     parser = _Parser(prog="python -m ocr.data.synthetic", description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="output folder (must be empty unless --overwrite)")
     parser.add_argument("--forms", type=int, required=True, help="number of forms")
