@@ -10,7 +10,7 @@ from PIL import Image
 
 from ocr.pipeline import page_files
 from ocr.pipeline.outputs import draw_result
-from ocr.pipeline.results import Line, PageResult
+from ocr.pipeline.results import Line, PageResult, Region
 from tests.test_pipeline import fake_page, run_cli, save, write_models
 
 FAST = ("--decoder", "greedy", "--level", "region")
@@ -175,7 +175,8 @@ def test_boxed_panel_text_reads_at_100_percent_on_a_scan():
     boxes[5] = (200, 950, 900, 90)                        # a line split in two: two boxes at the same height
     boxes[6] = (1200, 955, 900, 90)
     lines = [Line("line number %d of the letter" % i, box, 0.9) for i, box in enumerate(boxes)]
-    drawn = draw_result(page, PageResult(width, height, "region", "greedy", (150, 350, 2200, 2400), lines))
+    region = Region((150, 350, 2200, 2400), lines)
+    drawn = draw_result(page, PageResult(width, height, "region", "greedy", [region]))
     assert drawn.shape[1] == 2 * width and drawn.shape[0] >= height
     bands = _text_bands(drawn[:, width:])
     assert len(bands) == len(lines)                       # one band per line: none overlaps another

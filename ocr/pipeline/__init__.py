@@ -2,6 +2,6 @@
 ocr.pipeline.pipeline for the stages and ocr.pipeline.cli for the command line)."""
 from ocr.pipeline.cli import main, parse_args
 from ocr.pipeline.pipeline import MissingModelError, Pipeline
-from ocr.pipeline.results import Line, PageResult, Word
+from ocr.pipeline.results import Line, PageResult, Region, Word
 
-__all__ = ["Line", "MissingModelError", "PageResult", "Pipeline", "Word", "main", "parse_args"]
+__all__ = ["Line", "MissingModelError", "PageResult", "Pipeline", "Region", "Word", "main", "parse_args"]

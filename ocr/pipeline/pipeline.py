@@ -3,7 +3,7 @@
     from ocr.pipeline import Pipeline
     pipeline = Pipeline.load()                             # shipped models, beam search with the character LM
     result = pipeline.transcribe("page.png")            # or a numpy image; level="auto" | "page" | ...
-    print(result.text)                                  # result.region, result.lines[i].box / .words / .confidence
+    print(result.text)                                  # result.regions[k].box / .lines; result.lines[i].words
 
 Stages: gray, polarity + illumination normalisation -> upright, deskewed, margins (``ocr.pipeline.preprocess``; a blank or
 all-dark image stops here with no region and no lines) -> paragraph box (``ocr.paragraph.predictor``) -> region crop -> word
@@ -26,7 +26,7 @@ from ocr.decode import get_decoder
 from ocr.decode.ctc import column_labels, text_to_columns, to_log_probs, viterbi_alignment
 from ocr.paragraph.predictor import ParagraphSegmenter
 from ocr.pipeline import preprocess
-from ocr.pipeline.results import Line, PageResult, Word
+from ocr.pipeline.results import Line, PageResult, Region, Word
 from ocr.recognition.predictor import Recognizer
 from ocr.words.layout import group_words_into_lines
 from ocr.words.predictor import WordDetector
@@ -228,9 +228,10 @@ class Pipeline:
             return []
         return self._recognise(prepared.image, self.layout(prepared.image, prepared.level)[1])
 
-    def transcribe(self, image, level="auto"):
-        """A file path or any image array -> PageResult (boxes in pixels of the image as given; see the module doc).
-        A blank or all-dark image gives no region and no lines.
+    def transcribe(self, image: str | os.PathLike | np.ndarray, level: str = "auto") -> PageResult:
+        """A file path or any image array -> PageResult (boxes in pixels of the image as given; see the module doc)
+        holding one Region, the area transcribed, with its lines in reading order. A blank or all-dark image, or a
+        page where the paragraph stage finds no handwriting, gives no region.
 
         Words take the detected word boxes of their line when the decoded text has as many words as were detected
         there, else boxes from the CTC alignment (aligned_word_boxes)."""
@@ -241,7 +242,10 @@ class Pipeline:
             return result
         page, to_source = prepared.image, prepared.box_to_source
         region, lines = self.layout(page, prepared.level)
-        result.region = to_source(region) if region else None
+        if region is None:
+            return result
+        transcribed = Region(to_source(region))
+        result.regions.append(transcribed)
         for (box, detected), (_, probs) in zip(lines, self._recognise(page, lines)):
             decoded = self.decode(probs)
             if not decoded.text.strip():
@@ -252,7 +256,7 @@ class Pipeline:
             else:
                 content = self.recognizer.content_span((box[3], box[2]), len(probs))
                 word_boxes = aligned_word_boxes(decoded.text, probs, box, content)
-            result.lines.append(Line(decoded.text.strip(), to_source(box), decoded.confidence,
-                                     [Word(text, to_source(b), confidence)
-                                      for (text, confidence), b in zip(words, word_boxes)]))
+            transcribed.lines.append(Line(decoded.text.strip(), to_source(box), decoded.confidence,
+                                          [Word(text, to_source(b), confidence)
+                                           for (text, confidence), b in zip(words, word_boxes)]))
         return result
