@@ -8,7 +8,7 @@ import os
 import pytest
 from PIL import Image
 
-from ocr.pipeline import distributed, page_files
+from ocr.pipeline import cli, distributed, page_files
 from ocr.pipeline.cli import parse_args
 from tests.test_pipeline import fake_page, run_cli, save, write_models
 
@@ -68,13 +68,13 @@ def test_two_workers_give_the_files_text_and_errors_of_a_serial_run(models, tmp_
 def test_a_killed_worker_has_its_page_redone_and_every_page_is_written_once(models, tmp_path, capsys,
                                                                            monkeypatch):
     pages(tmp_path / "in", 6)
-    published, real_publish = collections.Counter(), distributed.publish
+    published, real_publish = collections.Counter(), cli.publish
 
     def counting_publish(files, data):
         published[os.path.basename(files["json"])] += 1
         real_publish(files, data)
 
-    monkeypatch.setattr(distributed, "publish", counting_publish)
+    monkeypatch.setattr(cli, "publish", counting_publish)
     marker = tmp_path / "crashed"
     args = parse_args([str(tmp_path / "in"), "--out", str(tmp_path / "dask"), "--workers", "2", "--models",
                        models, *FAST])

@@ -25,26 +25,31 @@ needs is missing.
 import argparse
 import os
 import sys
+from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
-from ocr.core.images import ImageError, find_images, page_count, read_image
+from ocr.core.images import ImageError, Inputs, find_images, page_count, read_image
 from ocr.core.loading import ENGINES, ModelLoadError, pick_context
 from ocr.core.paths import MODELS_DIR
 from ocr.pipeline import outputs
 from ocr.pipeline.page_files import (OutDirError, check_out_dir, is_output, output_files, page_stem, page_state,
                                      publish, safe_name)
 from ocr.pipeline.pipeline import DECODERS, DEFAULT_DECODER, FORMATS, LEVELS, MissingModelError, Pipeline
+from ocr.pipeline.results import PageResult
 
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):
+    """An ArgumentParser whose usage errors are one ``error:`` line (exit status 2), no usage text."""
+
+    def error(self, message: str):
         self.exit(2, "error: %s\n" % message)
 
 
-def parse_args(argv=None):
-    """Command-line arguments (see the module doc)."""
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line arguments (see the module doc); ``argv`` None: sys.argv[1:]."""
     parser = _Parser(prog="python -m ocr.pipeline", description="Transcribe handwritten pages.")
     parser.add_argument("images", nargs="+", help="image files (PNG, JPEG, TIFF, BMP, GIF, WebP, ...) or folders")
     parser.add_argument("--decoder", choices=DECODERS, default=DEFAULT_DECODER,
@@ -87,9 +92,11 @@ class PageError(Exception):
     """A page that cannot be done for a reason other than its image (an output name clash, existing files)."""
 
 
-def page_outputs(result, source, files, fmt, page, extra):
-    """{kind: bytes} of one page's --out files (``files``: page_files.output_files): the text, the JSON (which
-    names every file, see ocr.pipeline.page_files), the XML in ``fmt`` and the boxed PNG of ``page`` (uint8 gray)."""
+def page_outputs(result: PageResult, source: str, files: dict[str, str], fmt: str, page: np.ndarray,
+                 extra: dict[str, Any]) -> dict[str, bytes]:
+    """{kind: bytes} of one page's --out files (``files``: {kind: path}, page_files.output_files): the text, the
+    JSON (which names every file, see ocr.pipeline.page_files; ``extra`` items added), the XML in ``fmt`` and the
+    boxed PNG of ``page`` (uint8 gray (H, W), the image ``source`` as read)."""
     name = safe_name(os.path.basename(source))
     extra = dict(extra, outputs=[os.path.basename(p) for p in files.values()])
     contents = {"txt": outputs.to_text(result).encode("utf-8"),
@@ -100,17 +107,38 @@ def page_outputs(result, source, files, fmt, page, extra):
     return contents
 
 
-def write_outputs(files, source, page, result, fmt, extra=None):
-    """Write one page's files (``files``: page_files.output_files) all at once or not at all (page_files.publish).
-    Raises PageError naming the reason, never a temp file."""
+def publish_page(files: dict[str, str], contents: dict[str, bytes]):
+    """Write one page's files ({kind: path}, page_files.output_files) from their ``contents`` ({kind: bytes}) all at
+    once or not at all (page_files.publish). Raises PageError naming the reason, never a temp file."""
     try:
-        publish(files, page_outputs(result, source, files, fmt, page, extra or {}))
+        publish(files, contents)
     except OSError as error:
         raise PageError("cannot write its outputs in %s: %s"
                         % (safe_name(os.path.dirname(files["json"])), error.strerror or type(error).__name__))
 
 
-def render(result, path, fmt, header, extra=None):
+def write_outputs(files: dict[str, str], source: str, page: np.ndarray, result: PageResult, fmt: str,
+                  extra: dict[str, Any] | None = None):
+    """Write one page's --out files (page_outputs) with publish_page."""
+    publish_page(files, page_outputs(result, source, files, fmt, page, extra or {}))
+
+
+def describe(error: Exception) -> str:
+    """One line saying why a page failed: an unreadable image or a PageError says its reason, anything else
+    'failed: <type>: <message>'."""
+    if isinstance(error, (ImageError, PageError)):
+        return str(error)
+    reason = " ".join(safe_name(str(error)).split())
+    return "failed: %s%s" % (type(error).__name__, ": " + reason if reason else "")
+
+
+def page_name(path: str, page: int, pages: int) -> str:
+    """How error lines name page ``page`` (0-based) of a file of ``pages`` pages: the file, plus 'page N' when
+    there are several."""
+    return safe_name(path) + (" page %d" % (page + 1) if pages > 1 else "")
+
+
+def render(result: PageResult, path: str, fmt: str, header: bool, extra: dict[str, Any] | None = None) -> str:
     """What stdout gets for one page: the text (after a ``==> path <==`` header if ``header``), or the page in
     ``fmt`` (json: one line). Names are shown in their safe form (page_files.safe_name): valid UTF-8."""
     shown = safe_name(path)
@@ -124,9 +152,9 @@ def render(result, path, fmt, header, extra=None):
     return ("==> %s <==\n" % title if header else "") + outputs.to_text(result)
 
 
-def load_pipeline(args):
-    """The Pipeline the CLI arguments ask for, or None after a one-line error on stderr (a model is missing or
-    damaged)."""
+def load_pipeline(args: argparse.Namespace) -> Pipeline | None:
+    """The Pipeline the CLI arguments ask for (their decoder, gpu, level, models, engine, batch_size), or None after
+    a one-line error on stderr (a model is missing or damaged)."""
     try:
         return Pipeline.load(args.decoder, pick_context(args.gpu), args.level, args.models,
                              engine=args.engine, batch_size=args.batch_size)
@@ -141,7 +169,7 @@ def load_pipeline(args):
     return None
 
 
-def find_inputs(args):
+def find_inputs(args: argparse.Namespace) -> Inputs:
     """The CLI's image files (find_images, leaving out what an earlier run wrote into --out) after printing one
     line per error and one warning line per folder holding images in formats this does not read."""
     found = find_images(args.images, is_output if args.out else None)
@@ -158,11 +186,11 @@ def find_inputs(args):
 class _Run:
     """One CLI run over its pages: the stems already used in --out, how many pages were skipped as done before."""
 
-    def __init__(self, args, pipeline, header):
+    def __init__(self, args: argparse.Namespace, pipeline: Pipeline | None, header: bool):
         self.args, self.pipeline, self.header = args, pipeline, header
         self.stems, self.skipped = {}, 0
 
-    def targets(self, path, page):
+    def targets(self, path: str, page: int) -> dict[str, str] | None:
         """--out files of page ``page`` (0-based) of ``path``, None when the page is done already; raises
         PageError on a name clash or files that are not ours (without --overwrite)."""
         stem = page_stem(path, page)
@@ -179,7 +207,7 @@ class _Run:
             raise PageError("%s already exists (use --overwrite to replace it)" % safe_name(existing))
         return files
 
-    def page(self, path, page, pages):
+    def page(self, path: str, page: int, pages: int):
         """Transcribe page ``page`` (0-based) of ``pages`` of ``path``, write its outputs and print it."""
         extra = {"page": page + 1} if pages > 1 else {}
         files = self.targets(path, page) if self.args.out else None
@@ -192,7 +220,7 @@ class _Run:
         fmt = "text" if self.args.out else self.args.format
         tqdm.write(render(result, path, fmt, self.header or pages > 1, extra), file=sys.stdout, end="")
 
-    def file(self, path):
+    def file(self, path: str) -> bool:
         """Every page of one file; returns False when one failed (after one ``error:`` line each)."""
         ok = True
         try:
@@ -205,21 +233,15 @@ class _Run:
                        % (safe_name(path), pages, self.args.format), file=sys.stderr)
             return False
         for page in range(pages):
-            where = safe_name(path) + (" page %d" % (page + 1) if pages > 1 else "")
             try:
                 self.page(path, page, pages)
-            except (ImageError, PageError) as error:
-                ok = False
-                tqdm.write("error: %s: %s" % (where, error), file=sys.stderr)
             except Exception as error:          # whatever goes wrong on one page, the others still run
                 ok = False
-                reason = " ".join(safe_name(str(error)).split())
-                tqdm.write("error: %s: failed: %s%s" % (where, type(error).__name__, ": " + reason if reason else ""),
-                           file=sys.stderr)
+                tqdm.write("error: %s: %s" % (page_name(path, page, pages), describe(error)), file=sys.stderr)
         return ok
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 all pages done, 1 some page failed, 2 cannot start)."""
     args = parse_args(argv)
     if args.out:

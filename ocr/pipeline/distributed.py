@@ -4,8 +4,8 @@ worker processes, one thread each) or ``--scheduler ADDRESS`` (an existing clust
 Who does what:
 
 * the client (the CLI's process) lists the pages, skips those done before with the same checks as a serial run
-  (``ocr.pipeline._Run.targets``), submits one task per page, writes each page's files as its result comes back
-  (``ocr.pipeline.page_files.publish``: all or nothing, the JSON last) and prints the pages' text and errors in input
+  (``ocr.pipeline.cli._Run.targets``), submits one task per page, writes each page's files as its result comes back
+  (``ocr.pipeline.cli.publish_page``: all or nothing, the JSON last) and prints the pages' text and errors in input
   order, so stdout, stderr and --out are those of a serial run; a progress bar counts pages as they finish;
 * a worker reads its page image by path (on a real cluster the workers must see the inputs and --models at the
   same paths: a shared filesystem), transcribes it with a Pipeline loaded once per worker process
@@ -26,15 +26,16 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Any
 
 from distributed import Client, LocalCluster, as_completed
 from tqdm import tqdm
 
 from ocr.core.images import ImageError, page_count, read_image
-from ocr.pipeline.page_files import publish, safe_name
-from ocr.pipeline.cli import PageError, _Run, load_pipeline, page_outputs, render
+from ocr.pipeline.cli import PageError, _Run, describe, load_pipeline, page_name, page_outputs, publish_page, render
+from ocr.pipeline.page_files import safe_name
 from ocr.pipeline.pipeline import Pipeline
 
 CONNECT_TIMEOUT_S = 10       # --scheduler: how long to try to reach it
@@ -47,7 +48,7 @@ class ClusterError(Exception):
 
 @dataclass(frozen=True)
 class PipelineOptions:
-    """What a worker needs to load the CLI's Pipeline: the attributes ``ocr.pipeline.load_pipeline`` reads."""
+    """What a worker needs to load the CLI's Pipeline: the attributes ``ocr.pipeline.cli.load_pipeline`` reads."""
     decoder: str
     gpu: int
     level: str
@@ -64,14 +65,14 @@ class PipelineOptions:
 @dataclass(frozen=True)
 class PageTask:
     """One page to transcribe: its place in the run (``index``), file, 0-based ``page``, the --out ``files`` it
-    gets ({kind: path}, ocr.pipeline.page_files.output_files), the --format, the JSON's ``extra`` and whether its printed
-    text has a ``==> file <==`` header."""
+    gets ({kind: path}, ocr.pipeline.page_files.output_files), the --format, the JSON's ``extra`` and whether its
+    printed text has a ``==> file <==`` header."""
     index: int
     path: str
     page: int
-    files: dict
+    files: dict[str, str]
     fmt: str
-    extra: dict
+    extra: dict[str, Any]
     header: bool
 
 
@@ -79,12 +80,12 @@ class PageTask:
 class PageDone:
     """A worker's answer for one page: the files' bytes ({kind: bytes}) and the text to print, or ``error`` (the
     reason, one line) when the page failed."""
-    contents: Optional[dict] = None
+    contents: dict[str, bytes] | None = None
     printed: str = ""
-    error: Optional[str] = None
+    error: str | None = None
 
 
-_PIPELINES = {}              # PipelineOptions -> Pipeline, per worker process
+_PIPELINES: dict[PipelineOptions, Pipeline] = {}     # per worker process
 _LOCK = threading.Lock()
 
 
@@ -102,21 +103,13 @@ def worker_pipeline(options: PipelineOptions) -> Pipeline:
         return _PIPELINES[options]
 
 
-def warm_up(options: PipelineOptions) -> Optional[str]:
+def warm_up(options: PipelineOptions) -> str | None:
     """Load the models on this worker; None, or the reason they cannot be loaded (one line)."""
     try:
         worker_pipeline(options)
     except ClusterError as error:
         return str(error)
     return None
-
-
-def describe(error: Exception) -> str:
-    """One line saying why a page failed, as a serial run words it."""
-    if isinstance(error, (ImageError, PageError)):
-        return str(error)
-    reason = " ".join(safe_name(str(error)).split())
-    return "failed: %s%s" % (type(error).__name__, ": " + reason if reason else "")
 
 
 def transcribe_page(options: PipelineOptions, task: PageTask) -> PageDone:
@@ -130,17 +123,12 @@ def transcribe_page(options: PipelineOptions, task: PageTask) -> PageDone:
         return PageDone(error=describe(error))
 
 
-def page_name(path: str, page: int, pages: int) -> str:
-    """How error lines name page ``page`` (0-based) of a file of ``pages`` pages: the file, plus 'page N' when
-    there are several."""
-    return safe_name(path) + (" page %d" % (page + 1) if pages > 1 else "")
-
-
 class _Printer:
     """Prints each page's stdout text and stderr lines in input order, whatever order the pages finish in."""
 
     def __init__(self):
-        self.waiting, self.next = {}, 0
+        self.waiting: dict[int, tuple[str, str]] = {}     # page index -> (stdout text, stderr line)
+        self.next = 0
 
     def add(self, index: int, printed: str = "", error: str = ""):
         """Queue page ``index``'s text and error line, then print every page that is next in order."""
@@ -154,7 +142,7 @@ class _Printer:
             self.next += 1
 
 
-def plan(run: _Run, files: list, printer: _Printer) -> tuple:
+def plan(run: _Run, files: list[str], printer: _Printer) -> tuple[list[PageTask], dict[int, int], bool]:
     """The PageTasks of the image ``files`` of ``run`` (its ``args``; pages done before are skipped and counted in
     ``run.skipped``; an unreadable file or a page whose files clash gets its error line, in order, through
     ``printer``) -> (tasks, {task index: its file's page count}, ok: False when a file or page failed here)."""
@@ -183,7 +171,7 @@ def plan(run: _Run, files: list, printer: _Printer) -> tuple:
     return tasks, pages_of, ok
 
 
-def connect(args: argparse.Namespace):
+def connect(args: argparse.Namespace) -> Client:
     """A dask.distributed Client: on a new local cluster of ``args.workers`` processes (one thread each), or on the
     scheduler at ``args.scheduler``; raises ClusterError (one line)."""
     if args.scheduler:
@@ -203,7 +191,7 @@ def connect(args: argparse.Namespace):
     return Client(cluster)
 
 
-def load_everywhere(client, options: PipelineOptions):
+def load_everywhere(client: Client, options: PipelineOptions):
     """Load the models on every worker now (so a missing model is one error before any page, not one per page);
     raises ClusterError naming the first failure. Workers that join later load them on their first page."""
     workers = list(client.scheduler_info()["workers"])
@@ -213,20 +201,12 @@ def load_everywhere(client, options: PipelineOptions):
             raise ClusterError(reason)
 
 
-def publish_page(task: PageTask, contents: dict):
-    """Write one page's files all at once (ocr.pipeline.page_files.publish); raises PageError naming the reason."""
-    try:
-        publish(task.files, contents)
-    except OSError as error:
-        raise PageError("cannot write its outputs in %s: %s"
-                        % (safe_name(os.path.dirname(task.files["json"])), error.strerror or type(error).__name__))
-
-
-def run_pages(client, tasks: list, options: PipelineOptions, printer: _Printer, pages_of: dict,
+def run_pages(client: Client, tasks: list[PageTask], options: PipelineOptions, printer: _Printer,
+              pages_of: dict[int, int],
               transcribe: Callable[[PipelineOptions, PageTask], PageDone] = transcribe_page) -> bool:
     """Transcribe ``tasks`` on the cluster of ``client``, publishing each page once as its result arrives and
-    printing in order; ``transcribe`` runs on the workers (a module-level function: it is pickled). Returns False
-    when a page failed."""
+    printing in order; ``pages_of``: {task index: its file's page count} (plan). ``transcribe`` runs on the
+    workers (a module-level function: it is pickled). Returns False when a page failed."""
     futures = {client.submit(transcribe, options, task, pure=False): task for task in tasks}
     ok = True
     with tqdm(total=len(tasks), desc="pages", unit="page", file=sys.stderr, mininterval=1.0) as bar:
@@ -235,22 +215,21 @@ def run_pages(client, tasks: list, options: PipelineOptions, printer: _Printer, 
             try:
                 done = future.result()
                 if done.error is None:
-                    publish_page(task, done.contents)
-            except PageError as error:
-                done = PageDone(error=str(error))
-            except Exception as error:      # the task itself died: its worker was killed too many times
+                    publish_page(task.files, done.contents)
+            except Exception as error:      # a PageError, or the task died: its worker was killed too many times
                 done = PageDone(error=describe(error))
             future.release()
+            error = ""
             if done.error is not None:
                 ok = False
-            error = "error: %s: %s" % (page_name(task.path, task.page, pages_of[task.index]), done.error) if done.error else ""
+                error = "error: %s: %s" % (page_name(task.path, task.page, pages_of[task.index]), done.error)
             printer.add(task.index, done.printed, error)
             bar.update()
     return ok
 
 
-def run_on_dask(args: argparse.Namespace, files: list, header: bool,
-                transcribe: Callable[[PipelineOptions, PageTask], PageDone] = transcribe_page) -> tuple:
+def run_on_dask(args: argparse.Namespace, files: list[str], header: bool,
+                transcribe: Callable[[PipelineOptions, PageTask], PageDone] = transcribe_page) -> tuple[_Run, bool]:
     """The CLI's run over the image ``files`` on Dask (``args.workers`` or ``args.scheduler``, with ``args.out``;
     ``header``: print a ``==> file <==`` line before each page's text) -> (the _Run, with ``skipped``; ok: False
     when a page failed). Raises ClusterError when the cluster or the models cannot be used."""
