@@ -24,40 +24,43 @@ not scored in character mode) are shown beside ours; it runs case-sensitive (-s)
 format), ``<decoder>.<scoring>.pra`` (per-utterance alignments; line and paired scorings), and ``summary.txt`` /
 ``summary.json``. Existing files are never overwritten without --overwrite.
 
-Exit status: 0 done; 1 bad input (one line on stderr); 2 a component (``ocr.recognition.predictor``, ``ocr.decode``,
-``ocr.pipeline``) is not there yet.
+Exit status: 0 done; 1 bad input or a model that cannot be loaded (one line on stderr).
 """
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from ocr.core.geometry import FORM_BB_EXPAND
-from ocr.core.geometry import crop_image, expand_box
-from ocr.metrics import Summary, page_score, score_item
+from ocr.core.geometry import FORM_BB_EXPAND, crop_image, expand_box
+from ocr.core.images import IMAGE_EXTENSIONS, ImageError, read_image
 from ocr.core.loading import ENGINES, ModelLoadError
 from ocr.core.paths import atomic_write_text
-from ocr.sclite import (ScliteError, Utterance, find_sclite, format_alignment_report, score_trn_pair, utterance_id,
-                        write_trn_pair)
+from ocr.decode import DECODERS, get_decoder
+from ocr.metrics import Summary, page_score, score_item
+from ocr.pipeline import Pipeline
+from ocr.recognition.predictor import Recognizer
+from ocr.sclite import (ScliteError, ScliteResult, Utterance, find_sclite, format_alignment_report, score_trn_pair,
+                        utterance_id, write_trn_pair)
 
-DECODERS = ("greedy", "beam", "lexicon")
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
-LEVELS = ("line", "region", "page")
+# evaluation level (what an item is: an IAM line read by the recogniser alone, or a block of handwriting or a form
+# page read by the pipeline) -> how its outputs are scored
 SCORINGS = {"line": ("lines",), "region": ("free", "paired"), "page": ("free", "paired")}
 WITH_REPORT = ("lines", "paired")   # scorings with a .pra (pages as one text are too long to be worth aligning)
+
+Reference = str | list[str]         # a line's text, or the line texts of a region or page in reading order
+# images (numpy arrays) -> per image {decoder name: its text (line level) or line texts (region and page levels)}
+Transcriber = Callable[[list[np.ndarray]], list[dict[str, Reference]]]
 
 
 class EvaluationError(Exception):
     """A problem with the user's input, reported as one line."""
-
-
-class MissingComponent(EvaluationError):
-    """A module the evaluation needs (recogniser, decoders, pipeline) is not in this tree yet."""
 
 
 @dataclass
@@ -65,27 +68,27 @@ class Sample:
     """One item to transcribe: its ``id`` and ``load()`` -> (image as a numpy array, reference), the reference
     a str for a line, a list of line texts for a region or page."""
     id: str
-    load: object
+    load: Callable[[], tuple[np.ndarray, Reference]]
 
 
-def _read_gt(path):
+def _read_gt(path: str) -> list[str]:
+    """The non-blank lines of a ground-truth text file, stripped."""
     with open(path, encoding="utf-8") as f:
         return [line.strip() for line in f.read().splitlines() if line.strip()]
 
 
-def _read_image(path):
-    from PIL import Image
+def _load(path: str, reference: Reference) -> tuple[np.ndarray, Reference]:
+    """(uint8 gray image (H, W) of the file ``path`` (ocr.core.images.read_image), ``reference``); raises
+    EvaluationError naming the file when it cannot be read."""
     try:
-        with Image.open(path) as image:
-            if image.mode not in ("L", "LA", "RGB", "RGBA", "I;16"):
-                image = image.convert("RGBA")
-            return np.asarray(image)
-    except OSError as error:
+        return read_image(path), reference
+    except ImageError as error:
         raise EvaluationError("cannot read image %s: %s" % (path, error)) from None
 
 
-def folder_samples(folder, level):
-    """Samples of the images in ``folder`` (sorted by name), each with ``<stem>.gt.txt`` beside it."""
+def folder_samples(folder: str, level: str) -> list[Sample]:
+    """Samples of the images in ``folder`` (ocr.core.images.IMAGE_EXTENSIONS, sorted by name), each with
+    ``<stem>.gt.txt`` beside it; at line level the reference is its lines joined by spaces, else the lines."""
     if not os.path.isdir(folder):
         raise EvaluationError("no such folder: %s" % folder)
     names = sorted(n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS))
@@ -99,11 +102,11 @@ def folder_samples(folder, level):
             raise EvaluationError("image %s has no ground truth %s beside it" % (path, os.path.basename(gt)))
         lines = _read_gt(gt)
         reference = " ".join(lines) if level == "line" else lines
-        samples.append(Sample(name, lambda path=path, reference=reference: (_read_image(path), reference)))
+        samples.append(Sample(name, functools.partial(_load, path, reference)))
     return samples
 
 
-def iam_samples(root, split, level):
+def iam_samples(root: str, split: str, level: str) -> list[Sample]:
     """Samples of an IAM-format tree: 'line' items at their own size (line level), the handwritten block of each
     'form_original' page grown by FORM_BB_EXPAND (region level; the whole page when it has no block) or the page
     (page level)."""
@@ -114,7 +117,7 @@ def iam_samples(root, split, level):
     except (OSError, ValueError) as error:
         raise EvaluationError("cannot read the IAM tree %s: %s" % (root, error)) from None
 
-    def load(i):
+    def load(i: int) -> tuple[np.ndarray, Reference]:
         if level == "line":             # unfitted: the recogniser fits it into its own input size
             return dataset.original_image(i), dataset.text(i)
         image, target = dataset[i]
@@ -124,18 +127,8 @@ def iam_samples(root, split, level):
     return [Sample(dataset.item_id(i), lambda i=i: load(i)) for i in range(len(dataset))]
 
 
-def _import(module):
-    """Import ``module`` (``ocr.x``); MissingComponent if the module itself does not exist yet."""
-    import importlib
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as error:
-        if error.name and module.startswith(error.name):
-            raise MissingComponent("%s is not available yet (%s)" % (module, error)) from None
-        raise
-
-
-def make_transcriber(level, decoders, model=None, batch_size=16, lm="default", engine="mxnet"):
+def make_transcriber(level: str, decoders: list[str], model: str | None = None, batch_size: int = 16,
+                     lm: str | None = "default", engine: str = "mxnet") -> Transcriber:
     """A function ``images -> [{decoder: text}]`` (line level) or ``pages -> [{decoder: [line texts]}]`` (region
     and page levels). Lines: ``ocr.recognition.predictor.Recognizer.load(model).recognize`` then each
     ``ocr.decode.get_decoder``. Regions and pages: ``ocr.pipeline.Pipeline.load(level=level, recognizer=model)``
@@ -143,21 +136,20 @@ def make_transcriber(level, decoders, model=None, batch_size=16, lm="default", e
     ``Recognizer.recognize``; each line's probs are decoded by each decoder.
     ``lm``: the character language model of the beam decoder ('default': the shipped one; None: no LM).
     ``engine``: what runs the nets, 'mxnet' or 'onnx' (ocr.core.loading.ENGINES)."""
-    get_decoder = _import("ocr.decode").get_decoder
     decode = {name: get_decoder(name, lm=lm) if name == "beam" else get_decoder(name) for name in decoders}
     try:
         if level == "line":
-            recognizer = _import("ocr.recognition.predictor").Recognizer.load(model, engine=engine)
+            recognizer = Recognizer.load(model, engine=engine)
         else:
-            pipeline = _import("ocr.pipeline").Pipeline.load(level=level, recognizer=model, engine=engine)
+            pipeline = Pipeline.load(level=level, recognizer=model, engine=engine)
     except (FileNotFoundError, ModelLoadError) as error:
         raise EvaluationError(str(error)) from None
 
-    def transcribe_lines(images):
+    def transcribe_lines(images: list[np.ndarray]) -> list[dict[str, Reference]]:
         return [{name: f(probs).text for name, f in decode.items()}
                 for _, probs in recognizer.recognize(images, batch_size)]
 
-    def transcribe_pages(pages):
+    def transcribe_pages(pages: list[np.ndarray]) -> list[dict[str, Reference]]:
         results = []
         for page in pages:
             lines = pipeline.transcribe_lines(page, level)
@@ -167,7 +159,8 @@ def make_transcriber(level, decoders, model=None, batch_size=16, lm="default", e
     return transcribe_lines if level == "line" else transcribe_pages
 
 
-def transcribe_all(samples, transcribe, batch_size=16, progress=True):
+def transcribe_all(samples: list[Sample], transcribe: Transcriber, batch_size: int = 16,
+                   progress: bool = True) -> tuple[list[Reference], list[dict[str, Reference]]]:
     """Run ``transcribe`` over the samples' images in batches -> (references, outputs): per sample its reference
     and its {decoder: text or lines}."""
     from tqdm import tqdm
@@ -185,10 +178,15 @@ def transcribe_all(samples, transcribe, batch_size=16, progress=True):
 class Scoring:
     """One decoder under one scoring: our ``summary`` and the ``utterances`` (for trn files and reports)."""
     summary: Summary
-    utterances: list
+    utterances: list[Utterance]
 
 
-def score(ids, references, outputs, decoder, level):
+Results = dict[str, dict[str, Scoring]]                              # decoder -> scoring name -> Scoring
+ScliteFigures = dict[str, dict[str, dict[str, ScliteResult]]]        # decoder -> scoring -> 'words'|'chars' -> result
+
+
+def score(ids: list[str], references: list[Reference], outputs: list[dict[str, Reference]], decoder: str,
+          level: str) -> dict[str, Scoring]:
     """{scoring name: Scoring} of one decoder's outputs: 'lines' at line level, 'free' and 'paired' at page level
     (see the module docstring). Speakers are the items (``spk<i>``), in order."""
     items = list(zip(ids, references, outputs, strict=True))
@@ -209,7 +207,7 @@ def score(ids, references, outputs, decoder, level):
             "paired": Scoring(Summary.of(paired), paired_utterances)}
 
 
-def output_names(decoders, level):
+def output_names(decoders: list[str], level: str) -> list[str]:
     """The files ``--out`` receives for these decoders at this level."""
     names = ["summary.txt", "summary.json"]
     for decoder in decoders:
@@ -220,7 +218,8 @@ def output_names(decoders, level):
     return names
 
 
-def write_and_score(results, folder, sclite, case_sensitive):
+def write_and_score(results: Results, folder: str, sclite: str | None,
+                    case_sensitive: bool) -> tuple[ScliteFigures, str | None]:
     """Write every decoder's and scoring's trn pair in ``folder``; when ``sclite`` (a path) is given, score them
     -> ({decoder: {scoring: {'words'|'chars': ScliteResult}}}, None), or ({}, the reason sclite was not used)."""
     figures, failure = {}, None if sclite else "not found (python -m ocr.sclite install)"
@@ -235,8 +234,9 @@ def write_and_score(results, folder, sclite, case_sensitive):
     return ({}, failure) if failure else (figures, None)
 
 
-def format_table(results, sclite_results, level, items, notes):
-    """The summary table (percent) with a legend of the conventions."""
+def format_table(results: Results, sclite_results: ScliteFigures, level: str, items: int, notes: list[str]) -> str:
+    """The summary table (error rates in percent) of ``items`` items, a legend of the conventions, then the
+    ``notes`` lines."""
     header = ["decoder", "scoring", "CER pooled", "WER pooled", "CER mean", "WER mean"]
     if sclite_results:
         header += ["sclite CER mean", "sclite WER mean", "sclite CER sum", "sclite WER sum"]
@@ -266,8 +266,10 @@ def format_table(results, sclite_results, level, items, notes):
     return "\n".join(table + [""] + legend + notes) + "\n"
 
 
-def _summary_json(results, sclite_results, level, items, sclite_path, case_sensitive):
-    def rows(result):
+def _summary_json(results: Results, sclite_results: ScliteFigures, level: str, items: int, sclite_path: str | None,
+                  case_sensitive: bool) -> str:
+    """summary.json: the figures of format_table (fractions, ours and sclite's rows) as JSON text."""
+    def rows(result: ScliteResult) -> dict:
         return {"sum": dataclasses.asdict(result.sum), "mean": dataclasses.asdict(result.mean)}
     data = {"level": level, "items": items, "sclite": sclite_path, "sclite_case_sensitive": case_sensitive,
             "decoders": {}}
@@ -280,15 +282,15 @@ def _summary_json(results, sclite_results, level, items, sclite_path, case_sensi
     return json.dumps(data, indent=2) + "\n"
 
 
-def parse_args(argv=None):
-    """Command-line arguments (see the module docstring)."""
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line arguments (see the module docstring); ``argv`` None: sys.argv[1:]."""
     parser = argparse.ArgumentParser(prog="python -m ocr.evaluate", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--iam-root", help="an IAM-format tree")
     source.add_argument("--folder", help="images with <name>.gt.txt beside them")
     parser.add_argument("--split", default="test", help="IAM split (default %(default)s)")
-    parser.add_argument("--level", choices=LEVELS, default="line",
+    parser.add_argument("--level", choices=tuple(SCORINGS), default="line",
                         help="line: each item is one line (recogniser); region: a block of handwriting (word/line "
                              "segmentation + recogniser); page: a form page (all three stages)")
     parser.add_argument("--decoder", nargs="+", choices=DECODERS, default=["greedy"], help="one or more decoders")
@@ -306,7 +308,7 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def evaluate(args):
+def evaluate(args: argparse.Namespace) -> str:
     """Run the evaluation described by parsed ``args``; returns the summary table text."""
     decoders = list(dict.fromkeys(args.decoder))
     if args.max_items is not None and args.max_items < 1:
@@ -351,14 +353,11 @@ def evaluate(args):
     return table
 
 
-def main(argv=None):
-    """CLI entry point; returns the exit status."""
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; returns the exit status (0 done, 1 bad input)."""
     args = parse_args(argv)
     try:
         print(evaluate(args), end="")
-    except MissingComponent as error:
-        print("error: %s" % error, file=sys.stderr)
-        return 2
     except (EvaluationError, OSError) as error:
         print("error: %s" % error, file=sys.stderr)
         return 1
