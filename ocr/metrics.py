@@ -19,40 +19,43 @@ a pair costs its edit distance), so one missed line is penalised once instead of
 Boxes are ``(x, y, w, h)``: top-left corner, width and height, in any unit (fractions of an image or pixels) as
 long as both sides of a comparison use the same one. Box functions are vectorised with numpy.
 """
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 
 import editdistance
 import numpy as np
+from numpy.typing import ArrayLike
 
 OPS = ("C", "S", "D", "I")   # correct, substitution, deletion (reference token missing), insertion (extra token)
+Op = tuple[str, str | None, str | None]     # (op, reference token, hypothesis token): one step of ``align``
 
 
-def edit_distance(a, b):
+def edit_distance(a: Sequence, b: Sequence) -> int:
     """Levenshtein distance between two sequences (strings or lists of words), unit costs."""
     return editdistance.eval(a, b)
 
 
-def strip_spaces(text):
+def strip_spaces(text: str) -> str:
     """``text`` with all whitespace removed (how ``sclite -c`` sees a line)."""
     return "".join(text.split())
 
 
-def cer(hypotheses, references):
+def cer(hypotheses: Iterable[str], references: Iterable[str]) -> float:
     """Pooled character error rate: sum of edit distances / total reference characters (spaces included)."""
     return Summary.of(score_item(h, r) for h, r in zip(hypotheses, references, strict=True)).cer
 
 
-def wer(hypotheses, references):
+def wer(hypotheses: Iterable[str], references: Iterable[str]) -> float:
     """Pooled word error rate: sum of word edit distances / total reference words."""
     return Summary.of(score_item(h, r) for h, r in zip(hypotheses, references, strict=True)).wer
 
 
-def cer_mean(hypotheses, references):
+def cer_mean(hypotheses: Iterable[str], references: Iterable[str]) -> float:
     """Mean over items of the per-item character error rate, whitespace removed (sclite ``-c`` Mean row)."""
     return Summary.of(score_item(h, r) for h, r in zip(hypotheses, references, strict=True)).cer_mean
 
 
-def wer_mean(hypotheses, references):
+def wer_mean(hypotheses: Iterable[str], references: Iterable[str]) -> float:
     """Mean over items of the per-item word error rate (sclite word-mode Mean row)."""
     return Summary.of(score_item(h, r) for h, r in zip(hypotheses, references, strict=True)).wer_mean
 
@@ -68,33 +71,34 @@ class ItemScore:
     word_errors: int = 0
     words: int = 0
 
-    def __add__(self, other):
+    def __add__(self, other: "ItemScore") -> "ItemScore":
         return ItemScore(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
 
     @property
-    def cer(self):
+    def cer(self) -> float | None:
         """Character error rate of this item, spaces included (None for an empty reference)."""
         return self.char_errors / self.chars if self.chars else None
 
     @property
-    def cer_nospace(self):
+    def cer_nospace(self) -> float | None:
         """Character error rate with whitespace removed (None for an empty reference)."""
         return self.char_errors_nospace / self.chars_nospace if self.chars_nospace else None
 
     @property
-    def wer(self):
+    def wer(self) -> float | None:
         """Word error rate of this item (None for an empty reference)."""
         return self.word_errors / self.words if self.words else None
 
 
-def score_item(hypothesis, reference):
+def score_item(hypothesis: str, reference: str) -> ItemScore:
     """ItemScore of one hypothesis text against its reference text."""
     return ItemScore(edit_distance(hypothesis, reference), len(reference),
                      edit_distance(strip_spaces(hypothesis), strip_spaces(reference)), len(strip_spaces(reference)),
                      edit_distance(hypothesis.split(), reference.split()), len(reference.split()))
 
 
-def _mean(values):
+def _mean(values: Iterable[float | None]) -> float:
+    """The mean of the values that are not None; 0.0 when there are none."""
     values = [v for v in values if v is not None]
     return sum(values) / len(values) if values else 0.0
 
@@ -110,7 +114,7 @@ class Summary:
     items: int
 
     @classmethod
-    def of(cls, scores):
+    def of(cls, scores: Iterable[ItemScore]) -> "Summary":
         """Summary of an iterable of ItemScore."""
         scores = list(scores)
         total = sum(scores, ItemScore())
@@ -118,7 +122,7 @@ class Summary:
                    _mean(s.cer_nospace for s in scores), _mean(s.wer for s in scores), len(scores))
 
 
-def align(reference, hypothesis):
+def align(reference: Sequence[str], hypothesis: Sequence[str]) -> list[Op]:
     """Minimal-edit alignment of two sequences (strings or word lists) by Levenshtein backtrace.
 
     Returns a list of ``(op, ref_token, hyp_token)`` with op in C (correct), S (substitution), D (deletion:
@@ -146,7 +150,7 @@ def align(reference, hypothesis):
     return ops[::-1]
 
 
-def count_ops(ops):
+def count_ops(ops: Iterable[Op]) -> dict[str, int]:
     """{'C': n, 'S': n, 'D': n, 'I': n} of an alignment from ``align``."""
     counts = dict.fromkeys(OPS, 0)
     for op, _, _ in ops:
@@ -154,7 +158,7 @@ def count_ops(ops):
     return counts
 
 
-def pair_lines(hypothesis_lines, reference_lines):
+def pair_lines(hypothesis_lines: Sequence[str], reference_lines: Sequence[str]) -> list[tuple[str, str]]:
     """Pair predicted lines with reference lines by alignment, keeping both orders (DP over lines).
 
     A pair costs the character edit distance of its two lines; a reference line left unpaired (missed) costs its
@@ -185,12 +189,13 @@ def pair_lines(hypothesis_lines, reference_lines):
     return pairs[::-1]
 
 
-def page_score(hypothesis_lines, reference_lines):
+def page_score(hypothesis_lines: Sequence[str],
+               reference_lines: Sequence[str]) -> tuple[ItemScore, ItemScore, list[tuple[str, str]]]:
     """(alignment-free ItemScore of the page, line-paired ItemScore, pairs from ``pair_lines``).
 
     Alignment-free: the non-blank lines of each side joined with single spaces and compared as one text.
     Line-paired: the sum of the ItemScores of the pairs from ``pair_lines``."""
-    def join(lines):
+    def join(lines: Sequence[str]) -> str:
         return " ".join(line.strip() for line in lines if line.strip())
     pairs = pair_lines(hypothesis_lines, reference_lines)
     return (score_item(join(hypothesis_lines), join(reference_lines)),
@@ -199,12 +204,13 @@ def page_score(hypothesis_lines, reference_lines):
 
 # ---------------------------------------------------------------------------------------------------- boxes
 
-def _boxes(boxes):
+def _boxes(boxes: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(N, 4) or a 4-vector of (x, y, w, h) boxes -> their x0, y0, x1, y1 as (N,) float64 arrays."""
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     return boxes[:, 0], boxes[:, 1], boxes[:, 0] + boxes[:, 2], boxes[:, 1] + boxes[:, 3]
 
 
-def _overlap(a, b):
+def _overlap(a: ArrayLike, b: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairwise (intersection, union, enclosing area) of (N, 4) and (M, 4) boxes, each (N, M)."""
     ax0, ay0, ax1, ay1 = (v[:, None] for v in _boxes(a))
     bx0, by0, bx1, by1 = (v[None, :] for v in _boxes(b))
@@ -215,14 +221,14 @@ def _overlap(a, b):
     return inter, union, hull
 
 
-def iou(boxes_a, boxes_b):
+def iou(boxes_a: ArrayLike, boxes_b: ArrayLike) -> np.ndarray:
     """Pairwise intersection over union of (N, 4) and (M, 4) ``(x, y, w, h)`` boxes -> (N, M) in [0, 1].
     A single box may be given as a 4-vector (it counts as N or M = 1). Degenerate pairs (zero union) give 0."""
     inter, union, _ = _overlap(boxes_a, boxes_b)
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
-def giou(boxes_a, boxes_b):
+def giou(boxes_a: ArrayLike, boxes_b: ArrayLike) -> np.ndarray:
     """Pairwise generalised IoU (Rezatofighi et al. 2019) of ``(x, y, w, h)`` boxes -> (N, M) in [-1, 1]:
     IoU - (enclosing area - union) / enclosing area, where the enclosing box is the smallest box holding both.
     Negative for boxes that do not overlap, the more so the further apart they are."""
@@ -235,13 +241,13 @@ def giou(boxes_a, boxes_b):
 class BoxMatch:
     """Result of ``match_boxes``: ``matches`` = [(prediction index, ground-truth index, IoU)], and precision,
     recall, F1 of the predictions at the threshold."""
-    matches: list
+    matches: list[tuple[int, int, float]]
     precision: float
     recall: float
     f1: float
 
 
-def match_boxes(predictions, ground_truth, threshold=0.5):
+def match_boxes(predictions: ArrayLike, ground_truth: ArrayLike, threshold: float = 0.5) -> BoxMatch:
     """Greedy one-to-one matching of predicted to ground-truth ``(x, y, w, h)`` boxes.
 
     Pairs are taken in decreasing IoU order while both boxes are free and IoU >= threshold. Precision = matches /
@@ -264,7 +270,8 @@ def match_boxes(predictions, ground_truth, threshold=0.5):
     return BoxMatch(matches, precision, recall, f1)
 
 
-def average_precision(detections, ground_truths, threshold=0.5):
+def average_precision(detections: Sequence[tuple[ArrayLike, ArrayLike]], ground_truths: Sequence[ArrayLike],
+                      threshold: float = 0.5) -> float:
     """VOC-style average precision (all-point interpolation, as VOC 2010+) of scored detections.
 
     ``detections``: one ``(boxes (N, 4), scores (N,))`` per image; ``ground_truths``: one (M, 4) array per image;

@@ -29,9 +29,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ocr.metrics import align, count_ops, score_item, strip_spaces
+from ocr.metrics import Op, align, count_ops, score_item, strip_spaces
 from ocr.core.paths import DATA_DIR, atomic_write_text
 
 SCLITE_ENV = "OCR_SCLITE"
@@ -55,23 +56,23 @@ class Utterance:
     reference: str
 
 
-def utterance_id(speaker, utterance=1):
+def utterance_id(speaker: int, utterance: int = 1) -> str:
     """trn utterance id of 1-based speaker and utterance numbers: ``spk<speaker>_<utterance>``."""
     return "spk%d_%d" % (speaker, utterance)
 
 
-def trn_line(text, uid):
+def trn_line(text: str, uid: str) -> str:
     """One trn line (no newline): text with whitespace collapsed and sclite markup made literal, then ``(uid)``."""
     text = " ".join(text.translate(MARKUP).split())
     return "%s (%s)" % (text, uid) if text else "(%s)" % uid
 
 
-def write_trn(path, utterances, side):
+def write_trn(path: str, utterances: Iterable[Utterance], side: str):
     """Write the ``side`` ('hypothesis' or 'reference') of ``utterances`` as a trn file (atomically)."""
     atomic_write_text(path, "".join(trn_line(getattr(u, side), u.uid) + "\n" for u in utterances))
 
 
-def find_sclite():
+def find_sclite() -> str | None:
     """Path of a working sclite binary, or None. Looks at $OCR_SCLITE (a binary or its folder: an explicit choice
     comes first), then PATH, then Debian's /usr/lib/sctk/bin and data/sctk (see ``install``)."""
     candidates = []
@@ -85,7 +86,7 @@ def find_sclite():
     return None
 
 
-def install(dest=SCTK_DIR):
+def install(dest: str = SCTK_DIR) -> str:
     """Unpack Debian's sctk package into ``dest`` without root (``apt-get download sctk`` + ``dpkg-deb -x``) and
     return the sclite path (``dest``/usr/lib/sctk/bin/sclite). Does nothing if it is already there."""
     binary = os.path.join(dest, DEBIAN_BINARY)
@@ -130,7 +131,7 @@ class ScliteResult:
 _ROW = re.compile(r"^\s*\|\s*(Sum/Avg|Mean)\s*\|[^|]*\|([^|]*)\|", re.MULTILINE)
 
 
-def parse_summary(output):
+def parse_summary(output: str) -> ScliteResult:
     """ScliteResult from sclite's stdout summary table (values marked ``+``/``*`` by sclite are read as numbers)."""
     rows = {}
     for name, values in _ROW.findall(output):
@@ -143,7 +144,8 @@ def parse_summary(output):
     return ScliteResult(rows["Sum/Avg"], rows["Mean"], output)
 
 
-def run_sclite(hyp_trn, ref_trn, characters=False, case_sensitive=True, sclite=None):
+def run_sclite(hyp_trn: str, ref_trn: str, characters: bool = False, case_sensitive: bool = True,
+               sclite: str | None = None) -> ScliteResult:
     """Score trn files with sclite (word mode, or character mode with ``characters``) -> ScliteResult.
     ``sclite``: the binary (default ``find_sclite()``)."""
     sclite = sclite or find_sclite()
@@ -161,7 +163,7 @@ def run_sclite(hyp_trn, ref_trn, characters=False, case_sensitive=True, sclite=N
     return parse_summary(result.stdout)
 
 
-def write_trn_pair(prefix, utterances):
+def write_trn_pair(prefix: str, utterances: Sequence[Utterance]) -> tuple[str, str]:
     """Write ``<prefix>.hyp.trn`` and ``<prefix>.ref.trn`` of ``utterances``; returns their paths."""
     hyp, ref = prefix + ".hyp.trn", prefix + ".ref.trn"
     write_trn(hyp, utterances, "hypothesis")
@@ -169,14 +171,15 @@ def write_trn_pair(prefix, utterances):
     return hyp, ref
 
 
-def score_trn_pair(hyp_trn, ref_trn, case_sensitive=True, sclite=None):
+def score_trn_pair(hyp_trn: str, ref_trn: str, case_sensitive: bool = True,
+                   sclite: str | None = None) -> dict[str, ScliteResult]:
     """sclite in word and character mode on a trn pair -> {'words': ScliteResult, 'chars': ScliteResult}."""
     return {mode: run_sclite(hyp_trn, ref_trn, characters=mode == "chars", case_sensitive=case_sensitive,
                              sclite=sclite)
             for mode in ("words", "chars")}
 
 
-def _aligned_rows(ops):
+def _aligned_rows(ops: Iterable[Op]) -> tuple[str, str, str]:
     """REF/HYP/Eval text rows of a word alignment, columns padded, gaps shown as stars."""
     ref, hyp, marks = [], [], []
     for op, r, h in ops:
@@ -189,12 +192,13 @@ def _aligned_rows(ops):
     return tuple((label + " ".join(cells)).rstrip() for label, cells in rows)
 
 
-def _counts(ops):
+def _counts(ops: Iterable[Op]) -> str:
+    """'#C #S #D #I' of an alignment."""
     counts = count_ops(ops)
     return "%d %d %d %d" % tuple(counts[op] for op in ("C", "S", "D", "I"))
 
 
-def format_alignment_report(utterances, title=""):
+def format_alignment_report(utterances: Iterable[Utterance], title: str = "") -> str:
     """A per-utterance alignment report like sclite's .pra: id and item; counts (#C #S #D #I) of the words and of
     the characters with whitespace removed (what ``sclite -c`` aligns); error totals (characters with spaces);
     and the word alignment with S/D/I marked under each error (stars fill the missing side)."""
@@ -212,7 +216,7 @@ def format_alignment_report(utterances, title=""):
     return "\n\n".join(blocks) + "\n"
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     """CLI: ``python -m ocr.sclite install [--dest DIR]`` or ``python -m ocr.sclite find``."""
     parser = argparse.ArgumentParser(prog="python -m ocr.sclite", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
