@@ -284,7 +284,7 @@ def render_form(item: dict[str, Any], dpi: int = 150) -> tuple[np.ndarray, dict[
     line_pitch = writer.line_pitch()
     patches = [writer.render_word(w, rng) for w in words]
 
-    def layout(n_words, hand_top):
+    def layout(n_words):
         lines, cur, x = [], [], None
         left = writer.left_margin * W
         right = W * (1 - writer.right_margin)
@@ -308,14 +308,13 @@ def render_form(item: dict[str, Any], dpi: int = 150) -> tuple[np.ndarray, dict[
 
     # choose how many words fit: at most max_lines lines and the area between the rules
     n = len(words)
-    printed_lines = _wrap(pfont, words[:n], m_right - m_left)
     while True:
         rng_layout = np.random.default_rng([item["seed"], item["index"], 2])
         printed_lines = _wrap(pfont, words[:n], m_right - m_left)
         hand_top = y + len(printed_lines) * p_line_h + hw_top_gap + int(0.01 * H)
         avail = bottom_rule_y - hand_top - int(0.02 * H)
         fit_lines = max(1, min(max_lines, int((avail - 1.5 * writer.xh) / line_pitch)))
-        hand_lines = layout(n, hand_top)
+        hand_lines = layout(n)
         if len(hand_lines) <= fit_lines or n <= 3:
             break
         # drop the words of the surplus lines (keep whole sentences when that still leaves >= MIN_LINES)
@@ -328,7 +327,7 @@ def render_form(item: dict[str, Any], dpi: int = 150) -> tuple[np.ndarray, dict[
         printed_lines = _wrap(pfont, words[:n], m_right - m_left)
         hand_top = y + len(printed_lines) * p_line_h + hw_top_gap + int(0.01 * H)
         rng_layout = np.random.default_rng([item["seed"], item["index"], 2])
-        hand_lines = layout(n, hand_top)
+        hand_lines = layout(n)
     sentences = [t for t, b in zip(sentences, bounds) if b <= n] + (
         [" ".join(words[int(bounds[len(ends) - 1]) if ends else 0:n])] if n not in ends else [])
     words = words[:n]
@@ -355,7 +354,7 @@ def render_form(item: dict[str, Any], dpi: int = 150) -> tuple[np.ndarray, dict[
         drift = 0.0
         row = []
         for i, x in line:
-            patch, ox, oy, adv = patches[i]
+            patch, ox, oy, _ = patches[i]
             drift = 0.7 * drift + rng.normal(0, writer.baseline_wobble * writer.xh)
             by = base + slope * (x - x_start) + drift
             px, py = int(round(x - ox)), int(round(by - oy))
@@ -367,7 +366,7 @@ def render_form(item: dict[str, Any], dpi: int = 150) -> tuple[np.ndarray, dict[
     sig_words = signature_words(writer, rng)
     sx = m_left + name_font.getlength("Name:") + writer.xh * rng.uniform(1.5, 4)
     for sw in sig_words:
-        patch, ox, oy, adv = writer.render_word(sw, rng)
+        patch, ox, oy, _ = writer.render_word(sw, rng)
         _place(hand_ink, patch, int(sx - ox), int(name_y - oy + rng.normal(0, 2)))
         sx += patch.shape[1] - ox + space
 
