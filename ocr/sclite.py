@@ -67,7 +67,7 @@ def trn_line(text: str, uid: str) -> str:
     return "%s (%s)" % (text, uid) if text else "(%s)" % uid
 
 
-def write_trn(path: str, utterances: Iterable[Utterance], side: str):
+def write_trn(path: str, utterances: Iterable[Utterance], side: str) -> None:
     """Write the ``side`` ('hypothesis' or 'reference') of ``utterances`` as a trn file (atomically)."""
     atomic_write_text(path, "".join(trn_line(getattr(u, side), u.uid) + "\n" for u in utterances))
 

@@ -25,7 +25,7 @@ needs is missing.
 import argparse
 import os
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 from tqdm import tqdm
@@ -44,7 +44,7 @@ from ocr.pipeline.results import PageResult
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one ``error:`` line (exit status 2), no usage text."""
 
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         self.exit(2, "error: %s\n" % message)
 
 
@@ -107,7 +107,7 @@ def page_outputs(result: PageResult, source: str, files: dict[str, str], fmt: st
     return contents
 
 
-def publish_page(files: dict[str, str], contents: dict[str, bytes]):
+def publish_page(files: dict[str, str], contents: dict[str, bytes]) -> None:
     """Write one page's files ({kind: path}, page_files.output_files) from their ``contents`` ({kind: bytes}) all at
     once or not at all (page_files.publish). Raises PageError naming the reason, never a temp file."""
     try:
@@ -118,7 +118,7 @@ def publish_page(files: dict[str, str], contents: dict[str, bytes]):
 
 
 def write_outputs(files: dict[str, str], source: str, page: np.ndarray, result: PageResult, fmt: str,
-                  extra: dict[str, Any] | None = None):
+                  extra: dict[str, Any] | None = None) -> None:
     """Write one page's --out files (page_outputs) with publish_page."""
     publish_page(files, page_outputs(result, source, files, fmt, page, extra or {}))
 
@@ -207,7 +207,7 @@ class _Run:
             raise PageError("%s already exists (use --overwrite to replace it)" % safe_name(existing))
         return files
 
-    def page(self, path: str, page: int, pages: int):
+    def page(self, path: str, page: int, pages: int) -> None:
         """Transcribe page ``page`` (0-based) of ``pages`` of ``path``, write its outputs and print it."""
         extra = {"page": page + 1} if pages > 1 else {}
         files = self.targets(path, page) if self.args.out else None

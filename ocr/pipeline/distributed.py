@@ -130,7 +130,7 @@ class _Printer:
         self.waiting: dict[int, tuple[str, str]] = {}     # page index -> (stdout text, stderr line)
         self.next = 0
 
-    def add(self, index: int, printed: str = "", error: str = ""):
+    def add(self, index: int, printed: str = "", error: str = "") -> None:
         """Queue page ``index``'s text and error line, then print every page that is next in order."""
         self.waiting[index] = (printed, error)
         while self.next in self.waiting:
@@ -191,7 +191,7 @@ def connect(args: argparse.Namespace) -> Client:
     return Client(cluster)
 
 
-def load_everywhere(client: Client, options: PipelineOptions):
+def load_everywhere(client: Client, options: PipelineOptions) -> None:
     """Load the models on every worker now (so a missing model is one error before any page, not one per page);
     raises ClusterError naming the first failure. Workers that join later load them on their first page."""
     workers = list(client.scheduler_info()["workers"])
