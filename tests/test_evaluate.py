@@ -7,6 +7,8 @@ import pytest
 from PIL import Image
 
 import ocr.evaluate as evaluate
+from ocr.core.alphabet import ALPHABET
+from ocr.core.card import InputSpec, ModelCard, write_card
 from ocr.core.images import read_image
 from ocr.data import fonts
 from ocr.metrics import ItemScore, Summary, score_item
@@ -168,7 +170,8 @@ def test_cli_bad_input(tmp_path, monkeypatch, capsys, case):
 @pytest.mark.parametrize("level", ["line", "region", "page"])
 def test_cli_incompatible_model_one_line(tmp_path, capsys, level):
     folder = _folder(tmp_path, {"a": "the cat\n"})
-    (tmp_path / "old.json").write_text('{"network": {"no_such_key": 1}}')
+    write_card(str(tmp_path / "old.json"), ModelCard(stage="recognition", network={"no_such_key": 1},
+                                                     input=InputSpec((60, 1200)), alphabet=ALPHABET))
     (tmp_path / "old.params").write_bytes(b"")
     assert evaluate.main(["--folder", str(folder), "--model", str(tmp_path / "old"), "--level", level,
                           "--no-progress"]) == 1

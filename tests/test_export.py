@@ -15,8 +15,8 @@ from ocr.core.onnx_engine import EngineUnavailable, cached_graph, session_from_b
 from ocr.core.onnx_export import block_to_onnx
 from ocr.recognition.onnx_graph import recognizer_to_onnx
 from ocr.recognition.predictor import Recognizer, onnx_graph
-from ocr.core.training import save_json, save_params
-from tests.test_recognizer import TINY, TINY_SIZE, WORDS, render_line, tiny_net
+from ocr.core.training import save_params
+from tests.test_recognizer import TINY, TINY_SIZE, WORDS, render_line, save_tiny_model, tiny_net
 
 
 def run_graph(model, data):
@@ -62,17 +62,13 @@ def test_shipped_model_export_agrees_with_mxnet(stem, tmp_path):
         export.export_model(stem, out=str(tmp_path))
 
 
-def save_tiny_model(folder, seed=0):
+def tiny_model(folder, seed=0):
     """A tiny random recogniser saved as folder/m.params + m.json -> the stem."""
-    stem = str(folder / "m")
-    save_params(tiny_net(seed), stem + ".params")
-    save_json(stem + ".json", {"network": TINY, "input_size": list(TINY_SIZE),
-                               "normalisation": {"mean": 0.94, "std": 0.16}})
-    return stem
+    return save_tiny_model(str(folder / "m"), tiny_net(seed))
 
 
 def test_onnx_engine_reads_as_mxnet_and_reuses_its_cached_graph(tmp_path):
-    stem = save_tiny_model(tmp_path)
+    stem = tiny_model(tmp_path)
     lines = [render_line(w) for w in WORDS[:5]]
     expected = Recognizer.load(stem).recognize(lines, batch_size=2)
     recognizer = Recognizer.load(stem, engine="onnx")
@@ -88,7 +84,7 @@ def test_onnx_engine_reads_as_mxnet_and_reuses_its_cached_graph(tmp_path):
 
 
 def test_cache_key_follows_the_weights(tmp_path):
-    stem = save_tiny_model(tmp_path, seed=0)
+    stem = tiny_model(tmp_path, seed=0)
     net, info, _ = models.load_net(stem, None, "recogniser", build_recognizer)
     first = cached_graph(net, info, stem + ".params", stem + ".json", onnx_graph, str(tmp_path / "cache"))
     save_params(tiny_net(seed=1), stem + ".params")                       # a retrained model
@@ -98,7 +94,7 @@ def test_cache_key_follows_the_weights(tmp_path):
 
 
 def test_missing_onnxruntime_is_one_line_saying_how_to_install(tmp_path, monkeypatch):
-    stem = save_tiny_model(tmp_path)
+    stem = tiny_model(tmp_path)
     monkeypatch.setitem(sys.modules, "onnxruntime", None)                  # import onnxruntime -> ImportError
     with pytest.raises(EngineUnavailable) as error:
         Recognizer.load(stem, engine="onnx")

@@ -21,10 +21,10 @@ from ocr.paragraph.net import build_paragraph_net
 from ocr.recognition.net import build_recognizer
 from ocr.words.net import build_ssd
 from ocr.pipeline.outputs import ALTO_NS, PAGE_NS
-from ocr.paragraph.predictor import NORMALISATION
 from ocr.core.paths import REPO_ROOT
 from ocr.pipeline.pipeline import Pipeline, aligned_word_boxes, normalise_illumination
-from ocr.core.training import save_json, save_params
+from ocr.core.card import InputSpec, ModelCard, write_card
+from ocr.core.training import save_params
 
 PARAGRAPH = {"input_size": [96, 64], "stem_channels": 4, "channels": [4, 4], "context_channels": 4, "dilations": [2],
              "profile_channels": 4, "dropout": 0.0}
@@ -60,19 +60,20 @@ def write_models(folder, stages=("paragraph", "detector", "recognizer")):
                 logits[0, k, int(cell):int(cell) + 2] = np.log([1 - frac, frac])
             prior.set_data(mx.nd.array(logits))
         save_params(net, os.path.join(folder, "paragraph_segmentation.params"))
-        save_json(os.path.join(folder, "paragraph_segmentation.json"),
-                  {"network": PARAGRAPH, "normalisation": NORMALISATION})
+        write_card(os.path.join(folder, "paragraph_segmentation.json"),
+                   ModelCard(stage="paragraph", network=PARAGRAPH, input=InputSpec((1120, 800)), region_growth=0.03))
     if "detector" in stages:
         net = _initialised(build_ssd(DETECTOR), (1, 1, 64, 64), 1)
         save_params(net, os.path.join(folder, "word_segmentation.params"))
-        save_json(os.path.join(folder, "word_segmentation.json"),
-                  {"network": DETECTOR, "detection": {"score_threshold": 0.0, "topk": 12}})
+        write_card(os.path.join(folder, "word_segmentation.json"),
+                   ModelCard(stage="words", network=DETECTOR, input=InputSpec((700, 700), "ink"),
+                             detection={"score_threshold": 0.0, "topk": 12}))
     if "recognizer" in stages:
         net = _initialised(build_recognizer(RECOGNIZER), (1, 1) + LINE_INPUT, 2)
         save_params(net, os.path.join(folder, "handwriting_line.params"))
-        save_json(os.path.join(folder, "handwriting_line.json"),
-                  {"network": RECOGNIZER, "input_size": list(LINE_INPUT), "alphabet": ALPHABET,
-                   "normalisation": {"mean": 0.94, "std": 0.16}})
+        write_card(os.path.join(folder, "handwriting_line.json"),
+                   ModelCard(stage="recognition", network=RECOGNIZER, alphabet=ALPHABET,
+                             input=InputSpec(LINE_INPUT, "grey", mean=0.94, std=0.16)))
     return str(folder)
 
 

@@ -12,10 +12,21 @@ from ocr.core.geometry import resize_image
 from ocr.recognition.net import build_recognizer, sequence_length
 from ocr.recognition.widen import widen_recognizer, widen_rnn_params
 from ocr.recognition.predictor import Recognizer, greedy_decode, standardise
-from ocr.core.training import save_json, save_params
+from ocr.core.alphabet import ALPHABET
+from ocr.core.card import InputSpec, ModelCard, write_card
+from ocr.core.training import save_params
 
 TINY = {"width": 1, "rnn_hidden": 16, "rnn_layers": 1, "dropout": 0.1}
 TINY_SIZE = (32, 128)
+
+
+def save_tiny_model(stem, net, size=TINY_SIZE):
+    """Write ``net`` as a recogniser model ``stem``.params + ``stem``.json (its card: letterbox ``size``, the
+    reference-like normalisation, the alphabet) -> the stem."""
+    save_params(net, stem + ".params")
+    write_card(stem + ".json", ModelCard(stage="recognition", network=TINY, alphabet=ALPHABET,
+                                         input=InputSpec(tuple(size), "grey", mean=0.94, std=0.16)))
+    return stem
 WORDS = ["ab", "cab", "bad", "dab", "a cb", "bcd", "dc", "cad"]
 
 
@@ -70,9 +81,7 @@ def test_tiny_model_loss_falls():
 
 def test_save_load_round_trip(tmp_path):
     net = tiny_net()
-    save_params(net, str(tmp_path / "m.params"))
-    save_json(str(tmp_path / "m.json"), {"network": TINY, "input_size": list(TINY_SIZE),
-                                         "normalisation": {"mean": 0.94, "std": 0.16}})
+    save_tiny_model(str(tmp_path / "m"), net)
     recognizer = Recognizer.load(str(tmp_path / "m"))
     lines = [render_line(w) for w in WORDS[:3]]
     fitted = np.stack([resize_image(line, TINY_SIZE)[0] for line in lines])
@@ -106,9 +115,7 @@ def test_widened_recogniser_gives_the_same_scores_and_its_new_units_learn():
 
 
 def test_recognize_accepts_any_image(tmp_path):
-    save_params(tiny_net(), str(tmp_path / "m.params"))
-    save_json(str(tmp_path / "m.json"), {"network": TINY, "input_size": list(TINY_SIZE),
-                                         "normalisation": {"mean": 0.94, "std": 0.16}})
+    save_tiny_model(str(tmp_path / "m"), tiny_net())
     recognizer = Recognizer.load(str(tmp_path / "m.json"))
     gray = render_line("abc")
     images = [gray, np.dstack([gray] * 3), gray.astype(np.float32) / 255, np.dstack([gray] * 3 + [gray * 0 + 255]),
@@ -122,9 +129,7 @@ def test_recognize_accepts_any_image(tmp_path):
 
 
 def test_lines_batched_by_width_keep_their_conv_features_and_their_place(tmp_path):
-    save_params(tiny_net(), str(tmp_path / "m.params"))
-    save_json(str(tmp_path / "m.json"), {"network": TINY, "input_size": list(TINY_SIZE),
-                                         "normalisation": {"mean": 0.94, "std": 0.16}})
+    save_tiny_model(str(tmp_path / "m"), tiny_net())
     recognizer = Recognizer.load(str(tmp_path / "m"))
     recognizer.margin = 8
     lines = [render_line(w) for w in ("a", "dab cab", "ab")]
