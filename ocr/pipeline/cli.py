@@ -36,7 +36,8 @@ from ocr.core.paths import MODELS_DIR
 from ocr.pipeline import outputs
 from ocr.pipeline.page_files import (OutDirError, check_out_dir, is_output, output_files, page_stem, page_state,
                                      publish, safe_name)
-from ocr.pipeline.pipeline import DECODERS, DEFAULT_DECODER, FORMATS, LEVELS, MissingModelError, Pipeline
+from ocr.decode import DECODERS
+from ocr.pipeline.pipeline import DEFAULT_DECODER, FORMATS, LEVELS, MissingModelError, Pipeline
 from ocr.pipeline.results import PageResult
 
 

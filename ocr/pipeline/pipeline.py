@@ -15,29 +15,24 @@ the image, ``ocr.pipeline.preprocess.detect_level``; the result's ``level`` says
 """
 import os
 
-import cv2
 import numpy as np
 
-from ocr.core.alphabet import ALPHABET
 from ocr.core.geometry import box_to_px, expand_box
 from ocr.core.images import read_image, to_gray
 from ocr.core.paths import MODELS_DIR
 from ocr.decode import get_decoder
-from ocr.decode.ctc import column_labels, text_to_columns, to_log_probs, viterbi_alignment
 from ocr.paragraph.predictor import ParagraphSegmenter
 from ocr.pipeline import preprocess
 from ocr.pipeline.results import Line, PageResult, Region, Word
+from ocr.pipeline.word_boxes import aligned_word_boxes
 from ocr.recognition.predictor import Recognizer
 from ocr.words.layout import group_words_into_lines
 from ocr.words.predictor import WordDetector
 
 
-
 LEVELS = ("auto",) + preprocess.LEVELS      # auto: decided from the image (preprocess.detect_level)
-DECODERS = ("beam", "greedy", "lexicon")
 DEFAULT_DECODER = "beam"
 FORMATS = ("text", "json", "page-xml", "alto")
-MIN_DISC = 9                 # px: the smallest disc normalise_illumination closes with (wider than strokes)
 # stage -> (model file stem in the models folder, what it is, the levels that need it)
 STAGES = {
     "paragraph": ("paragraph_segmentation", "paragraph segmentation", ("auto", "page")),
@@ -50,60 +45,10 @@ class MissingModelError(FileNotFoundError):
     """A model the requested level needs is not in the models folder; the message is one line naming it."""
 
 
-def normalise_illumination(gray, background_side=512, min_paper=220):
-    """uint8 gray (H, W) -> uint8 gray (H, W) with even paper (scans and phone photos alike).
-
-    The background (paper and lighting) is estimated on a copy reduced to at most ``background_side`` pixels: a
-    grey closing with a disc of 1/30 of that side (at least MIN_DISC px, so that the strokes of a small crop are
-    erased too) erases the ink strokes, a blur smooths it. The page is divided
-    by it, which removes shading and colour casts, and scaled so that the paper takes its median grey level, at
-    least ``min_paper`` (a dim photo is brightened). Ink keeps its contrast to the paper, as in the training
-    pages: also stretching the ink to black hurt the first checkpoints on synthetic test pages (paragraph IoU
-    0.84 -> 0.81, line CER 40.1% -> 41.6%), while this leaves both unchanged."""
-    height, width = gray.shape
-    scale = min(1.0, background_side / max(height, width))
-    small = cv2.resize(gray, (max(1, round(width * scale)), max(1, round(height * scale))),
-                       interpolation=cv2.INTER_AREA)
-    side = max(MIN_DISC, round(max(small.shape) / 30)) | 1
-    background = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side)))
-    background = cv2.GaussianBlur(background, (0, 0), side / 2)
-    paper = max(float(np.median(background)), min_paper)
-    background = cv2.resize(background, (width, height), interpolation=cv2.INTER_LINEAR)
-    flat = gray.astype(np.float32) * (paper / np.maximum(background, 1).astype(np.float32))
-    return np.clip(flat + 0.5, 0, 255).astype(np.uint8)
-
-
 def _to_page(box, frame):
     """(x, y, w, h) fractions of the image at ``frame`` = (x, y, w, h) page pixels -> (x, y, w, h) page pixels."""
     x1, y1, x2, y2 = box_to_px(box, (frame[3], frame[2]))
     return frame[0] + x1, frame[1] + y1, x2 - x1, y2 - y1
-
-
-def aligned_word_boxes(text, probs, line_box, content):
-    """Word boxes from the CTC alignment: for each space-separated word of ``text`` (the decoded text of a line),
-    (x, y, w, h) page pixels spanning the time steps its characters occupy (one step of margin each side), the full
-    height of ``line_box`` (x, y, w, h page pixels).
-
-    ``probs``: the line's T x C softmax; ``content``: (left, width, input width), pixels, where the line lies in the
-    input the recogniser ran it at (T steps over that width; Recognizer.content_span). Where the text has no
-    alignment, words share the width by character count."""
-    x, y, w, h = line_box
-    left, content_w, input_w = content
-    labels, blank = column_labels(ALPHABET, probs.shape[1])
-    path = viterbi_alignment(to_log_probs(probs, log_probs=False), text_to_columns(text, labels), blank)
-    step = input_w / len(probs)
-    boxes, start = [], 0
-    for word in text.split(" "):
-        if word:
-            if path is not None:
-                steps = np.flatnonzero((path >= start) & (path < start + len(word)))
-                a, b = (steps[0] - 1) * step - left, (steps[-1] + 2) * step - left     # pixels of the content
-            else:
-                a, b = start / len(text) * content_w, (start + len(word)) / len(text) * content_w
-            x1, x2 = (int(np.clip(round(v * w / content_w), 0, w)) for v in (a, b))
-            boxes.append((x + x1, y, max(x2 - x1, 1 if x1 < w else 0), h))
-        start += len(word) + 1
-    return boxes
 
 
 def _check_level(level):
@@ -119,7 +64,7 @@ def make_decoder(name):
 class Pipeline:
     """The chained stages. ``paragraph`` (ParagraphSegmenter) and ``detector`` (WordDetector) may be None when the
     levels used do not need them; ``recognizer`` (Recognizer); ``decode`` (probs T x C -> Decoded) and its name
-    ``decoder``; ``normalise``: apply normalise_illumination; ``batch_size``: lines per recogniser batch."""
+    ``decoder``; ``normalise``: apply preprocess.normalise_illumination; ``batch_size``: lines per recogniser batch."""
 
     def __init__(self, recognizer, decode, decoder="custom", detector=None, paragraph=None, normalise=True,
                  batch_size=16):
@@ -132,7 +77,7 @@ class Pipeline:
              engine="mxnet", **options):
         """Load, once, the models ``level`` needs (auto, page: all three; region: detector + recogniser; line,
         word: recogniser) from ``models_dir`` on ``ctx`` (default CPU); ``recognizer``: a recogniser name or path to
-        use instead of the one in ``models_dir``. ``decoder``: a name of DECODERS or a callable probs -> Decoded.
+        use instead of the one in ``models_dir``. ``decoder``: a name of ocr.decode.DECODERS or a callable probs -> Decoded.
         ``engine``: what runs the nets, 'mxnet' or 'onnx' (models.ENGINES). ``options``: normalise, batch_size.
         Raises MissingModelError naming a missing model."""
         _check_level(level)
@@ -165,7 +110,7 @@ class Pipeline:
         illumination normalised when ``normalise``."""
         gray = read_image(image) if isinstance(image, (str, os.PathLike)) else to_gray(image)
         gray, _ = preprocess.fix_polarity(gray)
-        return normalise_illumination(gray) if self.normalise else gray
+        return preprocess.normalise_illumination(gray) if self.normalise else gray
 
     def reading_confidence(self, crops):
         """Line crops (uint8 arrays) -> the recogniser's mean top probability over the time steps it reads a
