@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from ocr.data.handwriting import get_font
-from ocr.data.synthetic import _print_text, _wrap
+from ocr.data.synthetic import print_text, wrap_words
 from ocr.core.images import to_gray
 from ocr.decode.testdata import TESTDATA_DIR
 from ocr.core.paths import atomic_write_bytes, atomic_write_text
@@ -132,19 +132,19 @@ def compose(form_id, patches, lines, rng):
     left, right = int(0.1 * PAGE_W), int(0.9 * PAGE_W)
     y = int(0.06 * PAGE_H)
     head = get_font(bold, 22)
-    _print_text(ink, head, "Sentence Database", left, y)
-    _print_text(ink, head, form_id, right - head.getlength(form_id), y)
+    print_text(ink, head, "Sentence Database", left, y)
+    print_text(ink, head, form_id, right - head.getlength(form_id), y)
     y += int(0.035 * PAGE_H)
     prompt = get_font(serif, int(rng.integers(19, 24)))
     pitch = int(prompt.size * 1.35)
-    printed = _wrap(prompt, " ".join(lines).split(), right - left)
+    printed = wrap_words(prompt, " ".join(lines).split(), right - left)
     for k, text in enumerate(printed):
-        _print_text(ink, prompt, text, left, y + (k + 1) * pitch - int(pitch * 0.3))
+        print_text(ink, prompt, text, left, y + (k + 1) * pitch - int(pitch * 0.3))
     rule1 = y + len(printed) * pitch + int(0.012 * PAGE_H)
     rule2 = int(PAGE_H * rng.uniform(0.86, 0.9))
     for ry in (rule1, rule2):
         cv2.line(ink, (left - 20, ry), (right + 20, ry), 1.0, 2)
-    _print_text(ink, get_font(sans, 20), "Name:", left, rule2 + int(0.045 * PAGE_H))
+    print_text(ink, get_font(sans, 20), "Name:", left, rule2 + int(0.045 * PAGE_H))
     page = (rng.uniform(246, 253) - ink * rng.uniform(200, 230)).astype(np.float32)
 
     top, bottom = rule1 + int(0.03 * PAGE_H), rule2 - int(0.02 * PAGE_H)

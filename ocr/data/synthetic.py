@@ -34,6 +34,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from PIL import ImageFont
 from lxml import etree
 
 from ocr.core.alphabet import in_alphabet
@@ -169,8 +170,9 @@ def _place(ink, patch, x, y):
     np.maximum(ink[y1:y2, x1:x2], patch[y1 - y:y2 - y, x1 - x:x2 - x], out=ink[y1:y2, x1:x2])
 
 
-def _print_text(ink, font, text, x, y):
-    """Machine print: draw ``text`` with its baseline start at (x, y) into the coverage layer."""
+def print_text(ink: np.ndarray, font: ImageFont.FreeTypeFont, text: str, x: float, y: float) -> None:
+    """Machine print: draw ``text`` with its baseline start at (x, y) (page pixels) into the float32 coverage layer
+    ``ink`` (H, W), values in [0, 1]."""
     mask, (dx, dy) = font.getmask2(text, mode="L", anchor="ls")
     w, h = mask.size
     if w and h:
@@ -183,8 +185,9 @@ def _text_width(font, text):
     return font.getlength(text)
 
 
-def _wrap(font, words, width):
-    """Greedy wrap of machine-print text (word widths measured once)."""
+def wrap_words(font: ImageFont.FreeTypeFont, words: list[str], width: float) -> list[str]:
+    """Greedy wrap of machine-print ``words`` into lines (strings) at most ``width`` pixels wide (word widths measured
+    once)."""
     space = _text_width(font, " ")
     widths = {w: _text_width(font, w) for w in set(words)}
     lines, cur, x = [], [], 0.0
@@ -266,9 +269,9 @@ def render_form(item: dict[str, Any], dpi: int = 150) -> tuple[np.ndarray, dict[
     m_left, m_right = int(0.1 * W), int(0.9 * W)
     y = int(0.06 * H)
     head = get_font(bold, int(22 * scale))
-    _print_text(print_ink, head, "Sentence Database", m_left, y)
+    print_text(print_ink, head, "Sentence Database", m_left, y)
     fid = item["id"].upper()
-    _print_text(print_ink, head, fid, m_right - head.getlength(fid), y)
+    print_text(print_ink, head, fid, m_right - head.getlength(fid), y)
     y += int(0.035 * H)
     max_lines = int(rng.integers(MIN_LINES, MAX_LINES + 1))
     sentences = hand_text(writer, rng, item["split"], max_lines, W)
@@ -310,7 +313,7 @@ def render_form(item: dict[str, Any], dpi: int = 150) -> tuple[np.ndarray, dict[
     n = len(words)
     while True:
         rng_layout = np.random.default_rng([item["seed"], item["index"], 2])
-        printed_lines = _wrap(pfont, words[:n], m_right - m_left)
+        printed_lines = wrap_words(pfont, words[:n], m_right - m_left)
         hand_top = y + len(printed_lines) * p_line_h + hw_top_gap + int(0.01 * H)
         avail = bottom_rule_y - hand_top - int(0.02 * H)
         fit_lines = max(1, min(max_lines, int((avail - 1.5 * writer.xh) / line_pitch)))
@@ -324,7 +327,7 @@ def render_form(item: dict[str, Any], dpi: int = 150) -> tuple[np.ndarray, dict[
     ends = [int(b) for b in bounds if b <= n]
     if n < len(words) and ends and ends[-1] >= 0.6 * n:
         n = ends[-1]
-        printed_lines = _wrap(pfont, words[:n], m_right - m_left)
+        printed_lines = wrap_words(pfont, words[:n], m_right - m_left)
         hand_top = y + len(printed_lines) * p_line_h + hw_top_gap + int(0.01 * H)
         rng_layout = np.random.default_rng([item["seed"], item["index"], 2])
         hand_lines = layout(n)
@@ -334,14 +337,14 @@ def render_form(item: dict[str, Any], dpi: int = 150) -> tuple[np.ndarray, dict[
 
     # printed prompt
     for k, text in enumerate(printed_lines):
-        _print_text(print_ink, pfont, text, m_left, y + (k + 1) * p_line_h - int(p_line_h * 0.3))
+        print_text(print_ink, pfont, text, m_left, y + (k + 1) * p_line_h - int(p_line_h * 0.3))
     rule1 = y + len(printed_lines) * p_line_h + int(0.012 * H)
     cv2.line(print_ink, (m_left - 20, rule1), (m_right + 20, rule1), 1.0, max(1, int(round(1.5 * scale))))
     cv2.line(print_ink, (m_left - 20, bottom_rule_y), (m_right + 20, bottom_rule_y), 1.0,
              max(1, int(round(1.5 * scale))))
     name_y = bottom_rule_y + int(0.045 * H)
     name_font = get_font(sans, int(20 * scale))
-    _print_text(print_ink, name_font, "Name:", m_left, name_y)
+    print_text(print_ink, name_font, "Name:", m_left, name_y)
 
     # handwritten lines
     first_base = hand_top + 2.2 * writer.xh
