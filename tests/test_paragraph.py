@@ -13,9 +13,10 @@ from ocr.paragraph import train as cli
 from ocr.data import fonts
 from ocr.paragraph.augment import NO_AUGMENT, PageAugmentParams, augment_page
 from ocr.paragraph.net import build_paragraph_net, giou_loss, iou_and_giou, mse_loss
-from ocr.paragraph.predictor import NORMALISATION, ParagraphSegmenter, standardise
+from ocr.paragraph.predictor import ParagraphSegmenter, standardise
+from ocr.core.card import ModelCard, write_card
 from ocr.core.geometry import crop_region
-from ocr.core.training import save_json, save_params
+from ocr.core.training import save_params
 from tests.conftest import require
 
 TINY = {"input_size": [96, 64], "stem_channels": 8, "channels": [8, 16], "context_channels": 16, "dilations": [2],
@@ -107,10 +108,10 @@ def test_training_steps_reduce_loss():
 
 
 def save_tiny_model(tmp_path, net):
-    """Write ``net`` as a model (params + JSON the way the CLI does) into tmp_path; return the stem."""
+    """Write ``net`` as a model (params + card, with the trainer's input spec) into tmp_path; return the stem."""
     stem = str(tmp_path / "tiny")
     save_params(net, stem + ".params")
-    save_json(stem + ".json", {"network": TINY, "normalisation": NORMALISATION})
+    write_card(stem + ".json", ModelCard(stage="paragraph", network=TINY, input=cli.INPUT))
     return stem
 
 

@@ -16,7 +16,8 @@ from ocr.words.predictor import WordDetector, ink_map
 from ocr.core.geometry import unletterbox as undo_letterbox, xywh_to_corners
 from ocr.words.boxes import SSDLoss, assign_targets, detect, hard_negative_mask, make_anchors
 from ocr.words.net import build_ssd, feature_sizes
-from ocr.core.training import save_json, save_params
+from ocr.core.card import InputSpec, ModelCard, write_card
+from ocr.core.training import save_params
 
 # 32 x 32 input: maps of 8, 4, 2, 1, 1 cells; one shape on the 8-map, two on the 4-map -> 64 + 32 = 96 anchors.
 SMALL = {"width": 1, "image_size": 32, "anchors": [[(0.25, 0.125)], [(0.5, 0.5), (0.2, 0.1)], [], [], []]}
@@ -203,7 +204,8 @@ def test_undo_letterbox_by_hand():
 def test_save_load_round_trip(tmp_path):
     net = tiny_net()
     save_params(net, str(tmp_path / "m.params"))
-    save_json(str(tmp_path / "m.json"), {"network": TINY, "detection": {"score_threshold": 0.0, "topk": 20}})
+    write_card(str(tmp_path / "m.json"), ModelCard(stage="words", network=TINY, input=InputSpec((700, 700), "ink"),
+                                                   detection={"score_threshold": 0.0, "topk": 20}))
     detector = WordDetector.load(str(tmp_path / "m"))
     (inks, _, _), truths = tiny_batch(1)
     region = truths[0][0]

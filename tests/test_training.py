@@ -8,10 +8,13 @@ import pytest
 from mxnet import gluon
 
 from ocr.recognition import train as cli
+from ocr.core.alphabet import ALPHABET
+from ocr.core.card import InputSpec, ModelCard, read_card
 from ocr.core.geometry import LINE_SIZE
+from ocr.recognition.net import sequence_length
 from ocr.recognition.predictor import Recognizer
 from ocr.core.training import fit, load_checkpoint
-from tests.test_recognizer import WORDS, render_line, tiny_batch, tiny_net
+from tests.test_recognizer import TINY, TINY_SIZE, WORDS, render_line, tiny_batch, tiny_net
 
 FORM_XML = """<?xml version="1.0" encoding="ISO-8859-1"?>
 <form height="100" id="{form}" writer-id="{writer}" width="400"><handwritten-part>{lines}</handwritten-part></form>
@@ -46,6 +49,9 @@ def make_iam_tree(root, forms=6, lines_per_form=3, seed=0):
     return str(root)
 
 
+TINY_CARD = ModelCard(stage="recognition", network=TINY, input=InputSpec(TINY_SIZE), alphabet=ALPHABET)
+
+
 def _run_fit(tmp_path, epochs, resume=None):
     """Fit a tiny net on two fixed batches per epoch; return (net, trainer, history, losses seen by evaluate)."""
     net = tiny_net(seed=1)
@@ -61,7 +67,7 @@ def _run_fit(tmp_path, epochs, resume=None):
 
     history = fit(net, trainer, make_batches, lambda n, b: ctc(n(b[0]), b[1]).mean(), evaluate, epochs=epochs,
                   checkpoint_dir=str(tmp_path / "ckpt"), log_dir=str(tmp_path / "logs"), name="tiny",
-                  best_metric="val_loss", model_info={"network": "tiny"}, clip_norm=5.0, seed=7,
+                  best_metric="val_loss", card=TINY_CARD, clip_norm=5.0, seed=7,
                   resume=resume, log=lambda *_: None)
     return net, trainer, history
 
@@ -73,9 +79,9 @@ def test_fit_logs_checkpoints_and_keeps_best(tmp_path):
     with open(tmp_path / "logs" / "tiny.jsonl") as f:
         assert [json.loads(row)["epoch"] for row in f] == [1, 2, 3]
     assert (tmp_path / "logs" / "tiny.png").stat().st_size > 1000
-    info = json.loads((tmp_path / "ckpt" / "tiny.json").read_text())
-    assert info["network"] == "tiny"
-    assert info["metrics"]["val_loss"] == min(h["val_loss"] for h in history)
+    card = read_card(str(tmp_path / "ckpt" / "tiny.json"))
+    assert card.network == TINY and card.best_epoch == min(history, key=lambda h: h["val_loss"])["epoch"]
+    assert card.metrics["val_loss"] == min(h["val_loss"] for h in history)
     assert not [f for f in os.listdir(tmp_path / "ckpt") if f.endswith(".tmp")]
 
 
@@ -110,8 +116,8 @@ def test_cli_trains_one_epoch_end_to_end(tmp_path, iam_root):
     info = json.loads((tmp_path / "ckpt" / "line.json").read_text())
     assert info["training"]["items"] == {"train": 12, "validation": 3, "test": 3}
     assert set(info["test_metrics"]) == {"test_loss", "test_cer", "test_wer"}
-    assert info["network"]["width"] == 1 and info["input_size"] == list(LINE_SIZE)
-    assert info["sequence_length"] == LINE_SIZE[1] // 4
+    assert info["network"]["width"] == 1 and info["input"]["fit_size"] == list(LINE_SIZE)
+    assert sequence_length(info["network"], info["input"]["fit_size"][1]) == LINE_SIZE[1] // 4
     text, probs = Recognizer.load(str(tmp_path / "ckpt" / "line")).recognize([render_line("bad")])[0]
     assert probs.shape == (LINE_SIZE[1] // 4, 80)
     with pytest.raises(SystemExit) as exit_info:           # refuses to overwrite without --overwrite / -m

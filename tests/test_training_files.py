@@ -1,6 +1,5 @@
 """The training CLIs on damaged files (one line naming the file, exit 2) and Ctrl-C (a resumable checkpoint, one
 line, exit 130)."""
-import json
 import os
 
 import numpy as np
@@ -14,12 +13,12 @@ from ocr.words import train as word_and_line_segmentation
 from ocr.recognition.net import build_recognizer
 from ocr.core.training import fit, load_checkpoint, run_cli
 from tests.test_recognizer import TINY, TINY_SIZE, WORDS, tiny_batch
-from tests.test_training import _run_fit
+from tests.test_training import TINY_CARD, _run_fit
 
 
 @pytest.fixture(scope="module")
 def damaged(tmp_path_factory):
-    """{kind: path} of truncated files: a checkpoint, weights beside a good JSON, a JSON beside good weights."""
+    """{kind: path} of truncated files: a checkpoint, weights beside a good card, a card beside good weights."""
     folder = tmp_path_factory.mktemp("damaged")
     _run_fit(folder, epochs=1)
     files = {}
@@ -27,7 +26,7 @@ def damaged(tmp_path_factory):
         data = (folder / "ckpt" / source).read_bytes()
         (folder / ("cut." + kind)).write_bytes(data[:len(data) // 2])
         files[kind] = str(folder / ("cut." + kind))
-    (folder / "cut.json").write_text(json.dumps({"network": {"width": 1}}))
+    (folder / "cut.json").write_text((folder / "ckpt" / "tiny.json").read_text())
     (folder / "bad.params").write_bytes((folder / "ckpt" / "tiny.params").read_bytes())
     (folder / "bad.json").write_text('{"network": {"wid')
     files["json"] = str(folder / "bad.json")
@@ -102,7 +101,8 @@ def _fit(folder, epochs, interrupt_at=None, resume=None):
         return {"val_loss": float(ctc(n(batches[0][0]), batches[0][1]).mean().asscalar())}
 
     history = fit(net, trainer, make_batches, loss_fn, evaluate, epochs=epochs, checkpoint_dir=str(folder / "ckpt"),
-                  log_dir=str(folder / "logs"), name="tiny", best_metric="val_loss", seed=3, resume=resume,
+                  log_dir=str(folder / "logs"), name="tiny", best_metric="val_loss", card=TINY_CARD, seed=3,
+                  resume=resume,
                   log=lambda *_: None)
     return net, history, seen
 

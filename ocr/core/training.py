@@ -2,18 +2,21 @@
 
 A model plugs in three callables (see ``fit``): ``make_batches(epoch, rng)`` yields training batches,
 ``loss_fn(net, batch)`` returns the mean loss of a batch (recorded by autograd), ``evaluate(net)`` returns a dict
-of held-out metrics. Per epoch the loop writes:
+of held-out metrics; and its model card (ocr.core.card.ModelCard). Per epoch the loop writes:
 
 * ``<log_dir>/<name>.jsonl``: one JSON object per epoch (epoch, step, train_loss, seconds, lr, the metrics);
 * ``<checkpoint_dir>/<name>.ckpt``: the latest state (params, optimizer states, next epoch, step, best metric,
   history, loop RNG state), one pickle written temp+rename;
-* ``<checkpoint_dir>/<name>.params`` + ``<name>.json``: the weights with the best ``best_metric`` so far and the
-  caller's model description plus the epoch and metrics they came from;
+* ``<checkpoint_dir>/<name>.params`` + ``<name>.json``: the weights with the best ``best_metric`` so far and their
+  card: the caller's, with the epoch, step and metrics they came from;
 * at the end, ``<log_dir>/<name>.png``: train loss and held-out metrics per epoch.
 
 Randomness: the loop's numpy Generator (handed to ``make_batches``) is saved in the checkpoint, and MXNet's RNG
 (dropout) is reseeded from (seed, epoch) at every epoch start, so a resumed run replays what a run without
 interruption would do from that epoch on.
+
+The checkpoint helpers around the loop (reading checkpoints and warm-start models, refusing to overwrite a run, the
+one-line exit of the training CLIs) live here too; ocr.core.trainer is the skeleton that drives them.
 """
 import io
 import itertools
@@ -24,38 +27,44 @@ import signal
 import sys
 import tempfile
 import time
+from dataclasses import replace
+from typing import Callable, Iterable, NoReturn
 
 import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon
 from tqdm import tqdm
 
+from ocr.core.card import ModelCard, read_card, write_card
 from ocr.core.loading import ModelLoadError
 from ocr.core.paths import atomic_write_bytes, atomic_write_text
 
 CHECKPOINT_KEYS = ("params", "trainer", "epoch", "step", "best", "history", "rng")
 
 
-def fail(message):
-    """Print a one-line error and exit with status 2 (the training CLIs' answer to bad input)."""
+def fail(message: str) -> NoReturn:
+    """Print ``error: <message>`` (one line) on stderr and exit with status 2 (the training CLIs' answer to bad
+    input)."""
     print("error: " + message, file=sys.stderr)
     sys.exit(2)
 
 
-def check_iam_root(root, holds):
-    """Exit with a one-line error unless ``root`` (the --iam-root flag) is a folder; ``holds`` names what it needs."""
+def check_iam_root(root: str | None, holds: str) -> None:
+    """Exit with a one-line error unless ``root`` (the --iam-root flag) is a folder; ``holds`` names what it needs
+    (e.g. 'xml/, lines/')."""
     if not root:
         fail("--iam-root is required (an IAM-format tree: %s, split lists)" % holds)
     if not os.path.isdir(root):
         fail("--iam-root %s is not a folder" % root)
 
 
-def checkpoint_stem(name):
-    """The -n/--checkpoint_name flag without a trailing .params (the reference passed 'x.params')."""
+def checkpoint_stem(name: str) -> str:
+    """The -n/--checkpoint-name flag without a trailing .params (the reference passed 'x.params')."""
     return name[:-len(".params")] if name.endswith(".params") else name
 
 
-def refuse_existing_run(checkpoint_dir, name, overwrite, resume_path=None, how_to_resume="resume it"):
+def refuse_existing_run(checkpoint_dir: str, name: str, overwrite: bool, resume_path: str | None = None,
+                        how_to_resume: str = "resume it") -> None:
     """Exit with a one-line error when ``checkpoint_dir/name`` (.ckpt or .params) exists, unless ``overwrite`` is
     set or ``resume_path`` is that run's own .ckpt (resuming it is what the checkpoint is for)."""
     own_ckpt = os.path.abspath(os.path.join(checkpoint_dir, name + ".ckpt"))
@@ -84,12 +93,12 @@ def _load_bytes(load, data):
         load(path)
 
 
-def save_params(net, path):
+def save_params(net: gluon.Block, path: str) -> None:
     """Write the net's parameters to ``path`` atomically (MXNet .params format)."""
     atomic_write_bytes(path, _saved_bytes(net.save_parameters))
 
 
-def save_json(path, obj):
+def save_json(path: str, obj) -> None:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
@@ -103,7 +112,7 @@ def _damaged(path, what, error):
                                                                                  reason))
 
 
-def load_checkpoint(path):
+def load_checkpoint(path: str) -> dict:
     """The dict stored by ``fit`` in a .ckpt file (params/trainer bytes, epoch, step, best, history, rng, extra).
     Raises ModelLoadError (one line naming ``path``) when the file is truncated, damaged or not a checkpoint."""
     try:
@@ -120,25 +129,22 @@ def load_checkpoint(path):
     return checkpoint
 
 
-def check_model_files(files):
-    """(params path, json path) of a model to warm-start from -> the same pair, after checking that the JSON holds a
-    ``network`` and the weights file reads. Raises ModelLoadError (one line naming the damaged file)."""
+def read_model(files: tuple[str, str]) -> tuple[str, ModelCard]:
+    """(params path, json path) of a model to warm-start from -> (params path, its ModelCard), after checking that
+    the weights file reads. Raises ModelLoadError (one line naming the damaged file)."""
     params_path, json_path = files
     try:
-        with open(json_path, encoding="utf-8") as f:
-            info = json.load(f)
-        if not isinstance(info, dict) or "network" not in info:
-            raise ValueError("no 'network' in it")
-    except (OSError, ValueError) as error:
-        raise _damaged(json_path, "model description", error) from None
+        card = read_card(json_path)
+    except (OSError, ValueError) as error:         # CardError is a ValueError
+        raise _damaged(json_path, "model card", error) from None
     try:
         mx.nd.load(params_path)
     except (OSError, ValueError, mx.base.MXNetError) as error:
         raise _damaged(params_path, "weights file", error) from None
-    return files
+    return params_path, card
 
 
-def load_weights(net, params_path, ctx):
+def load_weights(net: gluon.Block, params_path: str, ctx: mx.Context) -> None:
     """``net.load_parameters`` with a weights file that does not fit the net as a ModelLoadError naming it."""
     try:
         net.load_parameters(params_path, ctx=ctx)
@@ -146,9 +152,10 @@ def load_weights(net, params_path, ctx):
         raise _damaged(params_path, "weights file", error) from None
 
 
-def run_cli(main, argv=None):
+def run_cli(main: Callable, argv: list[str] | None = None):
     """Run a training CLI's ``main(argv)`` for ``python -m``: a damaged model or checkpoint file ends in one
-    ``error:`` line and exit 2, Ctrl-C in one line and exit 130 (fit saves a resumable checkpoint first)."""
+    ``error:`` line and exit 2, Ctrl-C in one line and exit 130 (fit saves a resumable checkpoint first).
+    Returns what ``main`` returns."""
     try:
         return main(argv)
     except ModelLoadError as error:
@@ -158,7 +165,7 @@ def run_cli(main, argv=None):
         sys.exit(130)
 
 
-def settle_shapes(net, shape, ctx):
+def settle_shapes(net: gluon.Block, shape: tuple[int, ...], ctx: mx.Context) -> None:
     """One forward pass of zeros of ``shape`` (N, C, H, W) in training mode, so that the net's deferred parameter
     shapes are known before weights or optimizer states are loaded into it. Not an inference pass: after one,
     MKL-DNN may keep convolution weights in its own layout, and loading into them fails later, asynchronously
@@ -167,7 +174,7 @@ def settle_shapes(net, shape, ctx):
         net(mx.nd.zeros(shape, ctx=ctx))
 
 
-def restore(net, trainer, checkpoint):
+def restore(net: gluon.Block, trainer: gluon.Trainer, checkpoint: dict) -> None:
     """Load a checkpoint dict's parameters into ``net`` and optimizer states into the gluon ``trainer``; raises
     ModelLoadError when they do not fit (a checkpoint of another network)."""
     try:
@@ -177,7 +184,7 @@ def restore(net, trainer, checkpoint):
         raise _damaged("given to resume", "training checkpoint", error) from None
 
 
-def plot_history(history, path, best_metric=None):
+def plot_history(history: list[dict], path: str, best_metric: str | None = None) -> None:
     """Save a PNG of train loss (and every other numeric metric) per epoch from ``history`` (list of dicts)."""
     import matplotlib
     matplotlib.use("Agg")
@@ -215,29 +222,34 @@ class _sigint_ignored:
             signal.signal(signal.SIGINT, self.previous)
 
 
-def continue_training_record(model_info, previous):
-    """``model_info`` for a resumed run: its ``training`` keeps the interrupted run's command and warm start (from
-    ``previous``, the checkpoint's ``extra``) and lists this run's command under ``training.resumed_by``. Dicts
-    without a ``training`` record are returned unchanged."""
-    if "training" not in (model_info or {}) or "training" not in (previous or {}):
-        return model_info
-    first, now = previous["training"], model_info["training"]
+def continue_training_record(card: ModelCard, previous: dict | None) -> ModelCard:
+    """``card`` for a resumed run: its ``training`` keeps the interrupted run's command and warm start (from
+    ``previous``, the checkpoint's ``extra``: a card as a dict, of this schema or version 1) and lists this run's
+    command under ``training.resumed_by``. Returned unchanged when either has no training command."""
+    first, now = (previous or {}).get("training") or {}, card.training
+    if "command" not in first or "command" not in now:
+        return card
     training = dict(now, command=first["command"], warm_start=first.get("warm_start"),
                     resumed_by=first.get("resumed_by", []) + [now["command"]])
-    return dict(model_info, training=training)
+    return replace(card, training=training)
 
 
-def fit(net, trainer, make_batches, loss_fn, evaluate, *, epochs, checkpoint_dir, log_dir, name,
-        best_metric, lower_is_better=True, model_info=None, clip_norm=None, seed=0, resume=None, log=print):
-    """Train ``net`` with the gluon ``trainer`` for epochs [start, epochs); return the history (list of dicts).
+def fit(net: gluon.Block, trainer: gluon.Trainer, make_batches: Callable[[int, np.random.Generator], Iterable],
+        loss_fn: Callable, evaluate: Callable[[gluon.Block], dict], *, epochs: int, checkpoint_dir: str,
+        log_dir: str, name: str, best_metric: str, card: ModelCard, lower_is_better: bool = True,
+        clip_norm: float | None = None, seed: int = 0, resume: dict | None = None,
+        log: Callable[[str], None] = print) -> list[dict]:
+    """Train ``net`` with the gluon ``trainer`` for epochs [start, epochs); return the history: one dict per epoch
+    (epoch, step, train_loss, lr, the metrics of ``evaluate``, seconds).
 
     make_batches(epoch, rng) -> iterable of batches (rng: numpy Generator owned and checkpointed by the loop;
     an iterable with ``len`` gives a sized progress bar). loss_fn(net, batch) -> scalar NDArray, the batch's mean
     loss, computed inside autograd.record(). evaluate(net) -> dict of float metrics on held-out data; it must
-    contain ``best_metric``. model_info: JSON-able dict saved beside the best weights (and in the checkpoint as
-    ``extra``). clip_norm: global gradient-norm clip (None = off). resume: a checkpoint dict (load_checkpoint)
-    whose params/optimizer states/epoch/step/best/history/RNG are restored before training; model_info's
-    ``training`` record then keeps the first run's command (continue_training_record).
+    contain ``best_metric``. card: the model's card, written (with best_epoch, step and metrics) beside the best
+    weights as ``<name>.json``, and stored as a dict in the checkpoint as ``extra``. clip_norm: global
+    gradient-norm clip (None = off). resume: a checkpoint dict (load_checkpoint) whose params/optimizer
+    states/epoch/step/best/history/RNG are restored before training; the card's ``training`` record then keeps
+    the first run's command (continue_training_record).
 
     Ctrl-C (KeyboardInterrupt) during an epoch writes the checkpoint with that epoch's state as it is (weights,
     optimizer, the batches done, the epoch's loss so far, the RNG state the epoch started from) and re-raises
@@ -256,7 +268,7 @@ def fit(net, trainer, make_batches, loss_fn, evaluate, *, epochs, checkpoint_dir
         start_epoch, step, best, history = resume["epoch"], resume["step"], resume["best"], resume["history"]
         rng.bit_generator.state = resume["rng"]
         skip, partial = resume.get("batches_done", 0), tuple(resume.get("partial", partial))
-        model_info = continue_training_record(model_info, resume.get("extra"))
+        card = continue_training_record(card, resume.get("extra"))
         log("resuming at epoch %d%s, step %d (best %s = %s)" % (
             start_epoch + 1 if skip else start_epoch, ", batch %d" % (skip + 1) if skip else "", step, best_metric,
             best))
@@ -265,7 +277,7 @@ def fit(net, trainer, make_batches, loss_fn, evaluate, *, epochs, checkpoint_dir
     def checkpoint(**state):
         atomic_write_bytes(ckpt_path, pickle.dumps({
             "params": _saved_bytes(net.save_parameters), "trainer": _saved_bytes(trainer.save_states),
-            "step": step, "extra": model_info, **state}))
+            "step": step, "extra": card.to_dict(), **state}))
 
     for epoch in range(start_epoch, epochs):
         mx.random.seed(seed * 100003 + epoch)
@@ -298,8 +310,8 @@ def fit(net, trainer, make_batches, loss_fn, evaluate, *, epochs, checkpoint_dir
             if improved:
                 best = value
                 save_params(net, os.path.join(checkpoint_dir, name + ".params"))
-                save_json(os.path.join(checkpoint_dir, name + ".json"),
-                          {**(model_info or {}), "best_epoch": epoch + 1, "step": step, "metrics": record})
+                write_card(os.path.join(checkpoint_dir, name + ".json"),
+                           replace(card, best_epoch=epoch + 1, step=step, metrics=record))
             checkpoint(epoch=epoch + 1, best=best, history=history, rng=rng.bit_generator.state)
             written = True
             atomic_write_text(log_path, "".join(json.dumps(h) + "\n" for h in history))
