@@ -5,7 +5,7 @@ written by utils/make_real_forms.py).
 
 Reads every ``<id>.png`` of DIR that has ``<id>.box.json`` = {"box": [x, y, w, h]} beside it: the tight box of the
 handwritten ink, in page pixels. The model was trained to predict that box grown about its centre by
-``info["target"]["expand_bb_scale"]`` of its width and height (ocr.core.geometry.expand_box on fractions), so the
+its card's ``target_growth`` of its width and height (ocr.core.geometry.expand_box on fractions), so the
 prediction (``ParagraphSegmenter.predict``: (x, y, w, h) page pixels) is scored against the grown box (the
 figure comparable with the model's synthetic test IoU) and, for reference, against the tight box. Prints one row per
 page and the means. ``--draw`` writes the pages side by side, downscaled, with the grown true box in green and the
@@ -84,8 +84,8 @@ def bench(folder, model=None, draw_png=None):
         segmenter = ParagraphSegmenter.load(model)
     except (FileNotFoundError, ValueError, KeyError) as error:
         raise UsageError("cannot load the paragraph model %s: %s" % (model or "(default)", error)) from None
-    scale = float(segmenter.info["target"]["expand_bb_scale"])
-    test_iou = segmenter.info.get("test_metrics", {}).get("test_iou")
+    scale = segmenter.card.target_growth
+    test_iou = segmenter.card.test_metrics.get("test_iou")
     rows = ["model %s (target grown by %.3f; synthetic test IoU %s)" % (
         model or "paragraph_segmentation", scale, "%.3f" % test_iou if test_iou is not None else "n/a"),
         "%-10s %-22s %-26s %-22s %8s %8s" % ("page", "tight true x,y,w,h", "grown true x,y,w,h",

@@ -3,22 +3,25 @@
     python utils/widen_recognizer.py --model models/handwriting_line --rnn-hidden 256 --dropout 0.2 \\
         --out runs/widened/handwriting_line
 
-Writes ``<out>.params`` + ``<out>.json`` (the old JSON with the new ``network`` and ``widened_from``), checks on
-random lines that the widened net's scores equal the old net's, and prints the largest difference. Then train
-with ``python -m ocr.handwriting_line_recognition ... -m <out>``. See ocr/recognition/widen.py for how.
+Writes ``<out>.params`` + ``<out>.json`` (the old model card with the new ``network``, its parameter count and
+``training.widened_from``), checks on random lines that the widened net's scores equal the old net's, and prints
+the largest difference. Then train with ``python -m ocr.handwriting_line_recognition ... -m <out>``. See
+ocr/recognition/widen.py for how.
 """
 import argparse
 import sys
+from dataclasses import replace
 
 import mxnet as mx
 import numpy as np
 
 
+from ocr.core.card import write_card
 from ocr.core.loading import ModelLoadError
 from ocr.recognition.widen import widen_recognizer
 from ocr.core.paths import refuse_overwrite
 from ocr.recognition.predictor import Recognizer
-from ocr.core.training import save_json, save_params
+from ocr.core.training import save_params
 
 TOLERANCE = 1e-3      # largest allowed score difference between the old and the widened net
 
@@ -36,7 +39,7 @@ def main(argv=None):
         for suffix in (".params", ".json"):
             refuse_overwrite(args.out + suffix, args.overwrite)
         recognizer = Recognizer.load(args.model)
-        wide, network = widen_recognizer(recognizer.net, recognizer.info["network"], recognizer.input_size,
+        wide, network = widen_recognizer(recognizer.net, recognizer.card.network, recognizer.input_size,
                                          args.rnn_hidden, args.dropout, args.seed)
     except (FileExistsError, FileNotFoundError, ModelLoadError, ValueError) as error:
         sys.exit("error: %s" % error)
@@ -46,13 +49,13 @@ def main(argv=None):
     print("largest score difference, widened vs original, on 4 random lines: %.2e" % difference)
     if difference > TOLERANCE:
         sys.exit("error: the widened net does not reproduce the original (difference %.2e)" % difference)
-    info = dict(recognizer.info, network=network,
-                parameters=sum(v.data().size for v in wide.collect_params().values()),
-                widened_from={"model": args.model,
-                              "rnn_hidden": recognizer.info["network"]["rnn_hidden"]})
+    card = recognizer.card
+    widened_from = {"model": args.model, "rnn_hidden": card.network["rnn_hidden"]}
+    card = replace(card, network=network, parameters=sum(v.data().size for v in wide.collect_params().values()),
+                   training=dict(card.training, widened_from=widened_from))
     save_params(wide, args.out + ".params")
-    save_json(args.out + ".json", info)
-    print("wrote %s.params / .json: %s, %d parameters" % (args.out, network, info["parameters"]))
+    write_card(args.out + ".json", card)
+    print("wrote %s.params / .json: %s, %d parameters" % (args.out, network, card.parameters))
 
 
 if __name__ == "__main__":
