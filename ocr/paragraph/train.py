@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, replace
 
 import mxnet as mx
 import numpy as np
+from mxnet import gluon
 
 from ocr.core.card import InputSpec
 from ocr.core.geometry import REGION_GROWTH, expand_box
@@ -167,34 +168,34 @@ class ParagraphTrainer(StageTrainer):
             self.augment = replace(NO_AUGMENT, translate_x=args.random_x_translation,
                                    translate_y=args.random_y_translation)
 
-    def fresh_network(self):
+    def fresh_network(self) -> dict:
         return {**DEFAULT_CONFIG, "input_size": self.args.input_size, "dropout": self.args.dropout}
 
-    def build_net(self, network):
+    def build_net(self, network: dict) -> gluon.HybridBlock:
         return build_paragraph_net(network)
 
-    def input_shape(self):
+    def input_shape(self) -> tuple[int, int, int, int]:
         return (1, 1) + tuple(self.network["input_size"])
 
-    def load_split(self, split, limit):
+    def load_split(self, split: str, limit: int | None) -> Pages:
         return load_pages(self.args.iam_root, split, limit, self.args.seed, self.network["input_size"])
 
-    def card_fields(self):
+    def card_fields(self) -> dict:
         return {"input": INPUT, "target_growth": self.args.expand_bb_scale, "region_growth": REGION_GROWTH,
                 "output": "(x, y, w, h) of the handwritten block from soft-argmax edge profiles, fractions of the "
                           "page fitted into 1120x800; target box: all <cmp> of the form, grown about its centre"}
 
-    def hyperparameters(self):
+    def hyperparameters(self) -> dict:
         return {"loss": self.args.loss, "augmentation": asdict(self.augment)}
 
-    def make_batches(self, epoch, rng):
+    def make_batches(self, epoch: int, rng: np.random.Generator) -> Batches:
         train = self.data["train"]
         order = rng.permutation(len(train))
         seeds = rng.integers(0, 2**63, size=len(order))
         return Batches(train.images, train.boxes, order, seeds, self.args.batch_size, self.augment,
                        self.args.expand_bb_scale, self.ctx)
 
-    def loss(self, net, batch):
+    def loss(self, net: gluon.Block, batch: tuple) -> mx.nd.NDArray:
         images, boxes = batch
         return LOSSES[self.args.loss](mx.nd, net(images), boxes).mean()
 
@@ -204,10 +205,10 @@ class ParagraphTrainer(StageTrainer):
         return evaluate_pages(net, pages.images, targets(pages.boxes, self.args.expand_bb_scale), self.ctx, prefix,
                               os.path.join(self.args.log_dir, "%s_%s.png" % (self.name, preview)))
 
-    def evaluate(self, net):
+    def evaluate(self, net: gluon.Block) -> dict:
         return self._metrics(net, "validation", "val", "boxes")
 
-    def final_metrics(self, segmenter):
+    def final_metrics(self, segmenter: ParagraphSegmenter) -> dict:
         if not len(self.data["test"]):
             return {}
         return {"test_metrics": self._metrics(segmenter.net, "test", "test", "test_boxes")}

@@ -194,30 +194,30 @@ class LineTrainer(StageTrainer):
         """T, the CTC time steps of a fitted input."""
         return sequence_length(self.network, self.input.fit_size[1])
 
-    def fresh_network(self):
+    def fresh_network(self) -> dict:
         args = self.args
         return {"width": args.resnet_layer_id, "num_downsamples": args.num_downsamples,
                 "rnn_hidden": args.rnn_hidden_states, "rnn_layers": args.rnn_layers, "dropout": args.dropout,
                 "num_classes": NUM_CLASSES}
 
-    def build_net(self, network):
+    def build_net(self, network: dict) -> gluon.HybridBlock:
         return build_recognizer(network)
 
-    def input_shape(self):
+    def input_shape(self) -> tuple[int, int, int, int]:
         return (1, 1) + self.input.fit_size
 
-    def load_split(self, split, limit):
+    def load_split(self, split: str, limit: int | None) -> Lines:
         return load_lines(self.args.iam_root, self.args.line_or_word, split, self.max_len, self.steps, limit,
                           self.args.seed)
 
-    def describe_network(self):
+    def describe_network(self) -> str:
         return "%s, T=%d steps" % (self.network, self.steps)
 
-    def describe_split(self, lines):
+    def describe_split(self, lines: Lines) -> str:
         return "%d %s (skipped: %d too long, %d outside the alphabet, %d empty)" % (
             len(lines), self.items, lines.skipped["too_long"], lines.skipped["alphabet"], lines.skipped["empty"])
 
-    def prepare(self):
+    def prepare(self) -> None:
         args = self.args
         if args.iamondb:
             try:
@@ -233,23 +233,23 @@ class LineTrainer(StageTrainer):
         self.validation_loader = self._loader("validation")
         self.ctc = gluon.loss.CTCLoss()
 
-    def scheduler(self):
+    def scheduler(self) -> mx.lr_scheduler.LRScheduler | None:
         if self.args.lr_scale == 1:
             return None
         steps_per_epoch = max(1, self.epoch_items // self.args.batch_size)
         return mx.lr_scheduler.FactorScheduler(step=max(1, self.args.lr_period * steps_per_epoch),
                                                factor=1.0 / self.args.lr_scale, base_lr=self.args.learning_rate)
 
-    def card_fields(self):
+    def card_fields(self) -> dict:
         return {"input": self.input, "unit": self.args.line_or_word, "alphabet": ALPHABET,
                 "output": "T x C scores per line (C = alphabet + blank, the blank last)"}
 
-    def hyperparameters(self):
+    def hyperparameters(self) -> dict:
         args = self.args
         return {"lr_scale": args.lr_scale, "lr_period": args.lr_period, "clip_norm": CLIP_NORM,
                 "max_seq_len": self.max_len, "augmentation": None if args.no_augment else asdict(self.augment)}
 
-    def training_record(self):
+    def training_record(self) -> dict:
         record = {"skipped": {role: lines.skipped for role, lines in self.data.items()}}
         if self.pen:
             args = self.args
@@ -282,7 +282,7 @@ class LineTrainer(StageTrainer):
         return gluon.data.DataLoader(lines, batch_size=self.args.batch_size, shuffle=False, batchify_fn=self.collate,
                                      num_workers=self.args.num_workers)
 
-    def make_batches(self, epoch, rng):
+    def make_batches(self, epoch: int, rng: np.random.Generator) -> gluon.data.DataLoader:
         args, train = self.args, self.data["train"]
         if self.pen is None and args.epoch_items is None:
             order = rng.permutation(len(train))
@@ -298,7 +298,7 @@ class LineTrainer(StageTrainer):
         return gluon.data.DataLoader(lines, batch_size=args.batch_size, shuffle=False, last_batch="discard",
                                      batchify_fn=self.collate, num_workers=args.num_workers)
 
-    def loss(self, net, batch):
+    def loss(self, net: gluon.Block, batch: tuple) -> mx.nd.NDArray:
         images, labels = batch
         return self.ctc(net(images.as_in_context(self.ctx)), labels.as_in_context(self.ctx)).mean()
 
@@ -311,10 +311,10 @@ class LineTrainer(StageTrainer):
         return {**ctc_metrics(net, self._pen_loader(role), [line.text for line in self.pen[role]], self.ctx, prefix),
                 **{"font_" + k: v for k, v in font.items()}}
 
-    def evaluate(self, net):
+    def evaluate(self, net: gluon.Block) -> dict:
         return self._metrics(net, self.validation_loader, "validation", "val")
 
-    def final_metrics(self, recognizer):
+    def final_metrics(self, recognizer: Recognizer) -> dict:
         if not len(self.data["test"]):
             return {}
         return {"test_metrics": self._metrics(recognizer.net, self._loader("test"), "test", "test")}

@@ -227,48 +227,48 @@ class WordTrainer(StageTrainer):
         """What a box is: 'word' or 'line'."""
         return self.previous.unit if self.previous else self.args.detection_box
 
-    def fresh_network(self):
+    def fresh_network(self) -> dict:
         return {"width": self.args.width, "image_size": self.args.image_size,
                 "anchors": WORD_ANCHORS if self.kind == "word" else LINE_ANCHORS, "variances": [0.1, 0.1, 0.2, 0.2]}
 
-    def build_net(self, network):
+    def build_net(self, network: dict) -> gluon.HybridBlock:
         return build_ssd(network)
 
-    def input_shape(self):
+    def input_shape(self) -> tuple[int, int, int, int]:
         return (1, 1, self.network["image_size"], self.network["image_size"])
 
-    def load_split(self, split, limit):
+    def load_split(self, split: str, limit: int | None) -> Rows:
         return load_regions(self.args.iam_root, self.kind, split, limit, self.args.seed)
 
-    def prepare(self):
+    def prepare(self) -> None:
         self.anchors = make_anchors(self.network)
         self.ssd_loss = SSDLoss(NEGATIVE_RATIO, MIN_NEGATIVES)
         self.ssd_loss.hybridize()
 
-    def describe_network(self):
+    def describe_network(self) -> str:
         return "width %d, input %d, %d anchors" % (self.network["width"], self.network["image_size"],
                                                   len(self.anchors))
 
-    def scheduler(self):
+    def scheduler(self) -> mx.lr_scheduler.LRScheduler | None:
         if not self.args.lr_step:
             return None
         steps_per_epoch = math.ceil(len(self.data["train"]) / self.args.batch_size)
         return mx.lr_scheduler.FactorScheduler(step=self.args.lr_step * steps_per_epoch, factor=0.5,
                                                base_lr=self.args.learning_rate)
 
-    def card_fields(self):
+    def card_fields(self) -> dict:
         note = "ink = 1 - grey / 255 of the region resized to image_size (cv2 INTER_AREA)"
         return {"input": InputSpec(FITTED_SIZES["form_bb"], "ink", note=note), "unit": self.kind,
                 "output": "(x, y, w, h) boxes, fractions of the region, with their scores",
                 "target_growth": self.args.expand_bb_scale, "region_growth": FORM_BB_EXPAND,
                 "detection": self.detection}
 
-    def hyperparameters(self):
+    def hyperparameters(self) -> dict:
         return {"lr_step": self.args.lr_step, "match_threshold": MATCH_THRESHOLD, "negative_ratio": NEGATIVE_RATIO,
                 "min_negatives": MIN_NEGATIVES, "box_loss": "smooth_l1 (sigma 1)", "iou_threshold": IOU_THRESHOLD,
                 "augmentation": asdict(self.augment)}
 
-    def make_batches(self, epoch, rng):
+    def make_batches(self, epoch: int, rng: np.random.Generator) -> gluon.data.DataLoader:
         train = self.data["train"]
         order = rng.permutation(len(train))
         seeds = rng.integers(0, 2**63, size=len(train))
@@ -277,11 +277,11 @@ class WordTrainer(StageTrainer):
         return gluon.data.DataLoader(regions, batch_size=self.args.batch_size, shuffle=False, last_batch="keep",
                                      num_workers=self.args.num_workers)
 
-    def loss(self, net, batch):
+    def loss(self, net: gluon.Block, batch: tuple) -> mx.nd.NDArray:
         inks, classes, offsets = (part.as_in_context(self.ctx) for part in batch)
         return self.ssd_loss(*net(inks), classes, offsets).mean()
 
-    def evaluate(self, net):
+    def evaluate(self, net: gluon.Block) -> dict:
         validation, threshold = self.data["validation"], self.detection["score_threshold"]
         detections = run_detector(WordDetector(net, self.card, self.ctx), validation, self.args.batch_size, {})
         truths = [validation.dataset[i][1] for i in validation.rows]
@@ -291,7 +291,7 @@ class WordTrainer(StageTrainer):
                        [boxes[scores >= threshold]], [truths[k]])
         return box_metrics(detections, truths, threshold, "val")
 
-    def final_metrics(self, detector):
+    def final_metrics(self, detector: WordDetector) -> dict:
         validation = self.data["validation"]
         detections = run_detector(detector, validation, self.args.batch_size, {})
         threshold, _ = best_score_threshold(detections, [validation.dataset[i][1] for i in validation.rows])
