@@ -132,12 +132,11 @@ def test_checkpoint_round_trip(tmp_path):
     np.full((7, 5), 255, np.uint8),                               # tiny
     np.random.default_rng(0).random((400, 900, 3)),               # float RGB, landscape
 ], ids=["rgba", "uint16", "tiny", "float-landscape"])
-def test_predict_returns_page_pixels(tmp_path, page):
+def test_predict_returns_fractions_of_the_page(tmp_path, page):
     segmenter = ParagraphSegmenter.load(save_tiny_model(tmp_path, tiny_net()))
     x, y, w, h = segmenter.predict(page)
-    height, width = page.shape[:2]
-    assert all(isinstance(v, int) for v in (x, y, w, h))
-    assert 0 <= x <= x + w <= width and 0 <= y <= y + h <= height
+    assert all(isinstance(v, float) for v in (x, y, w, h))
+    assert 0 <= x <= x + w <= 1 + 1e-6 and 0 <= y <= y + h <= 1 + 1e-6
 
 
 def test_crop_region_expands_about_the_centre():

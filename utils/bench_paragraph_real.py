@@ -19,7 +19,7 @@ import sys
 import cv2
 import numpy as np
 
-from ocr.core.geometry import expand_box
+from ocr.core.geometry import box_to_xywh_px, expand_box
 from ocr.metrics import iou
 from ocr.core.paths import atomic_write_bytes, refuse_overwrite
 
@@ -93,7 +93,7 @@ def bench(folder, model=None, draw_png=None):
     truths, predictions, scores = [], [], []
     for page_id, image, tight in pages:
         grown = grow_px(tight, image.shape, scale)
-        pred = tuple(float(v) for v in segmenter.predict(image))
+        pred = tuple(float(v) for v in box_to_xywh_px(segmenter.predict(image), image.shape))
         scores.append((iou(pred, grown)[0, 0], iou(pred, tight)[0, 0]))
         truths.append(grown)
         predictions.append(pred)

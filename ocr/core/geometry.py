@@ -80,6 +80,12 @@ def box_to_px(box, image_shape):
     return x1, y1, x2, y2
 
 
+def box_to_xywh_px(box, image_shape) -> tuple[int, int, int, int]:
+    """Fractional (x, y, w, h) -> integer pixel (x, y, w, h) inside an image of shape (H, W) (box_to_px's corners)."""
+    x1, y1, x2, y2 = box_to_px(box, image_shape)
+    return x1, y1, x2 - x1, y2 - y1
+
+
 def crop_image(image, box):
     """Crop the fractional box (x, y, w, h) out of ``image`` (clipped to the image). Raises ValueError if empty."""
     x1, y1, x2, y2 = box_to_px(box, image.shape)

@@ -1,4 +1,5 @@
-"""Inference API of the paragraph segmentation DCNN: ``ParagraphSegmenter.load().predict(page)``.
+"""Inference API of the paragraph segmentation DCNN: ``ParagraphSegmenter.load().predict(page)`` -> the
+handwritten block (x, y, w, h) as fractions of the page.
 
 A model is ``<name>.params`` (weights) + ``<name>.json`` (its card, ocr.core.card); the net is rebuilt from the card
 alone. Pages of any size, colour and dtype go through the training geometry the card records: gray, letterboxed
@@ -12,7 +13,7 @@ import numpy as np
 
 from ocr.core import loading
 from ocr.core.card import ModelCard
-from ocr.core.geometry import box_to_px, resize_image, unletterbox
+from ocr.core.geometry import resize_image, unletterbox
 from ocr.core.images import to_gray
 from ocr.core.onnx_export import block_to_onnx
 from ocr.paragraph.net import build_paragraph_net
@@ -73,10 +74,8 @@ class ParagraphSegmenter:
         data = mx.nd.array(standardise(inputs, self.mean, self.std), ctx=self.ctx)
         return self.net(data).asnumpy()
 
-    def predict(self, page: np.ndarray) -> tuple[int, int, int, int]:
-        """Any page -> the handwritten block (x, y, w, h) in integer page pixels, inside the page (w or h is 0
-        when the net puts the box in the letterbox padding)."""
+    def predict(self, page: np.ndarray) -> tuple[float, float, float, float]:
+        """Any page -> the handwritten block (x, y, w, h) as fractions of the page, inside it (w or h is 0 when the
+        net puts the box in the letterbox padding)."""
         small, content_box = self.prepare(page)
-        box = unletterbox(self.predict_fractions(small[None])[:1], content_box)[0]
-        x1, y1, x2, y2 = box_to_px(box, np.shape(page)[:2])
-        return x1, y1, x2 - x1, y2 - y1
+        return tuple(float(v) for v in unletterbox(self.predict_fractions(small[None])[:1], content_box)[0])

@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from ocr.core.geometry import box_to_px, expand_box
+from ocr.core.geometry import box_to_px, box_to_xywh_px, expand_box
 from ocr.core.images import read_image, to_gray
 from ocr.core.paths import MODELS_DIR
 from ocr.decode import get_decoder
@@ -142,7 +142,7 @@ class Pipeline:
             return (0, 0, width, height), [((0, 0, width, height), [])]
         region = (0, 0, width, height)
         if level == "page":
-            x, y, w, h = self.paragraph.predict(page)
+            x, y, w, h = box_to_xywh_px(self.paragraph.predict(page), page.shape)     # whole pixels, as cropped
             if w == 0 or h == 0:
                 return None, []
             growth = self.paragraph.region_growth
