@@ -29,7 +29,9 @@ MODELS = {
 }
 
 
-def max_difference(mxnet_model, onnx_model, shape, seed=0):
+def max_difference(mxnet_model: ParagraphSegmenter | WordDetector | Recognizer,
+                   onnx_model: ParagraphSegmenter | WordDetector | Recognizer, shape: tuple[int, int, int, int],
+                   seed: int = 0) -> float:
     """Largest |ONNX - MXNet| over all outputs of the two predictors' nets on one uniform [0, 1) float32 input of
     ``shape`` (N, 1, H, W)."""
     data = mx.nd.array(np.random.default_rng(seed).random(shape, dtype=np.float32))
@@ -38,7 +40,8 @@ def max_difference(mxnet_model, onnx_model, shape, seed=0):
     return max(float(np.abs(a.asnumpy() - b.asnumpy()).max()) for a, b in pairs)
 
 
-def export_model(stem, models_dir=MODELS_DIR, out=None, overwrite=False):
+def export_model(stem: str, models_dir: str = MODELS_DIR, out: str | None = None,
+                 overwrite: bool = False) -> tuple[str, int, float]:
     """Build (or find) the cached ONNX graph of ``models_dir/stem`` and check it against MXNet on one input.
     Returns (graph path: the copy in ``out`` when given, else the cached file; size in bytes; max |difference|)."""
     cls, input_shape = MODELS[stem]
@@ -56,7 +59,7 @@ def export_model(stem, models_dir=MODELS_DIR, out=None, overwrite=False):
     return graph, os.path.getsize(graph), difference
 
 
-def parse_args(argv=None):
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line arguments (see the module doc)."""
     parser = argparse.ArgumentParser(prog="python -m ocr.export", description="ONNX export of the shipped models.")
     parser.add_argument("--models", default=MODELS_DIR, metavar="DIR",
@@ -66,7 +69,7 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the exit status."""
     args = parse_args(argv)
     for stem in MODELS:

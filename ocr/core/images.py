@@ -7,9 +7,11 @@ the image as viewers show it. Every problem is an ``ImageError`` whose message i
 """
 import os
 import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 
@@ -31,12 +33,12 @@ class ImageError(Exception):
 class Inputs:
     """What find_images found: ``files`` to read, ``errors`` = [(path, reason)], ``unread`` = {folder: [names of
     files in an image format this does not read]}."""
-    files: list = field(default_factory=list)
-    errors: list = field(default_factory=list)
-    unread: dict = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    unread: dict[str, list[str]] = field(default_factory=dict)
 
 
-def find_images(paths, is_output=None):
+def find_images(paths: Iterable[str], is_output: Callable[[str], bool] | None = None) -> Inputs:
     """Files and folders -> Inputs. A folder gives its files with an image extension (IMAGE_EXTENSIONS, sorted, not
     recursive), leaving out those for which ``is_output(path)`` is true (outputs of an earlier run); a file is taken
     whatever its extension. Missing paths and folders without images are errors."""
@@ -60,13 +62,13 @@ def find_images(paths, is_output=None):
     return found
 
 
-def list_images(paths):
-    """Files and folders -> (image files, errors): find_images without output filtering."""
+def list_images(paths: Iterable[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """Files and folders -> (image files, errors [(path, reason)]): find_images without output filtering."""
     found = find_images(paths)
     return found.files, found.errors
 
 
-def check_size(width, height, max_pixels=MAX_PIXELS):
+def check_size(width: int, height: int, max_pixels: int = MAX_PIXELS) -> None:
     """Raise ImageError when a width x height (pixels) image is too small or above ``max_pixels``."""
     if width < MIN_SIDE or height < MIN_SIDE:
         raise ImageError("image is %dx%d pixels, too small to hold text (at least %dx%d)"
@@ -92,7 +94,7 @@ def _single_line(error):
     return " ".join(str(error).split()) or type(error).__name__
 
 
-def page_count(path):
+def page_count(path: str) -> int:
     """The number of pages (frames) in an image file: 1 for most, N for a multi-page TIFF. Raises ImageError."""
     with _opened(path) as image:
         return max(1, getattr(image, "n_frames", 1))
@@ -112,7 +114,7 @@ def _opened(path):
         raise ImageError("cannot read the image: %s" % _single_line(error)) from None
 
 
-def read_image(path, max_pixels=MAX_PIXELS, page=0):
+def read_image(path: str, max_pixels: int = MAX_PIXELS, page: int = 0) -> np.ndarray:
     """An image file -> uint8 gray (H, W) in pixels, ink dark (see the module doc); ``page``: which frame of a
     multi-page file (0 = the first). Raises ImageError."""
     with _opened(path) as image:
@@ -135,7 +137,7 @@ def read_image(path, max_pixels=MAX_PIXELS, page=0):
     return to_gray(array)
 
 
-def to_gray(image):
+def to_gray(image: ArrayLike) -> np.ndarray:
     """Any image array -> uint8 gray (H, W).
 
     Accepts (H, W), (H, W, 1), (H, W, 3) RGB, (H, W, 4) RGBA or (H, W, 2) gray+alpha; uint8, uint16, bool or

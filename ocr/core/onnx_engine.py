@@ -11,11 +11,20 @@ the predictors keep their own pre- and post-processing unchanged whichever engin
 """
 import hashlib
 import os
+from collections.abc import Callable
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import mxnet as mx
+from mxnet import gluon
 
 from ocr.core import paths
+from ocr.core.card import ModelCard
 from ocr.core.loading import ModelLoadError
+
+if TYPE_CHECKING:
+    import onnx
+    import onnxruntime
 
 EXPORT_VERSION = "1"      # bump when an ONNX graph builder changes what it writes: cached graphs are then rebuilt
 INSTALL_HINT = ".venv/bin/python -m pip install onnxruntime==1.32.0 onnx==1.17.0 (pinned in requirements.txt)"
@@ -25,7 +34,7 @@ class EngineUnavailable(ModelLoadError):
     """The ONNX engine was asked for but onnxruntime (or onnx, to build a graph) is not installed."""
 
 
-def import_onnxruntime():
+def import_onnxruntime() -> ModuleType:
     """The ``onnxruntime`` module, or EngineUnavailable with one line saying how to install it."""
     try:
         import onnxruntime
@@ -34,7 +43,7 @@ def import_onnxruntime():
     return onnxruntime
 
 
-def session_from_bytes(model_bytes):
+def session_from_bytes(model_bytes: bytes) -> "onnxruntime.InferenceSession":
     """A serialised ONNX model -> onnxruntime.InferenceSession on the CPU (all graph optimisations, warnings off).
     Its worker threads sleep between runs instead of spinning: in the pipeline the nets alternate with MXNet, numpy
     and OpenCV work on the same cores, which spinning threads would slow down."""
@@ -49,17 +58,18 @@ class OnnxNet:
     """An onnxruntime session called like the Gluon net it was exported from: NDArray (N, ...) float32 -> NDArray
     (one output) or tuple of NDArrays (several), on the input's context. ``path``: the graph file."""
 
-    def __init__(self, session, path=None):
+    def __init__(self, session: "onnxruntime.InferenceSession", path: str | None = None):
         self.session, self.path = session, path
         self.input_name = session.get_inputs()[0].name
 
-    def __call__(self, data):
+    def __call__(self, data: mx.nd.NDArray) -> mx.nd.NDArray | tuple[mx.nd.NDArray, ...]:
+        """The graph on ``data`` (N, ...) float32 -> its output(s) as NDArrays on ``data``'s context."""
         outputs = self.session.run(None, {self.input_name: data.asnumpy()})
         arrays = tuple(mx.nd.array(output, ctx=data.context, dtype=output.dtype) for output in outputs)
         return arrays[0] if len(arrays) == 1 else arrays
 
 
-def cache_path(params_path, json_path, cache_dir=None):
+def cache_path(params_path: str, json_path: str, cache_dir: str | None = None) -> str:
     """Where the ONNX graph of the model ``params_path`` + ``json_path`` is cached (see the module doc)."""
     digest = hashlib.sha256(EXPORT_VERSION.encode())
     for path in (params_path, json_path):
@@ -70,16 +80,19 @@ def cache_path(params_path, json_path, cache_dir=None):
     return os.path.join(folder, "%s-%s.onnx" % (stem, digest.hexdigest()[:16]))
 
 
-def onnx_bytes(net, info, export):
-    """The serialised ONNX graph of a loaded net: ``export(net, info)`` -> onnx.ModelProto (EngineUnavailable when
-    the onnx package is missing)."""
+def onnx_bytes(net: gluon.HybridBlock, info: ModelCard,
+               export: Callable[[gluon.HybridBlock, ModelCard], "onnx.ModelProto"]) -> bytes:
+    """The serialised ONNX graph of a loaded net: ``export(net, info)`` -> onnx.ModelProto (``info``: the model's
+    card; EngineUnavailable when the onnx package is missing)."""
     try:
         return export(net, info).SerializeToString()
     except ImportError as error:
         raise EngineUnavailable(str(error)) from None
 
 
-def cached_graph(net, info, params_path, json_path, export, cache_dir=None):
+def cached_graph(net: gluon.HybridBlock, info: ModelCard, params_path: str, json_path: str,
+                 export: Callable[[gluon.HybridBlock, ModelCard], "onnx.ModelProto"],
+                 cache_dir: str | None = None) -> str:
     """Path of the model's ONNX graph in the cache, built from the loaded ``net`` with ``export(net, info)`` and
     written atomically when it is not there yet."""
     path = cache_path(params_path, json_path, cache_dir)
@@ -88,7 +101,9 @@ def cached_graph(net, info, params_path, json_path, export, cache_dir=None):
     return path
 
 
-def onnx_net(net, info, params_path, json_path, export, cache_dir=None):
+def onnx_net(net: gluon.HybridBlock, info: ModelCard, params_path: str, json_path: str,
+             export: Callable[[gluon.HybridBlock, ModelCard], "onnx.ModelProto"],
+             cache_dir: str | None = None) -> OnnxNet:
     """An OnnxNet running the cached ONNX graph of a loaded model (see cached_graph)."""
     import_onnxruntime()                      # fail before exporting anything when the runtime is missing
     path = cached_graph(net, info, params_path, json_path, export, cache_dir)

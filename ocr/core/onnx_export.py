@@ -15,13 +15,19 @@ The recogniser's 2-layer bidirectional LSTM is not exported by mx2onnx at all: s
 """
 import contextlib
 import json
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import mxnet as mx
+from mxnet import gluon
+
+if TYPE_CHECKING:
+    import onnx
 
 OPSET = 13
 
 
-def import_onnx():
+def import_onnx() -> ModuleType:
     """The ``onnx`` package, or ImportError with one line saying how to install it."""
     try:
         import onnx
@@ -31,7 +37,7 @@ def import_onnx():
     return onnx
 
 
-def block_symbol(block):
+def block_symbol(block: gluon.HybridBlock) -> tuple[mx.sym.Symbol, dict[str, mx.nd.NDArray]]:
     """A Gluon HybridBlock (parameters initialised) -> (its symbol on the input variable ``data``, with several
     outputs grouped; params: {name: NDArray} of every weight and running statistic the symbol uses)."""
     outputs = block(mx.sym.var("data"))
@@ -63,7 +69,8 @@ def _checker_opset(onnx, opset):
         context.opset_imports = saved
 
 
-def symbol_to_onnx(symbol, params, input_shape, dynamic_axes=(0,)):
+def symbol_to_onnx(symbol: mx.sym.Symbol, params: dict[str, mx.nd.NDArray], input_shape: tuple[int, int, int, int],
+                   dynamic_axes: tuple[int, ...] = (0,)) -> "onnx.ModelProto":
     """An MXNet symbol with one input ``data`` -> onnx.ModelProto at opset 13.
 
     params: {name: NDArray}; input_shape: a concrete (N, C, H, W) used to trace shapes; dynamic_axes: the input
@@ -89,7 +96,9 @@ def symbol_to_onnx(symbol, params, input_shape, dynamic_axes=(0,)):
     return model
 
 
-def block_to_onnx(block, input_shape, dynamic_axes=(0,)):
-    """A Gluon HybridBlock (initialised) -> onnx.ModelProto computing the same outputs (see symbol_to_onnx)."""
+def block_to_onnx(block: gluon.HybridBlock, input_shape: tuple[int, int, int, int],
+                  dynamic_axes: tuple[int, ...] = (0,)) -> "onnx.ModelProto":
+    """A Gluon HybridBlock (initialised) -> onnx.ModelProto computing the same outputs (see symbol_to_onnx);
+    ``input_shape``: a concrete (N, C, H, W) input, pixels; ``dynamic_axes``: the input axes left free."""
     symbol, params = block_symbol(block)
     return symbol_to_onnx(symbol, params, input_shape, dynamic_axes)

@@ -8,13 +8,13 @@ MODELS_DIR = os.path.join(REPO_ROOT, "models")                               # s
 CACHE_DIR = os.environ.get("OCR_CACHE_DIR", os.path.join(DATA_DIR, "cache"))  # processed-image caches
 
 
-def refuse_overwrite(path, overwrite=False):
+def refuse_overwrite(path: str, overwrite: bool = False) -> None:
     """Raise FileExistsError (a one-line message) when ``path`` exists and ``overwrite`` is not set."""
     if os.path.exists(path) and not overwrite:
         raise FileExistsError("%s already exists (pass --overwrite to replace it)" % path)
 
 
-def atomic_write_bytes(path, data):
+def atomic_write_bytes(path: str, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temp file in the same folder and a rename: never half-written."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
@@ -32,6 +32,6 @@ def atomic_write_bytes(path, data):
         raise
 
 
-def atomic_write_text(path, text):
+def atomic_write_text(path: str, text: str) -> None:
     """Atomic UTF-8 text write (see atomic_write_bytes)."""
     atomic_write_bytes(path, text.encode("utf-8"))

@@ -27,7 +27,7 @@ class OutDirError(Exception):
     """--out cannot be used; ``str(error)`` is one line for the user."""
 
 
-def safe_name(text):
+def safe_name(text: str) -> str:
     """A file name or path (str, maybe holding undecodable bytes as surrogates) -> valid UTF-8 text without control
     characters: each such byte or character becomes ``%XX``. Unchanged for ordinary names."""
     decoded = os.fsencode(text).decode("utf-8", "surrogateescape")
@@ -35,7 +35,7 @@ def safe_name(text):
                    else "%%%02X" % ord(c) if ord(c) < 32 or ord(c) == 127 else c for c in decoded)
 
 
-def check_out_dir(out):
+def check_out_dir(out: str) -> None:
     """Create the --out folder ``out`` if needed and check that files can be made in it; raises OutDirError."""
     shown = safe_name(out)
     if os.path.exists(out) and not os.path.isdir(out):
@@ -50,14 +50,14 @@ def check_out_dir(out):
         raise OutDirError("--out %s: cannot write there: %s" % (shown, error.strerror or "not writable")) from None
 
 
-def page_stem(path, page=0):
+def page_stem(path: str, page: int = 0) -> str:
     """The stem of a page's outputs: safe_name of the file's name without its extension, plus ``_p<N>`` for
     ``page`` N - 1 > 0 (the later pages of a multi-page file)."""
     stem = safe_name(os.path.splitext(os.path.basename(path))[0])
     return stem + ("_p%d" % (page + 1) if page else "")
 
 
-def output_files(out, stem, fmt):
+def output_files(out: str, stem: str, fmt: str) -> dict[str, str]:
     """{kind: path} of what --out receives for one page, the JSON last: txt, png, xml (page-xml/alto only), json."""
     kinds = [k for k in SUFFIXES if k != "xml" or fmt in ("page-xml", "alto")]
     return {kind: os.path.join(out, stem + SUFFIXES[kind]) for kind in kinds}
@@ -73,7 +73,7 @@ def _read_json(path):
     return doc if isinstance(doc, dict) else None
 
 
-def page_state(files):
+def page_state(files: dict[str, str]) -> str:
     """What --out already holds of a page whose outputs are ``files`` (output_files): 'new' (none of them),
     'done' (its JSON lists every file and they all exist), 'unfinished' (a run of ours stopped half-way: redo it)
     or 'foreign' (files of the same names that this module did not finish writing: keep them)."""
@@ -89,7 +89,7 @@ def page_state(files):
     return "foreign" if any(os.path.exists(p) for p in files.values()) else "new"
 
 
-def publish(files, contents):
+def publish(files: dict[str, str], contents: dict[str, bytes]) -> None:
     """Write one page's files: ``contents`` {kind: bytes} for each kind of ``files`` {kind: path} (one folder).
     All are written into the page's hidden .partial folder first, then renamed into place, the JSON last; see the
     module doc. Raises OSError (the .partial folder is then left, marking the page unfinished)."""
@@ -108,7 +108,7 @@ def publish(files, contents):
     os.rmdir(partial)
 
 
-def is_output(path):
+def is_output(path: str) -> bool:
     """True when ``path`` is a boxed PNG that this module wrote: ``<stem>_boxed.png`` beside a ``<stem>.json`` of
     the pipeline's."""
     name = os.path.basename(path)
