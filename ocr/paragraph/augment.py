@@ -67,7 +67,8 @@ def _box_px(box, shape):
     return x * width, y * height, (x + w) * width, (y + h) * height
 
 
-def reframe(page, box, rng, params, fill):
+def reframe(page: np.ndarray, box: tuple[float, float, float, float], rng: np.random.Generator,
+            params: PageAugmentParams, fill: int) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """Step 1 (framing): crop or pad each side and change the aspect ratio, then fit back into page.shape.
 
     page: uint8 (H, W); box: (x, y, w, h) fractions of page; fill: grey level of the padding.
@@ -106,10 +107,12 @@ def _ink_pixels(page, box_px):
     return xs + bx1, ys + by1
 
 
-def similarity_warp(page, box, rng, params, fill):
+def similarity_warp(page: np.ndarray, box: tuple[float, float, float, float], rng: np.random.Generator,
+                    params: PageAugmentParams, fill: int) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """Step 2: scale, rotate and translate page (uint8 (H, W)) about its centre; box (x, y, w, h) fractions ->
     (uint8 (H, W), the box of the block's transformed ink grown by the box's margins around that ink (the box of
-    its transformed corners when it holds no ink), clipped to the page, fractions)."""
+    its transformed corners when it holds no ink), clipped to the page, fractions). fill: grey level of the
+    uncovered areas."""
     height, width = page.shape
     angle = rng.uniform(-params.rotation, params.rotation)
     zoom = 1.0 + rng.uniform(-params.scale, params.scale)
@@ -133,9 +136,10 @@ def similarity_warp(page, box, rng, params, fill):
     return warped, (nx1 / width, ny1 / height, (nx2 - nx1) / width, (ny2 - ny1) / height)
 
 
-def illumination_field(shape, rng, strength):
+def illumination_field(shape: tuple[int, ...], rng: np.random.Generator, strength: float) -> np.ndarray:
     """Multiplicative light field float32 (H, W) in [1 - strength, 1]: a linear gradient in a random direction
-    plus a smooth random shadow, the way a phone photo of a page is lit (built on an 8x8 grid, then upsampled)."""
+    plus a smooth random shadow, the way a phone photo of a page is lit (built on an 8x8 grid, then upsampled to
+    ``shape`` (H, W) pixels)."""
     grid = np.linspace(0, 1, 8, dtype=np.float32)
     theta = rng.uniform(0, 2 * np.pi)
     ramp = np.cos(theta) * grid[None, :] + np.sin(theta) * grid[:, None]
@@ -148,7 +152,7 @@ def illumination_field(shape, rng, strength):
     return cv2.resize(small, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
 
 
-def photometric(page, rng, params):
+def photometric(page: np.ndarray, rng: np.random.Generator, params: PageAugmentParams) -> np.ndarray:
     """Step 3: lighting, contrast, brightness, gamma, blur, noise, JPEG on uint8 (H, W) -> uint8 (H, W)."""
     image = page.astype(np.float32) / 255.0
     if params.illumination:
@@ -170,7 +174,9 @@ def photometric(page, rng, params):
     return out
 
 
-def augment_page(page, box, rng, params=PageAugmentParams()):
+def augment_page(page: np.ndarray, box: tuple[float, float, float, float], rng: np.random.Generator,
+                 params: PageAugmentParams = PageAugmentParams()
+                 ) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """Random scan/photo variant of a page: uint8 (H, W), box (x, y, w, h) fractions of it, numpy Generator ->
     (uint8 (H, W), box (x, y, w, h) fractions, exact for the geometry). See the module docstring."""
     fill = int(rng.integers(0, 80)) if rng.random() < params.dark_border else background_level(page)

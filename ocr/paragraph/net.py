@@ -20,11 +20,16 @@ Losses (per sample, shape (N,)), for predicted and target boxes (N, 4) in fracti
   0 with no gradient when the boxes do not overlap, GIoU subtracts the share of the smallest enclosing box not
   covered by the union, so the loss is in [0, 2), exceeds 1 for disjoint boxes and still pulls them together.
 """
+from collections.abc import Sequence
+from types import ModuleType
+
+import mxnet as mx
 from mxnet import gluon
 
 DEFAULT_CONFIG = {"input_size": [372, 266], "stem_channels": 16, "channels": [32, 48], "context_channels": 64,
                   "dilations": [2, 4], "profile_channels": 64, "dropout": 0.1}
 EPS = 1e-7
+Tensor = mx.nd.NDArray | mx.sym.Symbol      # what the losses compute on: F is mx.nd (NDArrays) or mx.sym (Symbols)
 
 
 def _conv_bn_relu(channels, kernel=3, stride=1, dilation=1):
@@ -56,8 +61,8 @@ class ParagraphNet(gluon.HybridBlock):
     defaults.
     """
 
-    def __init__(self, *, input_size, stem_channels, channels, context_channels, dilations, profile_channels,
-                 dropout, **kwargs):
+    def __init__(self, *, input_size: Sequence[int], stem_channels: int, channels: Sequence[int],
+                 context_channels: int, dilations: Sequence[int], profile_channels: int, dropout: float, **kwargs):
         super().__init__(**kwargs)
         self.stride = 2 * 2 ** len(channels)
         self.input_size = tuple(input_size)
@@ -81,6 +86,8 @@ class ParagraphNet(gluon.HybridBlock):
         return F.sum(F.broadcast_mul(F.softmax(scores, axis=2), F.reshape(centres, (1, 1, -1))), axis=2)
 
     def hybrid_forward(self, F, x, row_prior, column_prior):
+        """x (N, 1, H, W) float32 standardised pages, (H, W) = input_size; row_prior (1, 2, H'), column_prior
+        (1, 2, W') the learned edge priors (passed by Gluon) -> (N, 4) (x, y, w, h), fractions of the fitted page."""
         features = self.trunk(x)                                                    # (N, C, H', W')
         row_profile = F.concat(F.mean(features, axis=3), F.max(features, axis=3), dim=1)      # (N, 2C, H')
         column_profile = F.concat(F.mean(features, axis=2), F.max(features, axis=2), dim=1)   # (N, 2C, W')
@@ -91,7 +98,7 @@ class ParagraphNet(gluon.HybridBlock):
         return F.concat(left, top, right - left, bottom - top, dim=1)
 
 
-def feature_length(pixels, stages):
+def feature_length(pixels: int, stages: int) -> int:
     """Cells along one side of the trunk's output for ``pixels`` input pixels: the stride-2 stem (padded, rounds
     up), then ``stages`` 2x2 max-pools (round down)."""
     cells = (pixels + 1) // 2
@@ -100,7 +107,7 @@ def feature_length(pixels, stages):
     return cells
 
 
-def build_paragraph_net(config):
+def build_paragraph_net(config: dict) -> ParagraphNet:
     """A ParagraphNet from a config dict (keys of DEFAULT_CONFIG; missing keys take their defaults)."""
     unknown = set(config) - set(DEFAULT_CONFIG)
     if unknown:
@@ -108,12 +115,12 @@ def build_paragraph_net(config):
     return ParagraphNet(**{**DEFAULT_CONFIG, **config})
 
 
-def mse_loss(F, pred, target):
+def mse_loss(F: ModuleType, pred: Tensor, target: Tensor) -> Tensor:
     """0.5 * mean over (x, y, w, h) of the squared errors: boxes (N, 4) in fractions -> (N,)."""
     return 0.5 * F.mean(F.square(pred - target), axis=1)
 
 
-def iou_and_giou(F, pred, target):
+def iou_and_giou(F: ModuleType, pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     """IoU and GIoU of boxes (N, 4) given as (x, y, w, h) (any one unit) -> two arrays (N,).
 
     GIoU = IoU - (C - U) / C with U the union and C the area of the smallest box enclosing both.
@@ -129,7 +136,7 @@ def iou_and_giou(F, pred, target):
     return iou, iou - (hull - union) / (hull + EPS)
 
 
-def giou_loss(F, pred, target):
+def giou_loss(F: ModuleType, pred: Tensor, target: Tensor) -> Tensor:
     """1 - GIoU of boxes (N, 4) in fractions -> (N,), in [0, 2); > 1 and with a gradient for disjoint boxes."""
     return 1.0 - iou_and_giou(F, pred, target)[1]
 

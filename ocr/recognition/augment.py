@@ -52,9 +52,11 @@ def _ink_box(image):
     return cols[0], rows[0], cols[-1] + 1, rows[-1] + 1
 
 
-def random_affine(shape, ink_box, rng, params):
-    """A random 2x3 affine matrix for an image of ``shape`` (H, W) that keeps ``ink_box`` (x1, y1, x2, y2, pixels)
-    inside the image: scale and shear about the ink centre, then translation, then shrink-to-fit if needed."""
+def random_affine(shape: tuple[int, int], ink_box: tuple[int, int, int, int], rng: np.random.Generator,
+                  params: AugmentParams) -> np.ndarray:
+    """A random 2x3 affine matrix (float32 (2, 3), pixels) for an image of ``shape`` (H, W) that keeps ``ink_box``
+    (x1, y1, x2, y2, pixels) inside the image: scale and shear about the ink centre, then translation, then
+    shrink-to-fit if needed."""
     height, width = shape
     sx = 1 + rng.uniform(-params.scale_x, params.scale_x)
     sy = 1 + rng.uniform(-params.scale_y, params.scale_y)
@@ -77,7 +79,7 @@ def random_affine(shape, ink_box, rng, params):
     return np.hstack([linear, offset[:, None]]).astype(np.float32)
 
 
-def elastic_warp(image, rng, amplitude):
+def elastic_warp(image: np.ndarray, rng: np.random.Generator, amplitude: float) -> np.ndarray:
     """uint8 (H, W) image bent by a smooth random displacement field of at most ``amplitude`` pixels (white
     border) -> uint8 (H, W)."""
     height, width = image.shape
@@ -88,7 +90,7 @@ def elastic_warp(image, rng, amplitude):
     return cv2.remap(image, xs + dx, ys + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=255)
 
 
-def augment_line(image, rng, params=AugmentParams()):
+def augment_line(image: np.ndarray, rng: np.random.Generator, params: AugmentParams = AugmentParams()) -> np.ndarray:
     """Random variant of a uint8 gray line image (H, W) -> uint8 (H, W); see AugmentParams for the ranges."""
     height, width = image.shape
     matrix = random_affine(image.shape, _ink_box(image), rng, params)

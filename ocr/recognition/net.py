@@ -34,7 +34,8 @@ class LineRecognizer(gluon.HybridBlock):
     Build it with build_recognizer, whose DEFAULT_CONFIG holds the defaults.
     """
 
-    def __init__(self, *, width, num_downsamples, rnn_hidden, rnn_layers, dropout, num_classes, **kwargs):
+    def __init__(self, *, width: int, num_downsamples: int, rnn_hidden: int, rnn_layers: int, dropout: float,
+                 num_classes: int, **kwargs):
         super().__init__(**kwargs)
         if not 1 <= num_downsamples <= 4:
             raise ValueError("num_downsamples must be in 1..4, got %d" % num_downsamples)
@@ -52,13 +53,14 @@ class LineRecognizer(gluon.HybridBlock):
             self.classifier = gluon.nn.Dense(num_classes, flatten=False)
 
     def hybrid_forward(self, F, x):
+        """x (N, 1, H, W) float32 standardised lines -> (N, T, num_classes) unnormalised CTC scores."""
         features = self.trunk(x)                                        # (N, C, H', T)
         columns = F.transpose(F.reshape(features, (0, -3, 0)), (2, 0, 1))   # (T, N, C*H')
         scores = self.classifier(self.dropout(self.rnn(columns)))      # (T, N, classes)
         return F.transpose(scores, (1, 0, 2))                           # (N, T, classes)
 
 
-def build_recognizer(config):
+def build_recognizer(config: dict) -> LineRecognizer:
     """A LineRecognizer from a config dict (keys of DEFAULT_CONFIG; missing keys take their defaults)."""
     unknown = set(config) - set(DEFAULT_CONFIG)
     if unknown:
@@ -66,11 +68,11 @@ def build_recognizer(config):
     return LineRecognizer(**{**DEFAULT_CONFIG, **config})
 
 
-def step_width(config):
+def step_width(config: dict) -> int:
     """Pixels of input width per CTC time step (2**num_downsamples: 4 with the defaults)."""
     return 2 ** {**DEFAULT_CONFIG, **config}["num_downsamples"]
 
 
-def sequence_length(config, input_width):
+def sequence_length(config: dict, input_width: int) -> int:
     """Number of CTC time steps T the network emits for inputs ``input_width`` pixels wide."""
     return input_width // step_width(config)

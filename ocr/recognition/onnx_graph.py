@@ -11,9 +11,15 @@ Dropout is the identity at inference and is left out. N and W (hence T = W / 2**
 Gate order: MXNet's fused RNN stores the four gate blocks of each weight and bias as (input, forget, cell, output),
 ONNX's LSTM as (input, output, forget, cell); the blocks are reordered when copied.
 """
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ocr.core.onnx_export import block_to_onnx, import_onnx
+from ocr.recognition.net import LineRecognizer
+
+if TYPE_CHECKING:
+    import onnx
 
 MXNET_TO_ONNX_GATES = (0, 3, 1, 2)      # ONNX gate k is MXNet gate MXNET_TO_ONNX_GATES[k]
 OUTPUT = "scores"
@@ -25,7 +31,7 @@ def _reorder_gates(array):
     return np.concatenate([blocks[i] for i in MXNET_TO_ONNX_GATES])
 
 
-def lstm_layer_weights(rnn_params, layer):
+def lstm_layer_weights(rnn_params: dict[str, np.ndarray], layer: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Weights of one bidirectional layer as ONNX's LSTM takes them.
 
     rnn_params: {suffix: array} of the Gluon LSTM (``l0_i2h_weight``, ``r0_h2h_bias``, ...; l = forward,
@@ -42,7 +48,7 @@ def _rnn_params(rnn):
     return {p.name[len(rnn.prefix):]: p.data().asnumpy() for p in rnn.collect_params().values()}
 
 
-def recognizer_to_onnx(net, input_size):
+def recognizer_to_onnx(net: LineRecognizer, input_size: tuple[int, int]) -> "onnx.ModelProto":
     """A LineRecognizer (weights loaded) -> onnx.ModelProto: ``data`` (N, 1, H, W) -> ``scores`` (N, T, classes).
 
     input_size: (H, W) of the model card, used to trace the trunk's shapes; N and W stay dynamic in the graph."""

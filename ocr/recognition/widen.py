@@ -14,7 +14,7 @@ import re
 import mxnet as mx
 import numpy as np
 
-from ocr.recognition.net import build_recognizer
+from ocr.recognition.net import LineRecognizer, build_recognizer
 from ocr.core.training import settle_shapes
 
 GATES = 4        # MXNet LSTM rows are [input, forget, cell, output] gates, each ``hidden`` rows
@@ -31,7 +31,8 @@ def _bidirectional_columns(old_hidden, new_hidden):
     return np.concatenate([np.arange(old_hidden), new_hidden + np.arange(old_hidden)])
 
 
-def widen_rnn_params(old, fresh, old_hidden, new_hidden):
+def widen_rnn_params(old: dict[str, np.ndarray], fresh: dict[str, np.ndarray], old_hidden: int,
+                     new_hidden: int) -> dict[str, np.ndarray]:
     """Widened parameters: {name: array} of the wide net, from ``old`` (the trained narrow net's arrays) and
     ``fresh`` (a freshly initialised wide net's arrays, same names, wide shapes). Parameters outside the LSTM
     and classifier are copied from ``old`` unchanged; shapes must otherwise agree."""
@@ -69,7 +70,8 @@ def widen_rnn_params(old, fresh, old_hidden, new_hidden):
     return widened
 
 
-def widen_recognizer(net, network, input_size, rnn_hidden, dropout=None, seed=0):
+def widen_recognizer(net: LineRecognizer, network: dict, input_size: tuple[int, int], rnn_hidden: int,
+                     dropout: float | None = None, seed: int = 0) -> tuple[LineRecognizer, dict]:
     """A hybridized LineRecognizer with ``rnn_hidden`` LSTM units per direction (and ``dropout``, if given) that
     computes the same scores as ``net`` (built from config ``network``, inputs ``input_size`` = (H, W) pixels).
     Returns (wide net, its network config dict)."""

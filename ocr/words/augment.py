@@ -11,19 +11,23 @@ Boxes are (x, y, w, h) fractions of the region image. Two operations, as the ref
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ocr.core.geometry import background_level, box_to_px
 
 
 @dataclass
 class BoxAugmentParams:
+    """Ranges of the random changes of augment_region; 0 disables one."""
     translate_x: float = 0.03   # max |horizontal shift|, fraction of the image width
     translate_y: float = 0.03   # max |vertical shift|, fraction of the image height
     remove_box: float = 0.15    # probability of erasing each box
 
 
-def remove_boxes(image, boxes, rng, probability):
-    """Erase each box with ``probability``: uint8 (H, W) image, boxes (n, 4) -> (new image, kept boxes (m, 4))."""
+def remove_boxes(image: np.ndarray, boxes: ArrayLike, rng: np.random.Generator,
+                 probability: float) -> tuple[np.ndarray, np.ndarray]:
+    """Erase each box with ``probability``: uint8 (H, W) image, boxes (n, 4) (x, y, w, h) fractions -> (new image
+    uint8 (H, W), kept boxes float32 (m, 4))."""
     boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
     erase = rng.random(len(boxes)) < probability
     if not erase.any():
@@ -35,11 +39,11 @@ def remove_boxes(image, boxes, rng, probability):
     return image, boxes[~erase]
 
 
-def translate(image, boxes, dx, dy):
+def translate(image: np.ndarray, boxes: ArrayLike, dx: int, dy: int) -> tuple[np.ndarray, np.ndarray]:
     """Shift the image by (dx, dy) whole pixels (paper-colour fill) and the boxes with it.
 
-    image uint8 (H, W); boxes (n, 4) fractions. Boxes are clipped to the image; those keeping less than half of
-    their area are dropped. Returns (shifted image, boxes (m, 4) float32)."""
+    image uint8 (H, W); boxes (n, 4) (x, y, w, h) fractions. Boxes are clipped to the image; those keeping less
+    than half of their area are dropped. Returns (shifted image, boxes (m, 4) float32)."""
     height, width = image.shape
     shifted = np.full_like(image, background_level(image))
     src_x, dst_x = (0, dx) if dx >= 0 else (-dx, 0)
@@ -58,7 +62,8 @@ def translate(image, boxes, dx, dy):
     return shifted, moved.astype(np.float32)
 
 
-def augment_region(image, boxes, rng, params=BoxAugmentParams()):
+def augment_region(image: np.ndarray, boxes: ArrayLike, rng: np.random.Generator,
+                   params: BoxAugmentParams = BoxAugmentParams()) -> tuple[np.ndarray, np.ndarray]:
     """Random box removal then translation (see the module docstring).
 
     image: uint8 gray (H, W); boxes: (n, 4) (x, y, w, h) fractions of it; rng: numpy Generator.

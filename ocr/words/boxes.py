@@ -16,9 +16,13 @@ box also claims its own best anchor (so every box has one). Offsets are SSD's ce
 negatives of highest loss (hard-negative mining), and Smooth-L1 on positive offsets, both divided by the number of
 positives. ``detect``: decode, then one class-agnostic ``box_nms``.
 """
+from collections.abc import Sequence
+from types import ModuleType
+
 import mxnet as mx
 import numpy as np
 from mxnet import gluon
+from numpy.typing import ArrayLike
 
 from ocr.words.net import DEFAULT_CONFIG, VARIANCES, feature_sizes
 
@@ -27,14 +31,15 @@ class Anchors:
     net's output order, and ``rows``: (start, stop, y_low, y_high) per row of cells, so that target assignment
     only compares a box with the anchor rows it can overlap."""
 
-    def __init__(self, corners, rows):
+    def __init__(self, corners: np.ndarray, rows: list[tuple[int, int, float, float]]):
         self.corners, self.rows = corners, rows
 
-    def __len__(self):
+    def __len__(self) -> int:
+        """The number of anchors A."""
         return len(self.corners)
 
 
-def make_anchors(config):
+def make_anchors(config: dict) -> Anchors:
     """The Anchors of an SSD config: for each map of side G (feature_sizes), each cell (row r, column c) centred at
     ((c + 0.5) / G, (r + 0.5) / G), each (w, h) shape of that map. Not clipped to the region."""
     config = {**DEFAULT_CONFIG, **config}
@@ -67,7 +72,7 @@ def _pair_iou(a, b):
     return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-12)
 
 
-def encode_boxes(anchors, boxes, variances=VARIANCES):
+def encode_boxes(anchors: np.ndarray, boxes: np.ndarray, variances: Sequence[float] = VARIANCES) -> np.ndarray:
     """SSD offsets of corner boxes (n, 4) relative to corner anchors (n, 4): ((bx - ax) / aw, (by - ay) / ah,
     log(bw / aw), log(bh / ah)) / variances, with (x, y) centres -> float32 (n, 4)."""
     aw, ah = anchors[:, 2] - anchors[:, 0], anchors[:, 3] - anchors[:, 1]
@@ -78,7 +83,8 @@ def encode_boxes(anchors, boxes, variances=VARIANCES):
     return (offsets / np.asarray(variances)).astype(np.float32)
 
 
-def assign_targets(anchors, boxes, threshold=0.5, variances=VARIANCES):
+def assign_targets(anchors: Anchors, boxes: ArrayLike, threshold: float = 0.5,
+                   variances: Sequence[float] = VARIANCES) -> tuple[np.ndarray, np.ndarray]:
     """Training targets of one image.
 
     anchors: Anchors (A anchors); boxes: (M, 4) ground-truth corners (fractions of the region), M may be 0.
@@ -117,9 +123,11 @@ def assign_targets(anchors, boxes, threshold=0.5, variances=VARIANCES):
     return classes, offsets
 
 
-def hard_negative_mask(F, losses, positive, ratio=3.0, min_negatives=0):
+def hard_negative_mask(F: ModuleType, losses: mx.nd.NDArray | mx.sym.Symbol, positive: mx.nd.NDArray | mx.sym.Symbol,
+                       ratio: float = 3.0, min_negatives: int = 0) -> mx.nd.NDArray | mx.sym.Symbol:
     """Which negatives to train on: per image the ``max(ratio * positives, min_negatives)`` non-positive anchors
-    of highest loss. losses, positive: (N, A) (positive is 0/1); returns a 0/1 mask (N, A) of the same dtype."""
+    of highest loss. losses, positive: (N, A) (positive is 0/1); returns a 0/1 mask (N, A) of the same dtype.
+    F: mx.nd (NDArrays) or mx.sym (Symbols, inside a hybridized block)."""
     candidates = losses * (1 - positive) - positive                  # losses are >= 0: positives rank last
     rank = F.argsort(F.argsort(candidates, axis=1, is_ascend=False), axis=1)
     quota = F.maximum(F.sum(positive, axis=1) * ratio, min_negatives)
@@ -133,11 +141,12 @@ class SSDLoss(gluon.HybridBlock):
     assign_targets. negative_ratio: negatives per positive (hard-negative mining); min_negatives: negatives kept
     in an image without positives. Smooth-L1 with sigma 1 (quadratic below 1)."""
 
-    def __init__(self, negative_ratio=3.0, min_negatives=16, **kwargs):
+    def __init__(self, negative_ratio: float = 3.0, min_negatives: int = 16, **kwargs):
         super().__init__(**kwargs)
         self.negative_ratio, self.min_negatives = negative_ratio, min_negatives
 
     def hybrid_forward(self, F, scores, offsets, classes, target_offsets):
+        """scores (N, A, 2), offsets (N, A, 4), classes (N, A) 0/1, target_offsets (N, A, 4) -> loss (N,)."""
         cross_entropy = -F.pick(F.log_softmax(scores, axis=-1), classes, axis=-1)          # (N, A)
         negatives = hard_negative_mask(F, F.stop_gradient(cross_entropy), classes, self.negative_ratio,
                                        self.min_negatives)
@@ -147,7 +156,8 @@ class SSDLoss(gluon.HybridBlock):
         return (class_loss + F.sum(box_loss * classes, axis=1)) / positives
 
 
-def decode_boxes(anchors, offsets, variances=VARIANCES):
+def decode_boxes(anchors: mx.nd.NDArray, offsets: mx.nd.NDArray,
+                 variances: Sequence[float] = VARIANCES) -> mx.nd.NDArray:
     """Inverse of encode_boxes on NDArrays: anchors (1, A, 4) corners, offsets (N, A, 4) -> corners (N, A, 4)."""
     acx, acy = (anchors[:, :, 0] + anchors[:, :, 2]) / 2, (anchors[:, :, 1] + anchors[:, :, 3]) / 2
     aw, ah = anchors[:, :, 2] - anchors[:, :, 0], anchors[:, :, 3] - anchors[:, :, 1]
@@ -158,8 +168,9 @@ def decode_boxes(anchors, offsets, variances=VARIANCES):
     return mx.nd.stack(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, axis=2)
 
 
-def detect(scores, offsets, anchors, min_c=0.01, overlap_thres=0.1, topk=300, pre_nms_topk=2000,
-           variances=VARIANCES):
+def detect(scores: mx.nd.NDArray, offsets: mx.nd.NDArray, anchors: Anchors | np.ndarray, min_c: float = 0.01,
+           overlap_thres: float = 0.1, topk: int = 300, pre_nms_topk: int = 2000,
+           variances: Sequence[float] = VARIANCES) -> list[tuple[np.ndarray, np.ndarray]]:
     """Boxes from SSD outputs, with one class-agnostic non-maximum suppression.
 
     scores (N, A, 2), offsets (N, A, 4) NDArrays; anchors: Anchors or (A, 4) corners. Keeps boxes whose text

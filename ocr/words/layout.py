@@ -17,9 +17,11 @@ real handwriting gives the detector (the top of a capital or an ascender, an i-d
 read inside their line, and parts of one line join left to right. A band over TALL_BAND times the median height
 (two lines whose ink touches) and words far from every core (over one median band height) are grouped by chains.
 """
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ocr.core.geometry import crop_image
 
@@ -28,8 +30,9 @@ TALL_BAND = 1.8        # a text band over this many times the median band height
 
 @dataclass
 class TextLine:
-    box: tuple                                   # (x, y, w, h) fractions of the region, union of its words + margin
-    word_indices: list = field(default_factory=list)   # indices into the input word boxes, left to right
+    """One text line found by group_words_into_lines: its box and the words it holds."""
+    box: tuple[float, float, float, float]       # (x, y, w, h) fractions of the region, union of its words + margin
+    word_indices: list[int] = field(default_factory=list)   # indices into the input word boxes, left to right
 
 
 def _links(boxes, min_v_overlap):
@@ -112,7 +115,8 @@ def _band_lines(boxes, bands, min_v_overlap):
     return lines + [loose[chain].tolist() for chain in _chains(boxes[loose], min_v_overlap)] if len(loose) else lines
 
 
-def group_words_into_lines(word_boxes, min_v_overlap=0.4, min_area=1e-5, margin=(0.01, 0.1), bands=None):
+def group_words_into_lines(word_boxes: ArrayLike, min_v_overlap: float = 0.4, min_area: float = 1e-5,
+                           margin: tuple[float, float] = (0.01, 0.1), bands: ArrayLike | None = None) -> list[TextLine]:
     """Group word boxes (n, 4) (x, y, w, h fractions) into TextLines sorted top to bottom, words left to right.
 
     ``bands``: the region's text bands [(top, core_top, core_bottom, bottom)] as fractions of its height, or None
@@ -140,6 +144,7 @@ def group_words_into_lines(word_boxes, min_v_overlap=0.4, min_area=1e-5, margin=
     return [line for _, line in sorted(lines, key=lambda item: item[0])]
 
 
-def crop_lines(region_image, lines):
-    """Pixel crops (uint8 (h, w) arrays) of each TextLine's box from the region image, in the same order."""
+def crop_lines(region_image: np.ndarray, lines: Iterable[TextLine]) -> list[np.ndarray]:
+    """Pixel crops (uint8 (h, w) arrays) of each TextLine's box from the region image (uint8 gray (H, W)), in the
+    same order."""
     return [crop_image(region_image, line.box) for line in lines]

@@ -7,6 +7,7 @@ Each map with anchors gets two 3x3 conv heads: 2 class scores (0 background, 1 t
 Output: scores (N, A, 2) and offsets (N, A, 4), anchors ordered map by map, cell by cell (row-major), shape by shape.
 """
 import math
+from collections.abc import Sequence
 
 from mxnet import gluon
 
@@ -42,7 +43,7 @@ def _conv_bn_relu(channels, strides=1):
     return block
 
 
-def feature_sizes(image_size):
+def feature_sizes(image_size: int) -> list[int]:
     """Side lengths (cells) of the five feature maps for an S x S input: the stride-2 stem conv and each
     ceil-mode pool halve the side, rounding up (350 -> 175 -> 88, 44, 22, 11, 6)."""
     side = math.ceil(image_size / 2)
@@ -62,7 +63,7 @@ class SSD(gluon.HybridBlock):
     Build it with build_ssd, whose DEFAULT_CONFIG holds the defaults.
     """
 
-    def __init__(self, *, width, anchors, **kwargs):
+    def __init__(self, *, width: int, anchors: Sequence[Sequence[tuple[float, float]]], **kwargs):
         super().__init__(**kwargs)
         if len(anchors) != len(MAP_STRIDES):
             raise ValueError("anchors must list %d maps, got %d" % (len(MAP_STRIDES), len(anchors)))
@@ -89,6 +90,8 @@ class SSD(gluon.HybridBlock):
                     self.box_heads.add(gluon.nn.Conv2D(count * 4, 3, padding=1))
 
     def hybrid_forward(self, F, x):
+        """x (N, 1, S, S) float32 ink maps -> (class scores (N, A, 2), box offsets (N, A, 4)), A anchors in the
+        order of ocr.words.boxes.make_anchors."""
         x = self.stem(x)
         scores, offsets, head = [], [], 0
         for stage, count in zip(self.stages, self.anchors_per_map):
@@ -100,7 +103,7 @@ class SSD(gluon.HybridBlock):
         return F.concat(*scores, dim=1), F.concat(*offsets, dim=1)
 
 
-def build_ssd(config):
+def build_ssd(config: dict) -> SSD:
     """An SSD from a config dict (keys of DEFAULT_CONFIG; missing keys take their defaults)."""
     unknown = set(config) - set(DEFAULT_CONFIG)
     if unknown:
