@@ -1,0 +1,83 @@
+"""Start-up of the pipeline per decoder, in fresh processes: the code now and, with ``--base REV``, the code at REV
+side by side in one run (same Python, same data, same models).
+
+    python utils/bench_startup.py [--base REV] [--decoder greedy beam lexicon] [--repeat 3]
+
+Start-up is the time from a fresh interpreter to a Pipeline ready to read (imports, the three shipped models, the
+decoder with its language model or lexicon) plus the decoding of one 100 x 80 probability matrix (so that what a
+decoder loads on first use counts too). Also printed: the peak resident memory of that process. Medians of
+``--repeat`` runs; the ratio base / now where a base is given.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROBE = """
+import time
+started = time.perf_counter()
+import resource, json
+import numpy as np
+from ocr.pipeline import Pipeline
+pipeline = Pipeline.load(decoder=%r)
+probs = np.random.default_rng(0).dirichlet(np.ones(80), size=100).astype(np.float32)
+pipeline.decode(probs)
+print(json.dumps({"seconds": time.perf_counter() - started,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def probe(tree: str, decoder: str) -> dict:
+    """One fresh process in ``tree``: {seconds, peak_mb} of loading the pipeline with ``decoder``."""
+    env = dict(os.environ, PYTHONPATH=tree, OCR_DATA_DIR=os.environ.get("OCR_DATA_DIR", os.path.join(REPO, "data")))
+    done = subprocess.run([sys.executable, "-c", PROBE % decoder], cwd=tree, env=env, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit("error: the probe failed in %s: %s" % (tree, done.stderr.strip().splitlines()[-1:]))
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(trees: dict, decoders: list, repeat: int) -> dict:
+    """{(tree name, decoder): (median seconds, median peak MB)}, runs interleaved tree by tree."""
+    runs = {key: [] for key in ((name, d) for name in trees for d in decoders)}
+    for _ in range(repeat):
+        for decoder in decoders:
+            for name, tree in trees.items():
+                runs[name, decoder].append(probe(tree, decoder))
+    return {key: (statistics.median(r["seconds"] for r in values), statistics.median(r["peak_mb"] for r in values))
+            for key, values in runs.items()}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", help="git revision to measure beside the working tree")
+    parser.add_argument("--decoder", nargs="+", default=["greedy", "beam", "lexicon"])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        trees = {"now": REPO}
+        if args.base:
+            trees = {"base": os.path.join(folder, "base"), "now": REPO}
+            subprocess.run(["git", "-C", REPO, "worktree", "add", "--detach", trees["base"], args.base], check=True,
+                           capture_output=True)
+        try:
+            figures = measure(trees, args.decoder, args.repeat)
+        finally:
+            if args.base:
+                subprocess.run(["git", "-C", REPO, "worktree", "remove", "--force", trees["base"]],
+                               capture_output=True)
+    print("start-up to a ready pipeline (median of %d fresh processes; %d CPU cores)" % (args.repeat, os.cpu_count()))
+    print("%-8s %s" % ("decoder", "  ".join("%14s" % ("%s s / MB" % name) for name in trees))
+          + ("   base/now" if args.base else ""))
+    for decoder in args.decoder:
+        cells = ["%6.2f / %5.0f" % figures[name, decoder] for name in trees]
+        ratio = "   %8.2fx" % (figures["base", decoder][0] / figures["now", decoder][0]) if args.base else ""
+        print("%-8s %s%s" % (decoder, "  ".join("%14s" % c for c in cells), ratio))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
