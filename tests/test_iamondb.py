@@ -181,6 +181,20 @@ def test_mixed_epoch_and_items(tree):
     assert isinstance(specs[pen], LineSpec)
 
 
+def test_short_composed_lines_hold_one_or_two_words_and_leave_the_mix_alone_when_off(tree):
+    lines = load_iamondb(tree, exclude_forms=frozenset(), log=lambda m: None)
+    bank, texts = word_bank(lines), [line.text for line in lines]
+
+    def epoch(**short):
+        return epoch_specs(np.random.default_rng(3), 5, len(lines), 40, 0.5, 0.5, bank, 60, texts, **short)
+
+    assert epoch() == epoch(short_share=0.0)
+    specs, composed = epoch(short_share=1.0)
+    lengths = [len(text.split()) for spec, text in zip(specs, composed) if spec.kind == "composed"]
+    assert len(lengths) == 10 and max(lengths) <= 2
+    assert max(len(text.split()) for spec, text in zip(*epoch()) if spec.kind == "composed") >= 3
+
+
 def test_trainer_mixes_rendered_pen_lines_and_records_them(tmp_path):
     from ocr.recognition import train as cli
     from tests.test_training import _cli_args, make_iam_tree

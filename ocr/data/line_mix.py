@@ -77,15 +77,19 @@ def word_bank(lines: list[OnlineLine]) -> dict[str, dict]:
     return {"words": bank, "groups": groups}
 
 
-def composed_spec(bank: dict[str, dict], rng: np.random.Generator,
-                  max_chars: int) -> tuple[tuple[tuple[int, int], ...], str] | None:
-    """(refs, text) of a new line: 3-9 random words of one random form of ``bank`` (``word_bank``), at most
-    ``max_chars`` characters; None when the bank is empty."""
+LINE_WORDS = (3, 10)     # a composed line holds 3-9 words
+SHORT_WORDS = (1, 3)     # a short composed line: 1 or 2 words (single words and tight crops, read as in lines)
+
+
+def composed_spec(bank: dict[str, dict], rng: np.random.Generator, max_chars: int,
+                  words_range: tuple[int, int] = LINE_WORDS) -> tuple[tuple[tuple[int, int], ...], str] | None:
+    """(refs, text) of a new line: random words of one random form of ``bank`` (``word_bank``), as many as
+    ``rng.integers(*words_range)``, at most ``max_chars`` characters; None when the bank is empty."""
     forms = sorted(bank["words"])
     if not forms:
         return None
     words = bank["words"][forms[rng.integers(len(forms))]]
-    picks = [words[k] for k in rng.choice(len(words), size=min(len(words), int(rng.integers(3, 10))),
+    picks = [words[k] for k in rng.choice(len(words), size=min(len(words), int(rng.integers(*words_range))),
                                           replace=False)]
     text = ""
     refs = []
@@ -99,19 +103,21 @@ def composed_spec(bank: dict[str, dict], rng: np.random.Generator,
 
 def epoch_specs(rng: np.random.Generator, font_rows: int, pen_rows: int, items: int, pen_share: float,
                 composed_share: float, bank: dict[str, dict] | None, max_chars: int,
-                pen_texts: list[str]) -> tuple[list[LineSpec], list[str | None]]:
+                pen_texts: list[str], short_share: float = 0.0) -> tuple[list[LineSpec], list[str | None]]:
     """The shuffled (specs, texts) of one epoch of ``items`` lines: ``pen_share`` of them IAM-OnDB lines (of which
-    ``composed_share`` composed from one form's words), the rest font rows; rows are drawn without replacement
-    within an epoch while there are enough. ``pen_texts``: the texts of the IAM-OnDB lines."""
+    ``composed_share`` composed from one form's words, and ``short_share`` of those only SHORT_WORDS long), the
+    rest font rows; rows are drawn without replacement within an epoch while there are enough. ``pen_texts``: the
+    texts of the IAM-OnDB lines. With ``short_share`` 0 the random draws are those of a mix without short lines."""
     pen_items = int(round(items * pen_share)) if pen_rows else 0
     composed = int(round(pen_items * composed_share)) if bank and bank["words"] else 0
+    short = int(round(composed * short_share))
     font_items = items - pen_items if font_rows else 0
     specs, texts = [], []
     for row in _draw(rng, pen_rows, pen_items - composed):
         specs.append(LineSpec("pen", int(row), int(rng.integers(2 ** 62))))
         texts.append(pen_texts[row])
-    for _ in range(composed):
-        refs, text = composed_spec(bank, rng, max_chars)
+    for k in range(composed):
+        refs, text = composed_spec(bank, rng, max_chars, SHORT_WORDS if k < short else LINE_WORDS)
         specs.append(LineSpec("composed", refs, int(rng.integers(2 ** 62))))
         texts.append(text)
     for row in _draw(rng, font_rows, font_items):

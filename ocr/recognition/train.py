@@ -84,13 +84,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="fraction of each epoch's lines that are rendered IAM-OnDB lines (with --iamondb)")
     p.add_argument("--composed-share", type=float, default=0.25,
                    help="fraction of the IAM-OnDB lines composed from words of one form (with --iamondb)")
+    p.add_argument("--short-share", type=float, default=0.0,
+                   help="fraction of the composed IAM-OnDB lines that hold only one or two words, so that single "
+                        "words and tight crops are trained on (with --iamondb)")
     p.add_argument("--epoch-items", type=positive_int,
                    help="lines per epoch (None: the font training lines; with --iamondb, %d)" % PEN_EPOCH_ITEMS)
     args = p.parse_args(argv)
     if not 0 <= args.stroke <= 1 or args.stroke_px < 2 or args.blur < 0:
         fail("need 0 <= --stroke <= 1, --stroke-px >= 2 and --blur >= 0")
-    if not (0 <= args.pen_share <= 1 and 0 <= args.composed_share <= 1):
-        fail("need 0 <= --pen-share, --composed-share <= 1")
+    if not all(0 <= share <= 1 for share in (args.pen_share, args.composed_share, args.short_share)):
+        fail("need 0 <= --pen-share, --composed-share, --short-share <= 1")
     return args
 
 
@@ -255,7 +258,8 @@ class LineTrainer(StageTrainer):
             args = self.args
             record["iamondb"] = {
                 "root": os.path.abspath(args.iamondb), "pen_share": args.pen_share,
-                "composed_share": args.composed_share, "epoch_items": self.epoch_items,
+                "composed_share": args.composed_share, "short_share": args.short_share,
+                "epoch_items": self.epoch_items,
                 "splits": "by recording session (ocr.data.iamondb.split_lines), reserved forms left out",
                 "items": {role: len(lines) for role, lines in self.pen.items()},
                 "forms": {role: sorted({line.form_id for line in lines}) for role, lines in self.pen.items()}}
@@ -291,7 +295,7 @@ class LineTrainer(StageTrainer):
         pen_lines = self.pen["train"] if self.pen else []
         specs, texts = epoch_specs(rng, len(train), len(pen_lines), self.epoch_items,
                                    args.pen_share if self.pen else 0.0, args.composed_share, self.bank, 100,
-                                   [line.text for line in pen_lines])
+                                   [line.text for line in pen_lines], args.short_share)
         labels = [train.labels[spec.ref] if spec.kind == "font" else encode(text) for spec, text in zip(specs, texts)]
         lines = MixedLineSet(specs, labels, RowView(train.dataset, train.rows), pen_lines, self.bank,
                              self.input.fit_size, None if args.no_augment else self.augment)
