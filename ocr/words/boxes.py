@@ -26,6 +26,7 @@ from numpy.typing import ArrayLike
 
 from ocr.words.net import DEFAULT_CONFIG, VARIANCES, feature_sizes
 
+
 class Anchors:
     """Anchor boxes of one input size: ``corners`` float32 (A, 4) (x1, y1, x2, y2 fractions of the region) in the
     net's output order, and ``rows``: (start, stop, y_low, y_high) per row of cells, so that target assignment
