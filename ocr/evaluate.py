@@ -300,8 +300,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--overwrite", action="store_true", help="replace existing files in --out")
     parser.add_argument("--max-items", type=int, help="score only the first N items")
     parser.add_argument("--batch-size", type=int, default=16, help="lines per recogniser batch")
-    parser.add_argument("--engine", choices=ENGINES, default="mxnet",
-                        help="what runs the nets: mxnet (default) or onnx (onnxruntime on their ONNX export)")
+    parser.add_argument("--engine", choices=ENGINES, default="onnx",
+                        help="what runs the nets: onnx (default: onnxruntime on their ONNX export) or mxnet")
     parser.add_argument("--sclite-ignore-case", action="store_true",
                         help="run sclite without -s (case-insensitive, as the reference did)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

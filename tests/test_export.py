@@ -11,6 +11,7 @@ from ocr import export
 from ocr.core import loading as models
 from ocr.paragraph.net import build_paragraph_net
 from ocr.recognition.net import build_recognizer
+from ocr.core import onnx_engine
 from ocr.core.onnx_engine import EngineUnavailable, cached_graph, session_from_bytes
 from ocr.core.onnx_export import block_to_onnx
 from ocr.recognition.onnx_graph import recognizer_to_onnx
@@ -102,10 +103,25 @@ def test_missing_onnxruntime_is_one_line_saying_how_to_install(tmp_path, monkeyp
     assert isinstance(error.value, models.ModelLoadError)                 # the CLIs print it as one error line
 
 
+def test_an_unwritable_cache_builds_the_graph_in_memory(tmp_path, monkeypatch):
+    stem = tiny_model(tmp_path, seed=7)                  # weights no other test has cached a graph of
+    monkeypatch.setattr(onnx_engine.paths, "atomic_write_bytes", _refuse)
+    net, _, _ = models.load_net(stem, None, "recogniser", build_recognizer, engine="onnx", export=onnx_graph)
+    assert net.path == "(in memory)"
+    assert net(mx.nd.zeros((1, 1) + TINY_SIZE)).shape[0] == 1
+
+
+def _refuse(path, data):
+    raise PermissionError(13, "Permission denied", path)
+
+
 def test_engine_option_on_the_command_lines():
     from ocr import evaluate, pipeline
-    assert pipeline.parse_args(["page.png"]).engine == "mxnet"
-    assert pipeline.parse_args(["page.png", "--engine", "onnx"]).engine == "onnx"
-    assert evaluate.parse_args(["--iam-root", "x", "--engine", "onnx"]).engine == "onnx"
+    assert pipeline.parse_args(["page.png"]).engine == "onnx"                 # the faster one, the same text
+    assert pipeline.parse_args(["page.png", "-g", "0"]).engine == "mxnet"     # onnx would not use the GPU
+    assert pipeline.parse_args(["page.png", "-g", "0", "--engine", "onnx"]).engine == "onnx"
+    assert pipeline.parse_args(["page.png", "--engine", "mxnet"]).engine == "mxnet"
+    assert evaluate.parse_args(["--iam-root", "x"]).engine == "onnx"
+    assert evaluate.parse_args(["--iam-root", "x", "--engine", "mxnet"]).engine == "mxnet"
     with pytest.raises(ValueError):
         models.load_net(None, "handwriting_line", "recogniser", build_recognizer, engine="tensorflow")

@@ -104,8 +104,12 @@ def cached_graph(net: gluon.HybridBlock, info: ModelCard, params_path: str, json
 def onnx_net(net: gluon.HybridBlock, info: ModelCard, params_path: str, json_path: str,
              export: Callable[[gluon.HybridBlock, ModelCard], "onnx.ModelProto"],
              cache_dir: str | None = None) -> OnnxNet:
-    """An OnnxNet running the cached ONNX graph of a loaded model (see cached_graph)."""
+    """An OnnxNet running the cached ONNX graph of a loaded model (see cached_graph); where the cache cannot be
+    written (a read-only data folder), the graph is built in memory for this process."""
     import_onnxruntime()                      # fail before exporting anything when the runtime is missing
-    path = cached_graph(net, info, params_path, json_path, export, cache_dir)
+    try:
+        path = cached_graph(net, info, params_path, json_path, export, cache_dir)
+    except OSError:
+        return OnnxNet(session_from_bytes(onnx_bytes(net, info, export)), "(in memory)")
     with open(path, "rb") as f:
         return OnnxNet(session_from_bytes(f.read()), path)
