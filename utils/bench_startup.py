@@ -9,14 +9,15 @@ decoder loads on first use counts too). Also printed: the peak resident memory o
 ``--repeat`` runs; the ratio base / now where a base is given.
 """
 import argparse
+import contextlib
 import json
 import os
 import statistics
 import subprocess
 import sys
-import tempfile
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from compare_revisions import REPO, checked_out, tree_env     # a sibling script (utils/ is on sys.path)
+
 PROBE = """
 import time
 started = time.perf_counter()
@@ -33,8 +34,8 @@ print(json.dumps({"seconds": time.perf_counter() - started,
 
 def probe(tree: str, decoder: str) -> dict:
     """One fresh process in ``tree``: {seconds, peak_mb} of loading the pipeline with ``decoder``."""
-    env = dict(os.environ, PYTHONPATH=tree, OCR_DATA_DIR=os.environ.get("OCR_DATA_DIR", os.path.join(REPO, "data")))
-    done = subprocess.run([sys.executable, "-c", PROBE % decoder], cwd=tree, env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", PROBE % decoder], cwd=tree, env=tree_env(tree), capture_output=True,
+                          text=True)
     if done.returncode:
         sys.exit("error: the probe failed in %s: %s" % (tree, done.stderr.strip().splitlines()[-1:]))
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -57,18 +58,9 @@ def main(argv=None) -> int:
     parser.add_argument("--decoder", nargs="+", default=["greedy", "beam", "lexicon"])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as folder:
-        trees = {"now": REPO}
-        if args.base:
-            trees = {"base": os.path.join(folder, "base"), "now": REPO}
-            subprocess.run(["git", "-C", REPO, "worktree", "add", "--detach", trees["base"], args.base], check=True,
-                           capture_output=True)
-        try:
-            figures = measure(trees, args.decoder, args.repeat)
-        finally:
-            if args.base:
-                subprocess.run(["git", "-C", REPO, "worktree", "remove", "--force", trees["base"]],
-                               capture_output=True)
+    with checked_out(args.base) if args.base else contextlib.nullcontext() as base_tree:
+        trees = {"base": base_tree, "now": REPO} if args.base else {"now": REPO}
+        figures = measure(trees, args.decoder, args.repeat)
     print("start-up to a ready pipeline (median of %d fresh processes; %d CPU cores)" % (args.repeat, os.cpu_count()))
     print("%-8s %s" % ("decoder", "  ".join("%14s" % ("%s s / MB" % name) for name in trees))
           + ("   base/now" if args.base else ""))

@@ -9,6 +9,7 @@ restructuring must keep): the sample page transcribed (text and JSON with boxes 
 identical, the lines that differ, and the CER/WER tables of both. Exit status 1 when any output differs.
 """
 import argparse
+import contextlib
 import difflib
 import os
 import subprocess
@@ -17,6 +18,23 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@contextlib.contextmanager
+def checked_out(rev: str):
+    """Context: the path of a temporary git worktree of this repository at ``rev``, removed afterwards."""
+    with tempfile.TemporaryDirectory() as folder:
+        tree = os.path.join(folder, "base")
+        subprocess.run(["git", "-C", REPO, "worktree", "add", "--detach", tree, rev], check=True, capture_output=True)
+        try:
+            yield tree
+        finally:
+            subprocess.run(["git", "-C", REPO, "worktree", "remove", "--force", tree], capture_output=True)
+
+
+def tree_env(tree: str) -> dict:
+    """The environment that runs the code of ``tree`` on the working tree's data (OCR_DATA_DIR)."""
+    return dict(os.environ, PYTHONPATH=tree, OCR_DATA_DIR=os.environ.get("OCR_DATA_DIR", os.path.join(REPO, "data")))
 
 
 def commands(synth: str, lines: int, pages: int) -> dict:
@@ -31,11 +49,10 @@ def commands(synth: str, lines: int, pages: int) -> dict:
     }
 
 
-def run(tree: str, argv: list, data_dir: str) -> tuple:
+def run(tree: str, argv: list) -> tuple:
     """Run ``python -m argv`` in ``tree`` -> (exit status, stdout, seconds)."""
-    env = dict(os.environ, OCR_DATA_DIR=data_dir, PYTHONPATH=tree)
     started = time.time()
-    done = subprocess.run([sys.executable, "-m"] + argv, cwd=tree, env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m"] + argv, cwd=tree, env=tree_env(tree), capture_output=True, text=True)
     if done.returncode:
         sys.stderr.write(done.stderr[-2000:])
     return done.returncode, done.stdout, time.time() - started
@@ -49,26 +66,19 @@ def main(argv=None) -> int:
     parser.add_argument("--pages", type=int, default=20, help="test pages scored (the first N)")
     args = parser.parse_args(argv)
     synth = os.path.abspath(args.synth)
-    data_dir = os.environ.get("OCR_DATA_DIR", os.path.join(REPO, "data"))
     differ = 0
-    with tempfile.TemporaryDirectory() as folder:
-        base_tree = os.path.join(folder, "base")
-        subprocess.run(["git", "-C", REPO, "worktree", "add", "--detach", base_tree, args.base], check=True,
-                       capture_output=True)
-        try:
-            for name, command in commands(synth, args.lines, args.pages).items():
-                base, new = run(base_tree, command, data_dir), run(REPO, command, data_dir)
-                same = base[:2] == new[:2]
-                differ += not same
-                print("== %s: %s (base %.0f s, now %.0f s; exit %d / %d)"
-                      % (name, "identical" if same else "DIFFERENT", base[2], new[2], base[0], new[0]))
-                if not same:
-                    sys.stdout.writelines(list(difflib.unified_diff(base[1].splitlines(True),
-                                                                    new[1].splitlines(True), "base", "now"))[:60])
-                elif name.startswith("synth"):
-                    print(new[1].rstrip())
-        finally:
-            subprocess.run(["git", "-C", REPO, "worktree", "remove", "--force", base_tree], capture_output=True)
+    with checked_out(args.base) as base_tree:
+        for name, command in commands(synth, args.lines, args.pages).items():
+            base, new = run(base_tree, command), run(REPO, command)
+            same = base[:2] == new[:2]
+            differ += not same
+            print("== %s: %s (base %.0f s, now %.0f s; exit %d / %d)"
+                  % (name, "identical" if same else "DIFFERENT", base[2], new[2], base[0], new[0]))
+            if not same:
+                sys.stdout.writelines(list(difflib.unified_diff(base[1].splitlines(True),
+                                                                new[1].splitlines(True), "base", "now"))[:60])
+            elif name.startswith("synth"):
+                print(new[1].rstrip())
     print("%d of %d outputs differ" % (differ, len(commands(synth, args.lines, args.pages))))
     return 1 if differ else 0
 

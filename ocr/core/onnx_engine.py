@@ -92,24 +92,26 @@ def onnx_bytes(net: gluon.HybridBlock, info: ModelCard,
 
 def cached_graph(net: gluon.HybridBlock, info: ModelCard, params_path: str, json_path: str,
                  export: Callable[[gluon.HybridBlock, ModelCard], "onnx.ModelProto"],
-                 cache_dir: str | None = None) -> str:
-    """Path of the model's ONNX graph in the cache, built from the loaded ``net`` with ``export(net, info)`` and
-    written atomically when it is not there yet."""
+                 cache_dir: str | None = None) -> tuple[str, bytes]:
+    """(path, serialised graph) of the model's ONNX graph: read from the cache, or built from the loaded ``net``
+    with ``export(net, info)`` and written there atomically; where the cache cannot be written (a read-only data
+    folder) the graph built is used for this process only and the path is '(in memory)'."""
     path = cache_path(params_path, json_path, cache_dir)
-    if not os.path.isfile(path):
-        paths.atomic_write_bytes(path, onnx_bytes(net, info, export))
-    return path
+    if os.path.isfile(path):
+        with open(path, "rb") as f:
+            return path, f.read()
+    graph = onnx_bytes(net, info, export)
+    try:
+        paths.atomic_write_bytes(path, graph)
+    except OSError:
+        return "(in memory)", graph
+    return path, graph
 
 
 def onnx_net(net: gluon.HybridBlock, info: ModelCard, params_path: str, json_path: str,
              export: Callable[[gluon.HybridBlock, ModelCard], "onnx.ModelProto"],
              cache_dir: str | None = None) -> OnnxNet:
-    """An OnnxNet running the cached ONNX graph of a loaded model (see cached_graph); where the cache cannot be
-    written (a read-only data folder), the graph is built in memory for this process."""
+    """An OnnxNet running the ONNX graph of a loaded model (see cached_graph)."""
     import_onnxruntime()                      # fail before exporting anything when the runtime is missing
-    try:
-        path = cached_graph(net, info, params_path, json_path, export, cache_dir)
-    except OSError:
-        return OnnxNet(session_from_bytes(onnx_bytes(net, info, export)), "(in memory)")
-    with open(path, "rb") as f:
-        return OnnxNet(session_from_bytes(f.read()), path)
+    path, graph = cached_graph(net, info, params_path, json_path, export, cache_dir)
+    return OnnxNet(session_from_bytes(graph), path)

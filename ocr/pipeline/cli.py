@@ -37,9 +37,10 @@ from ocr.pipeline import outputs
 from ocr.pipeline.page_files import (OutDirError, check_out_dir, is_output, output_files, page_stem, page_state,
                                      publish, safe_name)
 from ocr.decode import DECODERS
-from ocr.pipeline.pipeline import DEFAULT_DECODER, FORMATS, LEVELS, MissingModelError, Pipeline
+from ocr.pipeline.pipeline import DEFAULT_DECODER, LEVELS, MissingModelError, Pipeline
 from ocr.pipeline.results import PageResult
 
+FORMATS = ("text", "json", "page-xml", "alto")   # what --format prints (or, for page-xml and alto, writes)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from ocr.core.geometry import box_to_px, box_to_xywh_px, expand_box
+from ocr.core.geometry import box_to_xywh_px, expand_box
 from ocr.core.images import read_image, to_gray
 from ocr.core.paths import MODELS_DIR
 from ocr.decode import get_decoder
@@ -32,7 +32,6 @@ from ocr.words.predictor import WordDetector
 
 LEVELS = ("auto",) + preprocess.LEVELS      # auto: decided from the image (preprocess.detect_level)
 DEFAULT_DECODER = "beam"
-FORMATS = ("text", "json", "page-xml", "alto")
 # stage -> (model file stem in the models folder, what it is, the levels that need it)
 STAGES = {
     "paragraph": ("paragraph_segmentation", "paragraph segmentation", ("auto", "page")),
@@ -47,8 +46,8 @@ class MissingModelError(FileNotFoundError):
 
 def _to_page(box, frame):
     """(x, y, w, h) fractions of the image at ``frame`` = (x, y, w, h) page pixels -> (x, y, w, h) page pixels."""
-    x1, y1, x2, y2 = box_to_px(box, (frame[3], frame[2]))
-    return frame[0] + x1, frame[1] + y1, x2 - x1, y2 - y1
+    x, y, w, h = box_to_xywh_px(box, (frame[3], frame[2]))
+    return frame[0] + x, frame[1] + y, w, h
 
 
 def _check_level(level):
