@@ -195,6 +195,33 @@ def test_short_composed_lines_hold_one_or_two_words_and_leave_the_mix_alone_when
     assert max(len(text.split()) for spec, text in zip(*epoch()) if spec.kind == "composed") >= 3
 
 
+def test_font_words_take_their_share_of_the_font_items_and_leave_the_mix_alone_when_off(tree):
+    lines = load_iamondb(tree, exclude_forms=frozenset(), log=lambda m: None)
+    bank, texts = word_bank(lines), [line.text for line in lines]
+
+    def epoch(**words):
+        return epoch_specs(np.random.default_rng(3), 5, len(lines), 40, 0.5, 0.5, bank, 60, texts, **words)
+
+    assert epoch() == epoch(word_rows=7, word_share=0.0) == epoch(word_rows=0, word_share=0.5)
+    specs, _ = epoch(word_rows=7, word_share=0.5)
+    kinds = [spec.kind for spec in specs]
+    assert kinds.count("font_word") == 10 and kinds.count("font") == 10
+    assert {spec.ref for spec in specs if spec.kind == "font_word"} == set(range(7))   # all rows before repeats
+    fonts = [(np.full((60, 1200), 255, np.uint8), None)] * 5
+    word = np.full((20, 50), 255, np.uint8)
+    word[5:15, 10:40] = 0
+
+    class Words:
+        def original_image(self, row):
+            return word
+
+    dataset = MixedLineSet(specs, [encode("x")] * len(specs), fonts, lines, bank, (60, 1200), None, Words())
+    image, _ = dataset[kinds.index("font_word")]
+    assert image.shape == (60, 1200)
+    ys, xs = np.nonzero(image < 128)
+    assert ys.min() == 15 and ys.max() == 44            # 10 px of ink + 5 px margins either way, scaled by 3
+
+
 def test_trainer_mixes_rendered_pen_lines_and_records_them(tmp_path):
     from ocr.recognition import train as cli
     from tests.test_training import _cli_args, make_iam_tree

@@ -116,6 +116,18 @@ def test_thin_tight_strip_gets_margins():
     assert prepared.box_to_source((0, 0, prepared.image.shape[1], prepared.image.shape[0])) == (0, 0, 952, 28)
 
 
+def test_crop_to_ink_cuts_a_word_as_the_reader_does():
+    word = text_image(["bold"])
+    x, y, w, h = pp.ink_box(pp.ink_mask(word, depth=pp.FAINT_INK))
+    margin = round(pp.LINE_MARGIN * h)
+    cut = pp.crop_to_ink(word)
+    assert cut.shape == (h + 2 * margin, w + 2 * margin)
+    assert np.array_equal(cut[margin:margin + h, margin:margin + w], word[y:y + h, x:x + w])
+    assert np.array_equal(cut, pp.normalise_page(word, level="word").image)
+    blank = np.full((30, 40), 255, np.uint8)
+    assert pp.crop_to_ink(blank).shape == (30 + 2 * 15, 40 + 2 * 15)
+
+
 @pytest.mark.parametrize("image, level", [(form_image(), "page"), (text_image([WORDS] * 3), "region"),
                                           (text_image([WORDS]), "line"), (text_image(["bold"]), "word")])
 def test_detect_level(image, level):

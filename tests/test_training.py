@@ -143,3 +143,26 @@ def test_cli_folder_without_lines_exits_2(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["--iam-root", str(tmp_path), "-g", "-1"])
     assert exit_info.value.code == 2
+
+
+def test_cli_mixes_font_words_cut_as_read_and_validates_on_them(tmp_path, iam_root):
+    for folder, _, files in os.walk(os.path.join(iam_root, "lines")):        # each line is one word of its form
+        for name in files:
+            word = os.path.join(folder.replace(os.path.join(iam_root, "lines"), os.path.join(iam_root, "words")),
+                                name[:-4] + "-00.png")
+            os.makedirs(os.path.dirname(word), exist_ok=True)
+            cv2.imwrite(word, cv2.imread(os.path.join(folder, name), cv2.IMREAD_GRAYSCALE))
+    history = cli.main(_cli_args(tmp_path, iam_root) + ["--word-share", "0.5", "--epoch-items", "8"])
+    assert {"val_cer", "font_word_val_cer"} <= set(history[0])
+    info = json.loads((tmp_path / "ckpt" / "line.json").read_text())
+    assert info["training"]["font_words"]["items"] == {"train": 12, "validation": 3, "test": 3}   # trainset only
+    assert "font_word_test_cer" in info["test_metrics"]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(_cli_args(tmp_path, iam_root) + ["--word-share", "1.5"])
+    assert exit_info.value.code == 2
+
+
+def test_cli_word_share_without_word_images_exits_2(tmp_path, iam_root, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(_cli_args(tmp_path, iam_root) + ["--word-share", "0.5"])
+    assert exit_info.value.code == 2 and "words/" in capsys.readouterr().err

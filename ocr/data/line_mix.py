@@ -1,9 +1,11 @@
-"""Training lines drawn from two sources: font lines of an IAM-format tree and IAM-OnDB pen strokes rendered afresh.
+"""Training lines drawn from two sources: font lines (and words) of an IAM-format tree and IAM-OnDB pen strokes
+rendered afresh.
 
-An epoch is a list of ``LineSpec``: a font line (an IAMDataset row, augmented with ``augment_line``), a real
-IAM-OnDB line rendered as ink (``ocr.data.pen.render_line``), or a new line composed from the words of one
-IAM-OnDB form (one writer). Every spec carries its own seed, so an item is the same image in any worker process
-and an epoch is the same after a resume.
+An epoch is a list of ``LineSpec``: a font line (an IAMDataset row, augmented with ``augment_line``), a font word
+(an IAMDataset word crop cut to its ink with the margins the reader gives word crops, so that single words and
+tight crops are trained on as they are read), a real IAM-OnDB line rendered as ink (``ocr.data.pen.render_line``),
+or a new line composed from the words of one IAM-OnDB form (one writer). Every spec carries its own seed, so an
+item is the same image in any worker process and an epoch is the same after a resume.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from ocr.recognition.augment import AugmentParams, augment_line
 from ocr.data.iamondb import OnlineLine, load_iamondb, split_lines
 from ocr.data.pen import compose_line, render_line, word_groups
 from ocr.core.geometry import resize_image
+from ocr.pipeline.preprocess import crop_to_ink
 
 if TYPE_CHECKING:
     from ocr.data.iam import IAMDataset
@@ -27,9 +30,9 @@ HELD_OUT_SEED = 10 ** 6
 
 @dataclass(frozen=True)
 class LineSpec:
-    """One training item. kind: 'font' (``ref`` = dataset row), 'pen' (``ref`` = index into the IAM-OnDB lines)
-    or 'composed' (``ref`` = tuple of (line index, word index) pairs, all of one form); ``seed`` drives the
-    augmentation or the rendering."""
+    """One training item. kind: 'font' (``ref`` = dataset row), 'font_word' (``ref`` = word dataset row), 'pen'
+    (``ref`` = index into the IAM-OnDB lines) or 'composed' (``ref`` = tuple of (line index, word index) pairs, all
+    of one form); ``seed`` drives the augmentation or the rendering."""
     kind: str
     ref: int | tuple[tuple[int, int], ...]
     seed: int
@@ -103,15 +106,18 @@ def composed_spec(bank: dict[str, dict], rng: np.random.Generator, max_chars: in
 
 def epoch_specs(rng: np.random.Generator, font_rows: int, pen_rows: int, items: int, pen_share: float,
                 composed_share: float, bank: dict[str, dict] | None, max_chars: int,
-                pen_texts: list[str], short_share: float = 0.0) -> tuple[list[LineSpec], list[str | None]]:
+                pen_texts: list[str], short_share: float = 0.0, word_rows: int = 0,
+                word_share: float = 0.0) -> tuple[list[LineSpec], list[str | None]]:
     """The shuffled (specs, texts) of one epoch of ``items`` lines: ``pen_share`` of them IAM-OnDB lines (of which
     ``composed_share`` composed from one form's words, and ``short_share`` of those only SHORT_WORDS long), the
-    rest font rows; rows are drawn without replacement within an epoch while there are enough. ``pen_texts``: the
-    texts of the IAM-OnDB lines. With ``short_share`` 0 the random draws are those of a mix without short lines."""
+    rest font rows, ``word_share`` of those font word rows (of ``word_rows``); rows are drawn without replacement
+    within an epoch while there are enough. ``pen_texts``: the texts of the IAM-OnDB lines; texts of font items are
+    None. With ``short_share`` and ``word_share`` 0 the random draws are those of a mix without them."""
     pen_items = int(round(items * pen_share)) if pen_rows else 0
     composed = int(round(pen_items * composed_share)) if bank and bank["words"] else 0
     short = int(round(composed * short_share))
     font_items = items - pen_items if font_rows else 0
+    word_items = int(round(font_items * word_share)) if word_rows else 0
     specs, texts = [], []
     for row in _draw(rng, pen_rows, pen_items - composed):
         specs.append(LineSpec("pen", int(row), int(rng.integers(2 ** 62))))
@@ -120,8 +126,11 @@ def epoch_specs(rng: np.random.Generator, font_rows: int, pen_rows: int, items: 
         refs, text = composed_spec(bank, rng, max_chars, SHORT_WORDS if k < short else LINE_WORDS)
         specs.append(LineSpec("composed", refs, int(rng.integers(2 ** 62))))
         texts.append(text)
-    for row in _draw(rng, font_rows, font_items):
+    for row in _draw(rng, font_rows, font_items - word_items):
         specs.append(LineSpec("font", int(row), int(rng.integers(2 ** 62))))
+        texts.append(None)
+    for row in _draw(rng, word_rows, word_items):
+        specs.append(LineSpec("font_word", int(row), int(rng.integers(2 ** 62))))
         texts.append(None)
     order = rng.permutation(len(specs))
     return [specs[i] for i in order], [texts[i] for i in order]
@@ -153,13 +162,14 @@ def render_spec(spec: LineSpec, pen_lines: list[OnlineLine], bank: dict[str, dic
 
 class MixedLineSet(gluon.data.Dataset):
     """Items (uint8 image (H, W) fitted into ``size``, int32 label) of ``specs``. Font specs read
-    ``font_source[row][0]`` (already fitted) and augment it with ``augment`` (None: unchanged); pen specs render
-    ``pen_lines`` strokes."""
+    ``font_source[row][0]`` (already fitted), font word specs ``word_source.original_image(row)`` (cut to its ink
+    with margins, then fitted), and augment it with ``augment`` (None: unchanged); pen specs render ``pen_lines``
+    strokes."""
 
     def __init__(self, specs: list[LineSpec], labels: list[np.ndarray], font_source: Any,
                  pen_lines: list[OnlineLine], bank: dict[str, dict] | None, size: tuple[int, int],
-                 augment: AugmentParams | None = None) -> None:
-        self.specs, self.labels, self.font_source = specs, labels, font_source
+                 augment: AugmentParams | None = None, word_source: Any = None) -> None:
+        self.specs, self.labels, self.font_source, self.word_source = specs, labels, font_source, word_source
         self.pen_lines, self.bank, self.size, self.augment = pen_lines, bank, size, augment
 
     def __len__(self) -> int:
@@ -167,8 +177,11 @@ class MixedLineSet(gluon.data.Dataset):
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         spec = self.specs[i]
-        if spec.kind == "font":
-            image = self.font_source[spec.ref][0]
+        if spec.kind in ("font", "font_word"):
+            if spec.kind == "font":
+                image = self.font_source[spec.ref][0]
+            else:
+                image = resize_image(crop_to_ink(self.word_source.original_image(spec.ref)), self.size)[0]
             if self.augment is not None:
                 image = augment_line(image, np.random.default_rng(spec.seed), self.augment)
         else:
@@ -184,6 +197,10 @@ class RowView:
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, str | np.ndarray]:
         return self.dataset[self.indices[i]]
+
+    def original_image(self, i: int) -> np.ndarray:
+        """``dataset.original_image(indices[i])``: the crop as stored, uint8 gray (H, W)."""
+        return self.dataset.original_image(self.indices[i])
 
     def __len__(self) -> int:
         return len(self.indices)

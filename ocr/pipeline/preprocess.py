@@ -223,6 +223,24 @@ def margin_matrix(box: tuple, margin: int) -> tuple:
     return matrix, (h + 2 * margin, w + 2 * margin)
 
 
+def ink_crop_matrix(gray: np.ndarray, mask: np.ndarray | None = None) -> tuple:
+    """uint8 gray (H, W) of a line or word -> margin_matrix of its ink box (faint strokes too; ``mask``'s box, or
+    the whole image, when nothing is that dark) with LINE_MARGIN of the box height as margin: how line and word
+    crops are cut for the recogniser, in reading and in training."""
+    box = ink_box(ink_mask(gray, depth=FAINT_INK))
+    if box is None and mask is not None:
+        box = ink_box(mask)
+    if box is None:
+        box = (0, 0, gray.shape[1], gray.shape[0])
+    return margin_matrix(box, round(LINE_MARGIN * box[3]))
+
+
+def crop_to_ink(gray: np.ndarray) -> np.ndarray:
+    """uint8 gray (H, W) of an upright line or word -> uint8 gray cut by ink_crop_matrix (paper around it)."""
+    matrix, shape = ink_crop_matrix(gray)
+    return warp(gray, matrix, shape)
+
+
 def rule_mask(mask: np.ndarray, fraction: float = RULE_FRACTION) -> np.ndarray:
     """bool ink mask (H, W) -> bool (H, W) of its horizontal rules (the printed lines of a form): connected
     components at least ``fraction`` of the width and MIN_RULE px long and under 1/30 of their length high (a rule
@@ -359,8 +377,7 @@ def normalise_page(gray: np.ndarray, level: str = "auto", max_skew: float = MAX_
     matrix, shape = rotation_matrix(gray.shape, turns, skew)
     level = detect_level(turned_mask) if level == "auto" else level
     if level in ("line", "word"):          # all the ink, faint strokes too
-        box = ink_box(ink_mask(warp(gray, matrix, shape), depth=FAINT_INK)) or ink_box(turned_mask)
-        scaled, shape = margin_matrix(box, round(LINE_MARGIN * box[3]))
+        scaled, shape = ink_crop_matrix(warp(gray, matrix, shape), turned_mask)
         matrix = scaled @ matrix
     return Prepared(warp(gray, matrix, shape), matrix, gray.shape, level, quarter_turns=turns, skew=skew)
 

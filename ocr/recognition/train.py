@@ -29,11 +29,13 @@ from mxnet import gluon
 
 from ocr.core.alphabet import ALPHABET, NUM_CLASSES, encode, in_alphabet
 from ocr.core.card import InputSpec
-from ocr.core.trainer import Rows, StageTrainer, add_flag, open_split, parser, positive_int, resume_or_warm_start
+from ocr.core.trainer import (SPLITS, Rows, StageTrainer, add_flag, open_split, parser, positive_int,
+                             resume_or_warm_start)
 from ocr.core.training import checkpoint_stem, fail, run_cli
 from ocr.data.iam import FITTED_SIZES
 from ocr.data.iamondb import IAMOnDBError
-from ocr.data.line_mix import MixedLineSet, RowView, ctc_fits, epoch_specs, held_out_specs, pen_splits, word_bank
+from ocr.data.line_mix import (LineSpec, MixedLineSet, RowView, ctc_fits, epoch_specs, held_out_specs, pen_splits,
+                               word_bank)
 from ocr.metrics import cer, wer
 from ocr.recognition.augment import AugmentParams, augment_line
 from ocr.recognition.net import DEFAULT_CONFIG, build_recognizer, sequence_length
@@ -87,13 +89,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--short-share", type=float, default=0.0,
                    help="fraction of the composed IAM-OnDB lines that hold only one or two words, so that single "
                         "words and tight crops are trained on (with --iamondb)")
+    p.add_argument("--word-share", type=float, default=0.0,
+                   help="fraction of each epoch's font items that are single words of the --iam-root tree, cut to "
+                        "their ink with the margins the reader gives word crops (validated on its validation "
+                        "words: font_word_val_*)")
     p.add_argument("--epoch-items", type=positive_int,
                    help="lines per epoch (None: the font training lines; with --iamondb, %d)" % PEN_EPOCH_ITEMS)
     args = p.parse_args(argv)
     if not 0 <= args.stroke <= 1 or args.stroke_px < 2 or args.blur < 0:
         fail("need 0 <= --stroke <= 1, --stroke-px >= 2 and --blur >= 0")
-    if not all(0 <= share <= 1 for share in (args.pen_share, args.composed_share, args.short_share)):
-        fail("need 0 <= --pen-share, --composed-share, --short-share <= 1")
+    if not all(0 <= share <= 1 for share in (args.pen_share, args.composed_share, args.short_share, args.word_share)):
+        fail("need 0 <= --pen-share, --composed-share, --short-share, --word-share <= 1")
+    if args.word_share and args.line_or_word != "line":
+        fail("--word-share mixes words into line training (-t line)")
     return args
 
 
@@ -190,7 +198,7 @@ class LineTrainer(StageTrainer):
                                      scale_x=args.random_x_scaling, scale_y=args.random_y_scaling,
                                      shear=args.random_shearing, gamma=args.random_gamma, stroke=args.stroke,
                                      stroke_px=args.stroke_px, blur=args.blur)
-        self.pen = self.bank = None
+        self.pen = self.bank = self.words = None
 
     @property
     def steps(self) -> int:
@@ -232,6 +240,13 @@ class LineTrainer(StageTrainer):
                   % (", ".join("%d %s" % (len(v), k) for k, v in self.pen.items()), len(self.bank["groups"])))
             if not self.pen["train"] or not self.pen["validation"]:
                 fail("no usable IAM-OnDB training or validation lines in %s" % args.iamondb)
+        if args.word_share:
+            self.words = {role: load_lines(args.iam_root, "word", SPLITS[role], self.max_len, self.steps,
+                                           None if role == "train" else args.max_test_items, args.seed)
+                          for role in ("train", "validation", "test")}
+            if self.words["train"].dataset.tree.words_dir is None:
+                fail("--word-share needs the word images (words/) of %s" % args.iam_root)
+            print("font words: %s" % ", ".join("%d %s" % (len(v.rows), k) for k, v in self.words.items()))
         self.epoch_items = args.epoch_items or (PEN_EPOCH_ITEMS if self.pen else len(self.data["train"]))
         self.validation_loader = self._loader("validation")
         self.ctc = gluon.loss.CTCLoss()
@@ -254,6 +269,10 @@ class LineTrainer(StageTrainer):
 
     def training_record(self) -> dict:
         record = {"skipped": {role: lines.skipped for role, lines in self.data.items()}}
+        if self.words:
+            record["font_words"] = {"share": self.args.word_share,
+                                    "items": {role: len(words.rows) for role, words in self.words.items()},
+                                    "cut": "ocr.pipeline.preprocess.crop_to_ink, as word crops are read"}
         if self.pen:
             args = self.args
             record["iamondb"] = {
@@ -288,17 +307,20 @@ class LineTrainer(StageTrainer):
 
     def make_batches(self, epoch: int, rng: np.random.Generator) -> gluon.data.DataLoader:
         args, train = self.args, self.data["train"]
-        if self.pen is None and args.epoch_items is None:
+        if self.pen is None and self.words is None and args.epoch_items is None:
             order = rng.permutation(len(train))
             seeds = None if args.no_augment else rng.integers(0, 2**63, size=len(train))
             return self._loader("train", seeds, order)
         pen_lines = self.pen["train"] if self.pen else []
         specs, texts = epoch_specs(rng, len(train), len(pen_lines), self.epoch_items,
                                    args.pen_share if self.pen else 0.0, args.composed_share, self.bank, 100,
-                                   [line.text for line in pen_lines], args.short_share)
-        labels = [train.labels[spec.ref] if spec.kind == "font" else encode(text) for spec, text in zip(specs, texts)]
+                                   [line.text for line in pen_lines], args.short_share,
+                                   len(self.words["train"].rows) if self.words else 0, args.word_share)
+        font_labels = {"font": train.labels, "font_word": self.words["train"].labels if self.words else None}
+        labels = [font_labels[spec.kind][spec.ref] if spec.kind in font_labels else encode(text)
+                  for spec, text in zip(specs, texts)]
         lines = MixedLineSet(specs, labels, RowView(train.dataset, train.rows), pen_lines, self.bank,
-                             self.input.fit_size, None if args.no_augment else self.augment)
+                             self.input.fit_size, None if args.no_augment else self.augment, self._word_source("train"))
         return gluon.data.DataLoader(lines, batch_size=args.batch_size, shuffle=False, last_batch="discard",
                                      batchify_fn=self.collate, num_workers=args.num_workers)
 
@@ -306,14 +328,31 @@ class LineTrainer(StageTrainer):
         images, labels = batch
         return self.ctc(net(images.as_in_context(self.ctx)), labels.as_in_context(self.ctx)).mean()
 
+    def _word_source(self, role: str) -> RowView | None:
+        """The font word crops of ``role`` (with --word-share), as a RowView of their dataset."""
+        return RowView(self.words[role].dataset, self.words[role].rows) if self.words else None
+
+    def _word_loader(self, role: str) -> gluon.data.DataLoader:
+        """The font words of ``role`` cut to their ink with margins, as read (the same images every epoch)."""
+        words = self.words[role]
+        specs = [LineSpec("font_word", i, 0) for i in range(len(words.rows))]
+        lines = MixedLineSet(specs, words.labels, None, [], None, self.input.fit_size, None, self._word_source(role))
+        return gluon.data.DataLoader(lines, batch_size=self.args.batch_size, shuffle=False, batchify_fn=self.collate,
+                                     num_workers=self.args.num_workers)
+
     def _metrics(self, net, loader: gluon.data.DataLoader, role: str, prefix: str) -> dict:
         """ctc_metrics of the font lines of ``role`` (batched by ``loader``); with --iamondb, those of its
-        IAM-OnDB lines, the font lines' then prefixed with font_."""
-        font = ctc_metrics(net, loader, self.data[role].texts, self.ctx, prefix)
-        if self.pen is None:
-            return font
-        return {**ctc_metrics(net, self._pen_loader(role), [line.text for line in self.pen[role]], self.ctx, prefix),
-                **{"font_" + k: v for k, v in font.items()}}
+        IAM-OnDB lines, the font lines' then prefixed with font_; with --word-share, those of its font words
+        prefixed with font_word_."""
+        metrics = ctc_metrics(net, loader, self.data[role].texts, self.ctx, prefix)
+        if self.pen is not None:
+            metrics = {**ctc_metrics(net, self._pen_loader(role), [line.text for line in self.pen[role]], self.ctx,
+                                     prefix), **{"font_" + k: v for k, v in metrics.items()}}
+        if self.words is not None and self.words[role].rows:
+            metrics.update({"font_word_" + k: v for k, v in ctc_metrics(net, self._word_loader(role),
+                                                                         self.words[role].texts, self.ctx,
+                                                                         prefix).items()})
+        return metrics
 
     def evaluate(self, net: gluon.Block) -> dict:
         return self._metrics(net, self.validation_loader, "validation", "val")
