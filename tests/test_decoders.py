@@ -10,7 +10,7 @@ import pytest
 from ocr.core.alphabet import ALPHABET
 from ocr.decode import get_decoder
 from ocr.decode.beam_search import decode_beam, prefix_beam_search
-from ocr.decode.ctc import column_labels, ctc_log_likelihood, text_to_columns, to_log_probs
+from ocr.decode.ctc import column_labels, ctc_log_likelihood, log_softmax, softmax, text_to_columns, to_log_probs
 from ocr.decode.greedy import decode_greedy
 from ocr.decode.lm import CharNgramLM, bits_per_char, save_lm, tables_to_lm, train_lm
 from ocr.decode.testdata import load_logits, load_sample, CTC_DIR
@@ -62,6 +62,14 @@ def test_input_detection_and_blank_column():
     moved = np.concatenate([log_probs[:, -1:], log_probs[:, :-1]], axis=1)            # blank first
     assert decode_greedy(moved, alphabet, blank=0).text == BEST_PATHS[("iam", 0)]
     assert decode_beam(moved, alphabet, blank=0).text == decode_beam(log_probs, alphabet).text
+
+
+def test_softmax_is_probabilities_over_the_last_axis_in_the_scores_dtype():
+    scores = np.random.default_rng(0).normal(scale=5, size=(3, 50, 80)).astype(np.float32)
+    probs = softmax(scores)
+    assert probs.dtype == np.float32 and probs.shape == scores.shape
+    np.testing.assert_allclose(probs.sum(axis=-1), 1, rtol=1e-5)
+    np.testing.assert_allclose(np.log(probs[1]), log_softmax(scores[1]), atol=1e-4)
 
 
 def test_ctc_forward_pass_matches_the_known_ground_truth_probability(samples):

@@ -87,9 +87,9 @@ def test_onnx_engine_reads_as_mxnet_and_reuses_its_cached_graph(tmp_path):
 def test_cache_key_follows_the_weights(tmp_path):
     stem = tiny_model(tmp_path, seed=0)
     net, info, _ = models.load_net(stem, None, "recogniser", build_recognizer)
-    first, _ = cached_graph(net, info, stem + ".params", stem + ".json", onnx_graph, str(tmp_path / "cache"))
+    first, _ = cached_graph(stem + ".params", stem + ".json", lambda: onnx_graph(net, info), str(tmp_path / "cache"))
     save_params(tiny_net(seed=1), stem + ".params")                       # a retrained model
-    second, _ = cached_graph(net, info, stem + ".params", stem + ".json", onnx_graph, str(tmp_path / "cache"))
+    second, _ = cached_graph(stem + ".params", stem + ".json", lambda: onnx_graph(net, info), str(tmp_path / "cache"))
     assert first != second and os.path.isfile(first) and os.path.isfile(second)
     assert not [n for n in os.listdir(tmp_path / "cache") if n.endswith(".tmp")]
 

@@ -1,12 +1,23 @@
-"""Loading a model: ``<stem>.params`` + ``<stem>.json`` (its card, ocr.core.card) -> a hybridized net and its card."""
+"""Loading a model: ``<stem>.params`` + ``<stem>.json`` (its card, ocr.core.card) -> the net that runs it and its card.
+
+Two engines run a net (ENGINES): 'mxnet', the Gluon net itself (ocr.core.mxnet_engine), and 'onnx', onnxruntime on
+its ONNX export (ocr.core.onnx_engine). Importing MXNet costs over a second and about 280 MB, so it is imported only
+where a Gluon net is built or run: for the MXNet engine, or to export a graph the ONNX cache does not hold yet. The
+ONNX engine with its graphs cached never imports it. (The engine modules are imported where they are used:
+onnx_engine imports this module, and mxnet_engine imports MXNet.)
+"""
 import os
 import sys
-from typing import Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import mxnet as mx
+import numpy as np
 
 from ocr.core.card import ModelCard, read_card
 from ocr.core.paths import MODELS_DIR
+
+if TYPE_CHECKING:
+    import mxnet as mx
 
 ENGINES = ("mxnet", "onnx")       # what runs the nets: MXNet Gluon, or onnxruntime on their ONNX export
 
@@ -23,9 +34,10 @@ def resolve_model(name_or_path: str | None, default_name: str, kind: str = "mode
     return stem + ".params", stem + ".json"
 
 
-def pick_context(gpu_id: int | str) -> mx.Context:
+def pick_context(gpu_id: int | str) -> "mx.Context":
     """-g value (an id, or a comma list whose first id is used; < 0 = CPU) -> mx.gpu(id) when that GPU exists,
-    else mx.cpu() with a one-line notice on stderr when a GPU was asked for."""
+    else mx.cpu() with a one-line notice on stderr when a GPU was asked for. Imports MXNet."""
+    import mxnet as mx
     first = int(str(gpu_id).split(",")[0])
     if first < 0:
         return mx.cpu()
@@ -39,30 +51,47 @@ class ModelLoadError(ValueError):
     """A model's two files exist but cannot be loaded: damaged, or written for another version of the network."""
 
 
-def load_net(name_or_path: str | None, default_name: str, kind: str, build: Callable, ctx: mx.Context | None = None,
+def load_error(kind: str, params_path: str, error: Exception) -> ModelLoadError:
+    """The one-line ModelLoadError saying that the ``kind`` model ``params_path`` cannot be loaded, and why."""
+    reason = " ".join(str(error).split())
+    return ModelLoadError("cannot load the %s model %s: %s: %s"
+                          % (kind, params_path, type(error).__name__, reason[:300]))
+
+
+def load_net(name_or_path: str | None, default_name: str, kind: str, build: Callable, ctx: "mx.Context | None" = None,
              engine: str = "mxnet", export: Callable | None = None) -> tuple:
-    """Build a net from its card's ``network`` config with ``build`` and load its weights on ``ctx`` (default CPU).
-    Returns (hybridized net, ModelCard, ctx); see resolve_model for ``name_or_path``. Raises FileNotFoundError (no
-    such model) or ModelLoadError (one line: which model, and why).
-    ``engine``: 'mxnet' (the Gluon net) or 'onnx': the net is replaced by an ocr.core.onnx_engine.OnnxNet, called the
-    same way, running the graph ``export(net, card)`` (an onnx.ModelProto) builds (cached; see ocr.core.onnx_engine)."""
+    """A model's net and card: (net, ModelCard, ctx) with ``ctx`` as given (None: the CPU); see resolve_model for
+    ``name_or_path``. Raises FileNotFoundError (no such model) or ModelLoadError (one line: which model, and why).
+    ``engine`` 'mxnet': the hybridized Gluon net ``build(card.network)`` with the model's weights, on ``ctx``.
+    'onnx': an ocr.core.onnx_engine.OnnxNet running the model's ONNX graph from the cache, or, when the cache does
+    not hold it, the graph ``export(gluon net, card)`` (an onnx.ModelProto) builds (see ocr.core.onnx_engine).
+    Either net runs on numpy arrays with run_net."""
     if engine not in ENGINES:
         raise ValueError("unknown engine %r (choose from %s)" % (engine, ", ".join(ENGINES)))
     params_path, json_path = resolve_model(name_or_path, default_name, kind)
-    ctx = ctx or mx.cpu()
     try:
         card = read_card(json_path)
-        net = build(card.network)
-        net.load_parameters(params_path, ctx=ctx)
-    except (OSError, ValueError, KeyError, TypeError, mx.base.MXNetError) as error:
-        reason = " ".join(str(error).split())
-        raise ModelLoadError("cannot load the %s model %s: %s: %s"
-                             % (kind, params_path, type(error).__name__, reason[:300])) from None
-    net.hybridize(static_alloc=True)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise load_error(kind, params_path, error) from None
+
+    def gluon_net():
+        from ocr.core.mxnet_engine import load_gluon_net
+        return load_gluon_net(params_path, card.network, build, ctx, kind)
+
     if engine == "onnx":
         from ocr.core.onnx_engine import onnx_net
-        net = onnx_net(net, card, params_path, json_path, export)
-    return net, card, ctx
+        return onnx_net(params_path, json_path, lambda: export(gluon_net(), card)), card, ctx
+    return gluon_net(), card, ctx
+
+
+def run_net(net, data: np.ndarray, ctx: "mx.Context | None" = None) -> np.ndarray | tuple[np.ndarray, ...]:
+    """A net of load_net (an OnnxNet, or a Gluon net, which runs on ``ctx``; None: the CPU) on a float32 batch
+    ``data`` (N, ...) -> its output, or the tuple of its outputs, as numpy arrays."""
+    from ocr.core.onnx_engine import OnnxNet
+    if isinstance(net, OnnxNet):
+        return net.run(data)
+    from ocr.core.mxnet_engine import run_gluon_net
+    return run_gluon_net(net, data, ctx)
 
 
 def check_stage(card: ModelCard, stage: str, what: str) -> ModelCard:

@@ -6,8 +6,10 @@ default, not in git), built on first use from the loaded net and written atomica
 stale graph is never run. (The three graphs hold the weights again, 13 MB; kept out of models/ so that git does
 not carry a second copy of every retrained model, nor one that can drift from its .params.)
 
-``OnnxNet`` is called like the Gluon net it replaces (an NDArray batch in, an NDArray or a tuple of them out), so
-the predictors keep their own pre- and post-processing unchanged whichever engine runs the net.
+Nothing here imports MXNet: a graph in the cache is read and run without it; one that is not is built by the
+caller's ``build`` (which loads the Gluon net and exports it, ocr.core.loading.load_net). ``OnnxNet.run`` takes and
+gives numpy arrays (what the predictors use, through ocr.core.loading.run_net); called like the Gluon net it
+replaces (NDArrays in and out) it serves code that compares the two engines.
 """
 import hashlib
 import os
@@ -15,14 +17,13 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-import mxnet as mx
-from mxnet import gluon
+import numpy as np
 
 from ocr.core import paths
-from ocr.core.card import ModelCard
 from ocr.core.loading import ModelLoadError
 
 if TYPE_CHECKING:
+    import mxnet as mx
     import onnx
     import onnxruntime
 
@@ -55,17 +56,26 @@ def session_from_bytes(model_bytes: bytes) -> "onnxruntime.InferenceSession":
 
 
 class OnnxNet:
-    """An onnxruntime session called like the Gluon net it was exported from: NDArray (N, ...) float32 -> NDArray
-    (one output) or tuple of NDArrays (several), on the input's context. ``path``: the graph file."""
+    """An onnxruntime session running the graph of a Gluon net: ``run`` on numpy arrays, or called like the net
+    (NDArrays). ``path``: the graph file ('(in memory)' when the cache could not be written)."""
 
     def __init__(self, session: "onnxruntime.InferenceSession", path: str | None = None):
         self.session, self.path = session, path
         self.input_name = session.get_inputs()[0].name
 
-    def __call__(self, data: mx.nd.NDArray) -> mx.nd.NDArray | tuple[mx.nd.NDArray, ...]:
-        """The graph on ``data`` (N, ...) float32 -> its output(s) as NDArrays on ``data``'s context."""
-        outputs = self.session.run(None, {self.input_name: data.asnumpy()})
-        arrays = tuple(mx.nd.array(output, ctx=data.context, dtype=output.dtype) for output in outputs)
+    def run(self, data: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
+        """The graph on ``data`` (N, ...), cast to float32 -> its output (one) or a tuple of its outputs (several),
+        numpy arrays."""
+        outputs = self.session.run(None, {self.input_name: np.asarray(data, dtype=np.float32)})
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+    def __call__(self, data: "mx.nd.NDArray") -> "mx.nd.NDArray | tuple[mx.nd.NDArray, ...]":
+        """As the Gluon net: NDArray (N, ...) float32 -> its output(s) as NDArrays on ``data``'s context (the caller
+        holds an NDArray, so MXNet is loaded already)."""
+        import mxnet as mx
+        outputs = self.run(data.asnumpy())
+        arrays = tuple(mx.nd.array(output, ctx=data.context, dtype=output.dtype)
+                       for output in (outputs if isinstance(outputs, tuple) else (outputs,)))
         return arrays[0] if len(arrays) == 1 else arrays
 
 
@@ -80,27 +90,24 @@ def cache_path(params_path: str, json_path: str, cache_dir: str | None = None) -
     return os.path.join(folder, "%s-%s.onnx" % (stem, digest.hexdigest()[:16]))
 
 
-def onnx_bytes(net: gluon.HybridBlock, info: ModelCard,
-               export: Callable[[gluon.HybridBlock, ModelCard], "onnx.ModelProto"]) -> bytes:
-    """The serialised ONNX graph of a loaded net: ``export(net, info)`` -> onnx.ModelProto (``info``: the model's
-    card; EngineUnavailable when the onnx package is missing)."""
+def onnx_bytes(build: Callable[[], "onnx.ModelProto"]) -> bytes:
+    """The serialised ONNX graph that ``build()`` returns (EngineUnavailable when the onnx package is missing)."""
     try:
-        return export(net, info).SerializeToString()
+        return build().SerializeToString()
     except ImportError as error:
         raise EngineUnavailable(str(error)) from None
 
 
-def cached_graph(net: gluon.HybridBlock, info: ModelCard, params_path: str, json_path: str,
-                 export: Callable[[gluon.HybridBlock, ModelCard], "onnx.ModelProto"],
+def cached_graph(params_path: str, json_path: str, build: Callable[[], "onnx.ModelProto"],
                  cache_dir: str | None = None) -> tuple[str, bytes]:
-    """(path, serialised graph) of the model's ONNX graph: read from the cache, or built from the loaded ``net``
-    with ``export(net, info)`` and written there atomically; where the cache cannot be written (a read-only data
+    """(path, serialised graph) of the ONNX graph of the model ``params_path`` + ``json_path``: read from the cache,
+    or built with ``build()`` and written there atomically; where the cache cannot be written (a read-only data
     folder) the graph built is used for this process only and the path is '(in memory)'."""
     path = cache_path(params_path, json_path, cache_dir)
     if os.path.isfile(path):
         with open(path, "rb") as f:
             return path, f.read()
-    graph = onnx_bytes(net, info, export)
+    graph = onnx_bytes(build)
     try:
         paths.atomic_write_bytes(path, graph)
     except OSError:
@@ -108,10 +115,9 @@ def cached_graph(net: gluon.HybridBlock, info: ModelCard, params_path: str, json
     return path, graph
 
 
-def onnx_net(net: gluon.HybridBlock, info: ModelCard, params_path: str, json_path: str,
-             export: Callable[[gluon.HybridBlock, ModelCard], "onnx.ModelProto"],
+def onnx_net(params_path: str, json_path: str, build: Callable[[], "onnx.ModelProto"],
              cache_dir: str | None = None) -> OnnxNet:
-    """An OnnxNet running the ONNX graph of a loaded model (see cached_graph)."""
+    """An OnnxNet running the ONNX graph of the model ``params_path`` + ``json_path`` (see cached_graph)."""
     import_onnxruntime()                      # fail before exporting anything when the runtime is missing
-    path, graph = cached_graph(net, info, params_path, json_path, export, cache_dir)
+    path, graph = cached_graph(params_path, json_path, build, cache_dir)
     return OnnxNet(session_from_bytes(graph), path)

@@ -58,6 +58,12 @@ def to_log_probs(matrix: np.ndarray, log_probs: bool | None = None) -> np.ndarra
         return np.log(m)
 
 
+def softmax(scores: np.ndarray) -> np.ndarray:
+    """Raw scores (..., C) -> probabilities (softmax over the last axis, numerically stable), in their dtype."""
+    exp = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
 def log_softmax(logits: np.ndarray) -> np.ndarray:
     """T x C raw scores -> T x C natural-log probabilities (softmax per row, numerically stable)."""
     z = np.asarray(logits, dtype=np.float64)

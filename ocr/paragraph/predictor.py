@@ -4,19 +4,24 @@ handwritten block (x, y, w, h) as fractions of the page.
 A model is ``<name>.params`` (weights) + ``<name>.json`` (its card, ocr.core.card); the net is rebuilt from the card
 alone. Pages of any size, colour and dtype go through the training geometry the card records: gray, letterboxed
 into its ``input.fit_size`` (1120x800 for the shipped model), reduced to the net's input size; the predicted box is
-mapped back through the letterbox to the page.
+mapped back through the letterbox to the page. MXNet is imported only to build the Gluon net (build_net: the MXNet
+engine, or an ONNX graph not cached yet; see ocr.core.loading).
 """
+from typing import TYPE_CHECKING
 
 import cv2
-import mxnet as mx
 import numpy as np
 
 from ocr.core import loading
 from ocr.core.card import ModelCard
 from ocr.core.geometry import resize_image, unletterbox
 from ocr.core.images import to_gray
-from ocr.core.onnx_export import block_to_onnx
-from ocr.paragraph.net import build_paragraph_net
+
+if TYPE_CHECKING:
+    import mxnet as mx
+    import onnx
+
+    from ocr.paragraph.net import ParagraphNet
 
 DEFAULT_MODEL = "paragraph_segmentation"
 
@@ -37,30 +42,39 @@ def resolve_model(name_or_path: str | None = None) -> tuple[str, str]:
     return loading.resolve_model(name_or_path, DEFAULT_MODEL, "paragraph")
 
 
-def onnx_graph(net, card: ModelCard):
+def build_net(network: dict) -> "ParagraphNet":
+    """The ParagraphNet of a card's network config (ocr.paragraph.net.build_paragraph_net; imports MXNet)."""
+    from ocr.paragraph.net import build_paragraph_net
+    return build_paragraph_net(network)
+
+
+def onnx_graph(net: "ParagraphNet", card: ModelCard) -> "onnx.ModelProto":
     """A loaded ParagraphNet and its card -> onnx.ModelProto: ``data`` (N, 1, H, W) standardised pages at the
-    net's input size -> (N, 4) boxes, as the net."""
+    net's input size -> (N, 4) boxes, as the net (ocr.core.onnx_export, which imports MXNet)."""
+    from ocr.core.onnx_export import block_to_onnx
     return block_to_onnx(net, (1, 1) + tuple(card.network["input_size"]))
 
 
 class ParagraphSegmenter:
     """A trained paragraph DCNN: ``net`` (hybridized ParagraphNet, or the ocr.core.onnx_engine.OnnxNet of its ONNX
-    export), its ``card`` (ocr.core.card.ModelCard), ``ctx``. Everything it feeds the net is read from the card:
-    ``fit_size`` (the letterbox, H, W pixels), ``input_size`` (the net's, H, W pixels), ``mean``/``std``, and
-    ``region_growth`` (how much the pipeline grows the predicted block before cropping)."""
+    export), its ``card`` (ocr.core.card.ModelCard), ``ctx`` (where a Gluon net runs; None: the CPU). Everything it
+    feeds the net is read from the card: ``fit_size`` (the letterbox, H, W pixels), ``input_size`` (the net's, H, W
+    pixels), ``mean``/``std``, and ``region_growth`` (how much the pipeline grows the predicted block before
+    cropping)."""
 
-    def __init__(self, net, card: ModelCard, ctx: mx.Context | None = None):
-        self.net, self.card, self.ctx = net, loading.check_stage(card, "paragraph", "paragraph"), ctx or mx.cpu()
+    def __init__(self, net, card: ModelCard, ctx: "mx.Context | None" = None):
+        self.net, self.card, self.ctx = net, loading.check_stage(card, "paragraph", "paragraph"), ctx
         self.fit_size = card.input.fit_size
         self.input_size = tuple(card.network["input_size"])
         self.mean, self.std = card.input.mean, card.input.std
         self.region_growth = card.region_growth
 
     @classmethod
-    def load(cls, path: str | None = None, ctx: mx.Context | None = None, engine: str = "mxnet") -> "ParagraphSegmenter":
+    def load(cls, path: str | None = None, ctx: "mx.Context | None" = None,
+             engine: str = "mxnet") -> "ParagraphSegmenter":
         """Load ``<stem>.params`` + ``<stem>.json`` (see resolve_model) on ``ctx`` (default CPU); ``engine``: 'mxnet'
         or 'onnx' (see loading.load_net)."""
-        return cls(*loading.load_net(path, DEFAULT_MODEL, "paragraph", build_paragraph_net, ctx, engine, onnx_graph))
+        return cls(*loading.load_net(path, DEFAULT_MODEL, "paragraph", build_net, ctx, engine, onnx_graph))
 
     def prepare(self, page: np.ndarray) -> tuple[np.ndarray, tuple]:
         """Any page (any size, colour, dtype; see to_gray) -> (uint8 input (H, W) = input_size, content_box:
@@ -71,8 +85,7 @@ class ParagraphSegmenter:
     def predict_fractions(self, inputs: np.ndarray) -> np.ndarray:
         """uint8 inputs (N, H, W) (see prepare) -> float32 (N, 4) boxes (x, y, w, h), fractions of the letterboxed
         page."""
-        data = mx.nd.array(standardise(inputs, self.mean, self.std), ctx=self.ctx)
-        return self.net(data).asnumpy()
+        return loading.run_net(self.net, standardise(inputs, self.mean, self.std), self.ctx)
 
     def predict(self, page: np.ndarray) -> tuple[float, float, float, float]:
         """Any page -> the handwritten block (x, y, w, h) as fractions of the page, inside it (w or h is 0 when the

@@ -160,8 +160,9 @@ def load_pipeline(args: argparse.Namespace) -> Pipeline | None:
     """The Pipeline the CLI arguments ask for (their decoder, gpu, level, models, engine, batch_size), or None after
     a one-line error on stderr (a model is missing or damaged)."""
     try:
-        return Pipeline.load(args.decoder, pick_context(args.gpu), args.level, args.models,
-                             engine=args.engine, batch_size=args.batch_size)
+        ctx = pick_context(args.gpu) if args.gpu >= 0 else None       # None: the CPU, without importing MXNet
+        return Pipeline.load(args.decoder, ctx, args.level, args.models, engine=args.engine,
+                             batch_size=args.batch_size)
     except MissingModelError as error:
         hint = " (use --level region for an image of the handwritten block only)" if "paragraph" in str(error) else ""
         print("error: %s%s" % (error, hint), file=sys.stderr)

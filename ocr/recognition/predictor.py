@@ -3,8 +3,8 @@
 A model is two files, ``<name>.params`` (weights) and ``<name>.json`` (everything else: network config, alphabet,
 input size, normalisation, training command and data, metrics); the net is rebuilt from the JSON alone.
 """
+from typing import TYPE_CHECKING
 
-import mxnet as mx
 import numpy as np
 
 from ocr.core import loading
@@ -12,9 +12,13 @@ from ocr.core.alphabet import ALPHABET, BLANK
 from ocr.core.card import ModelCard
 from ocr.core.geometry import fit_geometry, resize_image
 from ocr.core.images import to_gray
+from ocr.decode.ctc import softmax
 from ocr.decode.greedy import best_path
 from ocr.recognition.net import build_recognizer, step_width
 from ocr.recognition.onnx_graph import recognizer_to_onnx
+
+if TYPE_CHECKING:
+    import mxnet as mx
 
 DEFAULT_MODEL = "handwriting_line"
 # The reference's statistics of IAM lines fitted into 60 x 800, as grey levels / 255.
@@ -53,21 +57,22 @@ def onnx_graph(net, card: ModelCard):
 
 class Recognizer:
     """A trained line recogniser: ``net`` (hybridized LineRecognizer, or the ocr.core.onnx_engine.OnnxNet of its ONNX
-    export, called the same way), its ``card`` (ocr.core.card.ModelCard), ``ctx``; ``margin``: px of paper kept
-    each side of a batch's widest line when batching by width (MARGIN). From the card: ``input_size`` (the
-    letterbox a line is fitted into, H, W pixels), ``mean``/``std``, the alphabet (the decoders' must match)."""
+    export), its ``card`` (ocr.core.card.ModelCard), ``ctx`` (where a Gluon net runs; None: the CPU); ``margin``:
+    px of paper kept each side of a batch's widest line when batching by width (MARGIN). From the card:
+    ``input_size`` (the letterbox a line is fitted into, H, W pixels), ``mean``/``std``, the alphabet (the decoders'
+    must match)."""
 
-    def __init__(self, net, card: ModelCard, ctx: mx.Context | None = None):
+    def __init__(self, net, card: ModelCard, ctx: "mx.Context | None" = None):
         loading.check_stage(card, "recognition", "line recogniser")
         if card.alphabet != ALPHABET:
             raise loading.ModelLoadError("the model's alphabet differs from ocr.core.alphabet.ALPHABET")
-        self.net, self.card, self.ctx = net, card, ctx or mx.cpu()
+        self.net, self.card, self.ctx = net, card, ctx
         self.input_size = card.input.fit_size
         self.mean, self.std = card.input.mean, card.input.std
         self.margin = MARGIN
 
     @classmethod
-    def load(cls, name_or_path: str | None = None, ctx: mx.Context | None = None,
+    def load(cls, name_or_path: str | None = None, ctx: "mx.Context | None" = None,
              engine: str = "mxnet") -> "Recognizer":
         """Load ``<name>.params`` + ``<name>.json`` (see resolve_model) on ``ctx`` (default CPU); ``engine``: 'mxnet'
         or 'onnx' (onnxruntime on the model's ONNX export; see loading.load_net)."""
@@ -80,8 +85,7 @@ class Recognizer:
 
     def predict(self, fitted: np.ndarray) -> np.ndarray:
         """uint8 fitted lines (N, H, W) -> float32 softmax probabilities (N, T, C)."""
-        scores = self.net(mx.nd.array(standardise(fitted, self.mean, self.std), ctx=self.ctx))
-        return mx.nd.softmax(scores, axis=-1).asnumpy()
+        return softmax(loading.run_net(self.net, standardise(fitted, self.mean, self.std), self.ctx))
 
     def window_width(self, content_width: int) -> int:
         """Width (px) of the centred window of the letterbox (the card's input width W) that a batch whose widest
