@@ -13,6 +13,7 @@ without one the ink: Latin handwriting has more ink above its core (x-height) ba
 capitals, i-dots, t-bars outnumber descenders).
 """
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -46,12 +47,17 @@ class Prepared:
     quarter_turns: int = 0
     skew: float = 0.0
 
+    @cached_property
+    def _to_source(self) -> np.ndarray:
+        """float64 (3, 3): the inverse of ``matrix``, from pixels of ``image`` to pixels of the given image."""
+        return np.linalg.inv(self.matrix)
+
     def box_to_source(self, box: tuple) -> tuple:
         """(x, y, w, h) pixels of ``image`` -> (x, y, w, h) integer pixels of the given image: the axis-aligned
         box around the mapped corners, clipped to the image."""
         x, y, w, h = box
         corners = np.array([[x, y, 1], [x + w, y, 1], [x, y + h, 1], [x + w, y + h, 1]], dtype=np.float64)
-        mapped = corners @ np.linalg.inv(self.matrix).T
+        mapped = corners @ self._to_source.T
         height, width = self.source_shape
         x1, y1 = np.clip(np.floor(mapped[:, :2].min(axis=0)), 0, [width, height]).astype(int)
         x2, y2 = np.clip(np.ceil(mapped[:, :2].max(axis=0)), 0, [width, height]).astype(int)
