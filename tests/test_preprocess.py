@@ -186,3 +186,13 @@ def test_a_turned_form_comes_back_as_a_page(quarter_turns):
     prepared = pp.normalise_page(np.ascontiguousarray(np.rot90(page, quarter_turns)))
     assert (prepared.quarter_turns + quarter_turns) % 4 == 0 and prepared.level == "page"
     assert not pp._short(pp.ink_mask(np.rot90(page, quarter_turns)))
+
+
+@pytest.mark.parametrize("shape", [(1,), (2,), (7, 3), (300, 200)])
+def test_grey_percentiles_equal_numpy(shape):
+    rng = np.random.default_rng(len(shape))
+    percents = (0, 0.1, 1, 50, 90, 99, 100)
+    for gray in (rng.integers(0, 256, size=shape).astype(np.uint8),
+                 rng.choice(np.array([0, 17, 200, 255], np.uint8), size=shape)):
+        np.testing.assert_allclose(pp.grey_percentiles(gray, percents), np.percentile(gray, percents))
+        assert pp.grey_median(gray) == np.median(gray)
