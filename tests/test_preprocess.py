@@ -196,3 +196,11 @@ def test_grey_percentiles_equal_numpy(shape):
                  rng.choice(np.array([0, 17, 200, 255], np.uint8), size=shape)):
         np.testing.assert_allclose(pp.grey_percentiles(gray, percents), np.percentile(gray, percents))
         assert pp.grey_median(gray) == np.median(gray)
+
+
+def test_a_descender_tail_under_a_word_is_not_a_second_line():
+    mask = np.zeros((36, 52), bool)
+    mask[3:20, 2:50] = True            # the word's core
+    mask[30:32, 25:50] = True          # the loop of a 'g' far below it, two rows of ink
+    assert len(pp.text_bands(mask)) == 2
+    assert pp.detect_level(mask) == "word"

@@ -303,10 +303,11 @@ def word_gaps(mask: np.ndarray, min_gap: float) -> int:
 
 def detect_level(mask: np.ndarray) -> str:
     """bool ink mask (H, W) of an upright image -> 'page' (a printed form: it has rules), 'region' (several text
-    lines), 'line' (one line with a gap as wide as its core is high, or eight times as wide as that) or 'word'."""
+    lines: line_bands, so a descender's tail or a row of dots under a word is not a line), 'line' (one line with a
+    gap as wide as its core is high, or eight times as wide as that) or 'word'."""
     if has_printed_rules(mask):
         return "page"
-    bands = text_bands(mask)
+    bands = line_bands(mask)
     if len(bands) != 1:
         return "region" if bands else "word"
     top, core_top, core_bottom, bottom = bands[0]
