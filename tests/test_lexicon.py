@@ -49,6 +49,18 @@ def test_weighted_costs_hand_values():
     assert costs.distance("a", "") == pytest.approx(1.0) and costs.distance("", "ee") == pytest.approx(1.0)
 
 
+def test_caches_of_distances_and_candidates_stay_bounded(monkeypatch):
+    monkeypatch.setattr("ocr.decode.distance.DISTANCE_CACHE_SIZE", 3)
+    monkeypatch.setattr("ocr.decode.lexicon.CANDIDATE_CACHE_SIZE", 2)
+    corrector = LexiconCorrector(Lexicon({"cat": 5, "cot": 2, "dog": 3}), EditCosts())
+    words = ["cst", "dgo", "cxt", "dag", "cit", "cst"]
+    found = [corrector.close_candidates(word) for word in words]
+    assert len(corrector._cache) <= 2 and len(corrector.costs._cache) <= 3
+    assert found == [LexiconCorrector(Lexicon({"cat": 5, "cot": 2, "dog": 3}), EditCosts()).close_candidates(word)
+                     for word in words]
+    assert [corrector.costs.distance("kitten", w) for w in ("sitting", "kitchen", "sitting")] == [3, 2, 3]
+
+
 def test_alignment():
     assert align("fomly", "family") == [("match", "f", "f"), ("sub", "o", "a"), ("match", "m", "m"),
                                         ("ins", None, "i"), ("match", "l", "l"), ("match", "y", "y")]

@@ -20,11 +20,13 @@ from ocr.core.paths import MODELS_DIR, atomic_write_text
 
 LEARNED_COSTS_PATH = os.path.join(MODELS_DIR, "decoding", "edit_costs.json")
 DEFAULT_COSTS_PATH = os.path.join(MODELS_DIR, "decoding", "edit_costs_default.json")
+DISTANCE_CACHE_SIZE = 100_000        # (observed, intended) distances an EditCosts keeps: about 15 MB
 
 
 class EditCosts:
     """Insertion / deletion costs {char: cost}, substitution costs {observed: {intended: cost}}, a default for
-    everything else, and free-form ``info`` (how the table was made). Distances are cached per instance."""
+    everything else, and free-form ``info`` (how the table was made). Distances are cached per instance, up to
+    DISTANCE_CACHE_SIZE pairs (then the cache starts again: a long run does not grow without bound)."""
 
     def __init__(self, insertion: dict[str, float] | None = None, deletion: dict[str, float] | None = None,
                  substitution: dict[str, dict[str, float]] | None = None, default: float = 1.0,
@@ -41,6 +43,8 @@ class EditCosts:
         key = (observed, intended)
         value = self._cache.get(key)
         if value is None:
+            if len(self._cache) >= DISTANCE_CACHE_SIZE:
+                self._cache.clear()
             value = self._cache[key] = self._distance(observed, intended)
         return value
 

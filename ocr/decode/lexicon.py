@@ -42,6 +42,7 @@ ENGLISH_WORDS_PATH = os.path.join(os.path.dirname(symspellpy.__file__), "frequen
 PROSE_WORDS_PATH = os.path.join(MODELS_DIR, "decoding", "prose_words.txt")
 WORD = re.compile(r"(?<![\w'])[A-Za-z]+(?:'[A-Za-z]+)*(?![\w'])")
 MAX_EDITS = 2
+CANDIDATE_CACHE_SIZE = 10_000       # words whose close candidates a LexiconCorrector keeps: about 20 MB
 
 
 class Lexicon:
@@ -136,6 +137,8 @@ class LexiconCorrector:
         lower = word.lower()
         found = self._cache.get(lower)
         if found is None:
+            if len(self._cache) >= CANDIDATE_CACHE_SIZE:      # a long run does not grow without bound
+                self._cache.clear()
             limit = min(self.max_distance, self.max_ratio * len(lower))
             scored = ((c, self.costs.distance(lower, c), n) for c, n in self.lexicon.candidates(lower))
             found = self._cache[lower] = [item for item in scored if item[1] <= limit]
