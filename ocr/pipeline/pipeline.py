@@ -77,8 +77,9 @@ class Pipeline:
         """Load, once, the models ``level`` needs (auto, page: all three; region: detector + recogniser; line,
         word: recogniser) from ``models_dir`` on ``ctx`` (default CPU); ``recognizer``: a recogniser name or path to
         use instead of the one in ``models_dir``. ``decoder``: a name of ocr.decode.DECODERS or a callable probs -> Decoded.
-        ``engine``: what runs the nets, 'mxnet' or 'onnx' (models.ENGINES). ``options``: normalise, batch_size.
-        Raises MissingModelError naming a missing model."""
+        ``engine``: what runs the nets, 'mxnet' or 'onnx' (ocr.core.loading.ENGINES; the command line's default is
+        onnx, this API's mxnet). ``options``: normalise, batch_size. Raises MissingModelError naming a missing
+        model."""
         _check_level(level)
         loaders = {"paragraph": ParagraphSegmenter.load, "detector": WordDetector.load, "recognizer": Recognizer.load}
         models = {}
