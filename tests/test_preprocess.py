@@ -204,3 +204,12 @@ def test_a_descender_tail_under_a_word_is_not_a_second_line():
     mask[30:32, 25:50] = True          # the loop of a 'g' far below it, two rows of ink
     assert len(pp.text_bands(mask)) == 2
     assert pp.detect_level(mask) == "word"
+
+
+def test_a_word_crop_with_bits_of_the_lines_around_is_still_a_word():
+    mask = np.zeros((30, 60), bool)
+    mask[10:20, 5:55] = True           # the word
+    mask[0:3, 8:30] = True             # descenders of the line above
+    mask[27:30, 30:50] = True          # ascenders of the line below
+    assert len(pp.line_bands(mask)) == 3
+    assert pp._short(mask)

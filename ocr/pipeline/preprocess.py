@@ -31,6 +31,7 @@ WORD_PRIOR = 0.3           # reader confidence that a word's orientation as give
 WORD_COMPONENTS = 30       # a word or a few has at most this many pieces of ink (a page has hundreds)
 MIN_DISC = 9               # px: the smallest disc normalise_illumination closes with (wider than strokes)
 AXIS_CERTAINTY = 5.0       # profile score ratio of the two axes below which the reader decides the axis too
+LONG_INK = 3.0             # ink this many times as wide as high runs along the rows: no doubt about the axis
 
 
 @dataclass
@@ -360,11 +361,12 @@ def _turned(mask: np.ndarray, turns: int, skew: float) -> np.ndarray:
 
 def _short(mask: np.ndarray) -> bool:
     """Whether a bool ink mask (H, W) of text along the rows is a word or a few: at most WORD_COMPONENTS connected
-    pieces of ink in a single band under 5 times as wide as high."""
+    pieces of ink, under 5 times as wide as high, and as wide as high or in a single band (a word crop often holds
+    bits of the lines above and below)."""
     box = ink_box(mask)
     if box[2] >= 5 * box[3] or cv2.connectedComponents(mask.astype(np.uint8))[0] - 1 > WORD_COMPONENTS:
         return False
-    return len(text_bands(mask)) <= 1
+    return box[2] >= box[3] or len(line_bands(mask)) <= 1
 
 
 def normalise_page(gray: np.ndarray, level: str = "auto", max_skew: float = MAX_SKEW, confidence=None) -> Prepared:
@@ -374,10 +376,10 @@ def normalise_page(gray: np.ndarray, level: str = "auto", max_skew: float = MAX_
 
     The axis and skew (up to ``max_skew`` degrees) come from estimate_orientation; upright vs upside down from
     upright_turns, with the reader's ``confidence`` (line crops -> mean confidence) when given. The reader also
-    picks the axis when the profile leaves it in doubt and one axis shows a single text band. A word or a few
-    (_short) is not deskewed (its profile is too short to measure a skew); given as a word, its axis is kept and
-    the reader must beat its orientation as given by WORD_PRIOR to turn it (an upside-down word is often a word
-    too: 'your' / 'hnoʎ', 'of' / 'fo')."""
+    picks the axis when the profile leaves it in doubt, one axis shows a single text band and the ink is under
+    LONG_INK times as wide as high. A word or a few (_short) is not deskewed (its profile is too short to measure a
+    skew); given as a word, its axis is kept and the reader must beat its orientation as given by WORD_PRIOR to turn
+    it (an upside-down word is often a word too: 'your' / 'hnoʎ', 'of' / 'fo')."""
     if level != "auto" and level not in LEVELS:
         raise ValueError("unknown level %r (choose from auto, %s)" % (level, ", ".join(LEVELS)))
     mask = ink_mask(gray)
@@ -391,7 +393,9 @@ def normalise_page(gray: np.ndarray, level: str = "auto", max_skew: float = MAX_
         axes = [(turns, skew, _turned(mask, turns, skew)) for turns, skew, _ in found]
         if _short(axes[0][2]):           # a word turned by 90 degrees
             axes = [(turns, 0.0, _turned(mask, turns, 0.0)) for turns, _, _ in axes]
-        doubt = found[0][2] < AXIS_CERTAINTY * found[1][2] and min(len(text_bands(m)) for _, _, m in axes) <= 1
+        box = ink_box(axes[0][2])
+        doubt = (found[0][2] < AXIS_CERTAINTY * found[1][2] and min(len(text_bands(m)) for _, _, m in axes) <= 1
+                 and box[2] < LONG_INK * box[3])
     candidates = []
     for turns, skew, turned_mask in axes[:2 if doubt and confidence else 1]:
         matrix, shape = rotation_matrix(gray.shape, turns, skew)
