@@ -9,12 +9,10 @@ Output: unnormalised scores (N, T, NUM_CLASSES); the CTC blank is the last class
 """
 from mxnet import gluon
 
-from ocr.core.alphabet import NUM_CLASSES
+from ocr.recognition.config import DEFAULT_CONFIG, step_width
 
 # Channels of the four conv stages per unit of ``width``: width 4 (the default) -> 16, 32, 64, 96.
 STAGE_CHANNELS = (4, 8, 16, 24)
-DEFAULT_CONFIG = {"width": 4, "num_downsamples": 2, "rnn_hidden": 256, "rnn_layers": 2, "dropout": 0.2,
-                  "num_classes": NUM_CLASSES}
 
 
 def _conv_bn_relu(channels):
@@ -66,11 +64,6 @@ def build_recognizer(config: dict) -> LineRecognizer:
     if unknown:
         raise ValueError("unknown recogniser config keys: %s" % sorted(unknown))
     return LineRecognizer(**{**DEFAULT_CONFIG, **config})
-
-
-def step_width(config: dict) -> int:
-    """Pixels of input width per CTC time step (2**num_downsamples: 4 with the defaults)."""
-    return 2 ** {**DEFAULT_CONFIG, **config}["num_downsamples"]
 
 
 def sequence_length(config: dict, input_width: int) -> int:

@@ -1,7 +1,9 @@
 """Inference API of the line recogniser: ``Recognizer.load(name_or_path).recognize(images)``.
 
 A model is two files, ``<name>.params`` (weights) and ``<name>.json`` (everything else: network config, alphabet,
-input size, normalisation, training command and data, metrics); the net is rebuilt from the JSON alone.
+input size, normalisation, training command and data, metrics); the net is rebuilt from the JSON alone. MXNet is
+imported only to build the Gluon net (build_net: the MXNet engine, or an ONNX graph not cached yet; see
+ocr.core.loading).
 """
 from typing import TYPE_CHECKING
 
@@ -14,11 +16,13 @@ from ocr.core.geometry import fit_geometry, resize_image
 from ocr.core.images import to_gray
 from ocr.decode.ctc import softmax
 from ocr.decode.greedy import best_path
-from ocr.recognition.net import build_recognizer, step_width
-from ocr.recognition.onnx_graph import recognizer_to_onnx
+from ocr.recognition.config import step_width
 
 if TYPE_CHECKING:
     import mxnet as mx
+    import onnx
+
+    from ocr.recognition.net import LineRecognizer
 
 DEFAULT_MODEL = "handwriting_line"
 # The reference's statistics of IAM lines fitted into 60 x 800, as grey levels / 255.
@@ -49,9 +53,17 @@ def resolve_model(name_or_path: str | None = None) -> tuple[str, str]:
     return loading.resolve_model(name_or_path, DEFAULT_MODEL, "recogniser")
 
 
-def onnx_graph(net, card: ModelCard):
+def build_net(network: dict) -> "LineRecognizer":
+    """The LineRecognizer of a card's network config (ocr.recognition.net.build_recognizer; imports MXNet)."""
+    from ocr.recognition.net import build_recognizer
+    return build_recognizer(network)
+
+
+def onnx_graph(net: "LineRecognizer", card: ModelCard) -> "onnx.ModelProto":
     """A loaded LineRecognizer and its card -> onnx.ModelProto: ``data`` (N, 1, H, W) standardised lines,
-    H = the card's fit height, N and W free -> ``scores`` (N, T, C), as the net (ocr.recognition.onnx_graph)."""
+    H = the card's fit height, N and W free -> ``scores`` (N, T, C), as the net (ocr.recognition.onnx_graph,
+    which imports MXNet)."""
+    from ocr.recognition.onnx_graph import recognizer_to_onnx
     return recognizer_to_onnx(net, card.input.fit_size)
 
 
@@ -76,8 +88,7 @@ class Recognizer:
              engine: str = "mxnet") -> "Recognizer":
         """Load ``<name>.params`` + ``<name>.json`` (see resolve_model) on ``ctx`` (default CPU); ``engine``: 'mxnet'
         or 'onnx' (onnxruntime on the model's ONNX export; see loading.load_net)."""
-        return cls(*loading.load_net(name_or_path, DEFAULT_MODEL, "recogniser", build_recognizer, ctx, engine,
-                                    onnx_graph))
+        return cls(*loading.load_net(name_or_path, DEFAULT_MODEL, "recogniser", build_net, ctx, engine, onnx_graph))
 
     def prepare(self, image: np.ndarray) -> np.ndarray:
         """Any line image (any size, colour, dtype; see to_gray) -> uint8 (H, W) fitted into the input size."""
