@@ -11,11 +11,12 @@ import pytest
 from mxnet import autograd, gluon
 
 from ocr.words import train as cli
+from ocr.words.anchors import detect, feature_sizes, make_anchors, nms
 from ocr.words.augment import BoxAugmentParams, augment_region, remove_boxes, translate
 from ocr.words.predictor import WordDetector, ink_map
 from ocr.core.geometry import unletterbox as undo_letterbox, xywh_to_corners
-from ocr.words.boxes import SSDLoss, assign_targets, detect, hard_negative_mask, make_anchors
-from ocr.words.net import build_ssd, feature_sizes
+from ocr.words.boxes import SSDLoss, assign_targets, hard_negative_mask
+from ocr.words.net import build_ssd
 from ocr.core.card import InputSpec, ModelCard, write_card
 from ocr.core.training import save_params
 
@@ -106,8 +107,8 @@ def _logit(p):
 def test_detect_suppresses_overlaps_once():
     corners = np.array([[0.1, 0.1, 0.3, 0.2], [0.11, 0.1, 0.31, 0.2], [0.5, 0.5, 0.7, 0.6],
                         [0.6, 0.5, 0.8, 0.6], [0.8, 0.8, 0.9, 0.9]], np.float32)
-    scores = mx.nd.array([[_logit(0.9), _logit(0.8), _logit(0.7), _logit(0.6), _logit(0.005)]])
-    offsets = mx.nd.zeros((1, 5, 4))                                   # decoded boxes = anchors
+    scores = np.array([[_logit(0.9), _logit(0.8), _logit(0.7), _logit(0.6), _logit(0.005)]], np.float32)
+    offsets = np.zeros((1, 5, 4), np.float32)                          # decoded boxes = anchors
     boxes, probs = detect(scores, offsets, corners, min_c=0.01, overlap_thres=0.5, topk=10)[0]
     np.testing.assert_allclose(boxes, corners[[0, 2, 3]], atol=1e-6)   # 1 overlaps 0 (IoU 0.9); 4 < min_c
     np.testing.assert_allclose(probs, [0.9, 0.7, 0.6], atol=1e-5)
@@ -115,6 +116,23 @@ def test_detect_suppresses_overlaps_once():
     np.testing.assert_allclose(boxes, corners[[0, 2]], atol=1e-6)      # 3 overlaps 2 at IoU 1/3
     boxes, _ = detect(scores, offsets, corners, min_c=0.01, overlap_thres=0.5, topk=1)[0]
     assert len(boxes) == 1
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_nms_keeps_what_mxnet_box_nms_keeps(seed):
+    rng = np.random.default_rng(seed)
+    count = int(rng.integers(1, 600))
+    centres, sizes = rng.random((count, 2)) * rng.choice([0.2, 1.0]), rng.random((count, 2)) * rng.choice([0.02, 0.4])
+    corners = np.clip(np.concatenate([centres - sizes / 2, centres + sizes / 2], 1), 0, 1).astype(np.float32)
+    corners[rng.random(count) < 0.1] = 1.0                            # empty boxes, as clipping to the region makes
+    scores = rng.random(count).astype(np.float32)
+    if seed % 2:
+        scores = np.round(scores, 1).astype(np.float32)                # ties
+    overlap, valid, topk = rng.choice([0.1, 0.3, 0.5]), rng.choice([0.01, 0.5]), int(rng.choice([7, 2000]))
+    rows = np.concatenate([scores[:, None], corners], axis=1)
+    expected = mx.nd.contrib.box_nms(mx.nd.array(rows[None]), overlap_thresh=overlap, valid_thresh=valid, topk=topk,
+                                     coord_start=1, score_index=0, id_index=-1, force_suppress=True).asnumpy()[0]
+    np.testing.assert_array_equal(rows[nms(scores, corners, overlap, valid, topk)], expected[expected[:, 0] >= 0])
 
 
 def test_translate_moves_boxes_by_the_full_shift():
@@ -209,7 +227,7 @@ def test_save_load_round_trip(tmp_path):
     detector = WordDetector.load(str(tmp_path / "m"))
     (inks, _, _), truths = tiny_batch(1)
     region = truths[0][0]
-    expected = detect(*net(inks), make_anchors(TINY), topk=20)[0]
+    expected = detect(*(output.asnumpy() for output in net(inks)), make_anchors(TINY), topk=20)[0]
     boxes, scores = detector.predict(region)
     np.testing.assert_allclose(scores, expected[1], rtol=1e-5)
     np.testing.assert_allclose(xywh_to_corners(boxes), expected[0], atol=1e-5)

@@ -1,20 +1,16 @@
-"""Box arithmetic of the word SSD (ocr.words.net): anchors, target assignment, hard-negative mining, loss,
-decoding + NMS.
+"""Training-side box arithmetic of the word SSD (ocr.words.net): target assignment, hard-negative mining, loss.
+The anchors and the decoding of the net's outputs (decoding + NMS), which inference needs without MXNet, are in
+ocr.words.anchors.
 
 Coordinates: boxes here are corners (x1, y1, x2, y2) as fractions of the region image (the 700x700 ``form_bb``
 crop, fed to the net resized to S x S, S = ``image_size``); callers convert from/to (x, y, w, h)
 (ocr.core.geometry).
 
-Anchors: per map a list of (w, h) shapes (fractions of the region) centred on every cell, given directly rather
-than as MultiBoxPrior's (sizes, ratios), whose extra ratios only pair with the first size: words need a fixed
-height with several widths. The shapes are k-means clusters of synthetic word / line boxes, assigned to maps by
-height (see ocr.words.net.WORD_ANCHORS).
-
 Targets (``assign_targets``, numpy): an anchor is positive when its best IoU with a box is >= ``threshold``; each
 box also claims its own best anchor (so every box has one). Offsets are SSD's centre/log-size encoding divided by
 ``variances``. Loss (``SSDLoss``): softmax cross-entropy on positives plus the ``negative_ratio`` x positives
 negatives of highest loss (hard-negative mining), and Smooth-L1 on positive offsets, both divided by the number of
-positives. ``detect``: decode, then one class-agnostic ``box_nms``.
+positives.
 """
 from collections.abc import Sequence
 from types import ModuleType
@@ -24,43 +20,7 @@ import numpy as np
 from mxnet import gluon
 from numpy.typing import ArrayLike
 
-from ocr.words.net import DEFAULT_CONFIG, VARIANCES, feature_sizes
-
-
-class Anchors:
-    """Anchor boxes of one input size: ``corners`` float32 (A, 4) (x1, y1, x2, y2 fractions of the region) in the
-    net's output order, and ``rows``: (start, stop, y_low, y_high) per row of cells, so that target assignment
-    only compares a box with the anchor rows it can overlap."""
-
-    def __init__(self, corners: np.ndarray, rows: list[tuple[int, int, float, float]]):
-        self.corners, self.rows = corners, rows
-
-    def __len__(self) -> int:
-        """The number of anchors A."""
-        return len(self.corners)
-
-
-def make_anchors(config: dict) -> Anchors:
-    """The Anchors of an SSD config: for each map of side G (feature_sizes), each cell (row r, column c) centred at
-    ((c + 0.5) / G, (r + 0.5) / G), each (w, h) shape of that map. Not clipped to the region."""
-    config = {**DEFAULT_CONFIG, **config}
-    corners, rows = [], []
-    for side, shapes in zip(feature_sizes(config["image_size"]), config["anchors"]):
-        if not shapes:
-            continue
-        shapes = np.asarray(shapes, dtype=np.float64).reshape(-1, 2)
-        centres = (np.arange(side) + 0.5) / side
-        cy, cx = np.meshgrid(centres, centres, indexing="ij")                       # (G, G) each
-        cx, cy = cx[:, :, None], cy[:, :, None]
-        half_w, half_h = shapes[:, 0] / 2, shapes[:, 1] / 2                         # (K,)
-        boxes = np.stack(np.broadcast_arrays(cx - half_w, cy - half_h, cx + half_w, cy + half_h), axis=-1)
-        start = sum(len(c) for c in corners)
-        per_row = side * len(shapes)
-        for r in range(side):
-            rows.append((start + r * per_row, start + (r + 1) * per_row,
-                         float(centres[r] - half_h.max()), float(centres[r] + half_h.max())))
-        corners.append(boxes.reshape(-1, 4))
-    return Anchors(np.concatenate(corners).astype(np.float32), rows)
+from ocr.words.anchors import VARIANCES, Anchors
 
 
 def _pair_iou(a, b):
@@ -155,39 +115,3 @@ class SSDLoss(gluon.HybridBlock):
         class_loss = F.sum(cross_entropy * (classes + negatives), axis=1)
         box_loss = F.sum(F.smooth_l1(offsets - target_offsets, scalar=1.0), axis=2)
         return (class_loss + F.sum(box_loss * classes, axis=1)) / positives
-
-
-def decode_boxes(anchors: mx.nd.NDArray, offsets: mx.nd.NDArray,
-                 variances: Sequence[float] = VARIANCES) -> mx.nd.NDArray:
-    """Inverse of encode_boxes on NDArrays: anchors (1, A, 4) corners, offsets (N, A, 4) -> corners (N, A, 4)."""
-    acx, acy = (anchors[:, :, 0] + anchors[:, :, 2]) / 2, (anchors[:, :, 1] + anchors[:, :, 3]) / 2
-    aw, ah = anchors[:, :, 2] - anchors[:, :, 0], anchors[:, :, 3] - anchors[:, :, 1]
-    cx = mx.nd.broadcast_add(acx, mx.nd.broadcast_mul(offsets[:, :, 0] * variances[0], aw))
-    cy = mx.nd.broadcast_add(acy, mx.nd.broadcast_mul(offsets[:, :, 1] * variances[1], ah))
-    w = mx.nd.broadcast_mul(mx.nd.exp(mx.nd.clip(offsets[:, :, 2] * variances[2], -10, 5)), aw)
-    h = mx.nd.broadcast_mul(mx.nd.exp(mx.nd.clip(offsets[:, :, 3] * variances[3], -10, 5)), ah)
-    return mx.nd.stack(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, axis=2)
-
-
-def detect(scores: mx.nd.NDArray, offsets: mx.nd.NDArray, anchors: Anchors | np.ndarray, min_c: float = 0.01,
-           overlap_thres: float = 0.1, topk: int = 300, pre_nms_topk: int = 2000,
-           variances: Sequence[float] = VARIANCES) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Boxes from SSD outputs, with one class-agnostic non-maximum suppression.
-
-    scores (N, A, 2), offsets (N, A, 4) NDArrays; anchors: Anchors or (A, 4) corners. Keeps boxes whose text
-    probability is > min_c, runs NMS (IoU > overlap_thres suppresses the lower score) over the pre_nms_topk best
-    and keeps the topk best survivors. Returns a list (one per image) of (corners float32 (n, 4) clipped to
-    [0, 1], scores float32 (n,)) sorted by decreasing score.
-    """
-    corners = anchors.corners if isinstance(anchors, Anchors) else anchors
-    anchors_nd = mx.nd.array(np.asarray(corners)[None], ctx=scores.context)
-    probability = mx.nd.softmax(scores, axis=-1)[:, :, 1:2]
-    boxes = mx.nd.clip(decode_boxes(anchors_nd, offsets, variances), 0, 1)
-    kept = mx.nd.contrib.box_nms(mx.nd.concat(probability, boxes, dim=2), overlap_thresh=overlap_thres,
-                                 valid_thresh=min_c, topk=pre_nms_topk, coord_start=1, score_index=0, id_index=-1,
-                                 force_suppress=True).asnumpy()
-    results = []
-    for rows in kept:
-        rows = rows[rows[:, 0] >= 0][:topk]
-        results.append((rows[:, 1:5].copy(), rows[:, 0].copy()))
-    return results

@@ -1,38 +1,21 @@
-"""Single-shot detector (SSD) of word (or line) boxes in a handwritten region: the Gluon blocks only (the box
-arithmetic around them is in ocr.words.boxes). No I/O.
+"""Single-shot detector (SSD) of word (or line) boxes in a handwritten region: the Gluon blocks only (the anchors, the
+config defaults and the decoding of the outputs are in ocr.words.anchors, the training targets and loss in
+ocr.words.boxes). No I/O.
 
 Network (``SSD``): input (N, 1, S, S) float32 ink maps (ink = 1 - grey / 255, so padding is 0). A narrow VGG-style
 trunk (3x3 conv + BN + ReLU) makes feature maps at strides 4, 8, 16, 32, 64 (S = 350: 88, 44, 22, 11, 6 cells).
 Each map with anchors gets two 3x3 conv heads: 2 class scores (0 background, 1 text) and 4 box offsets per anchor.
 Output: scores (N, A, 2) and offsets (N, A, 4), anchors ordered map by map, cell by cell (row-major), shape by shape.
 """
-import math
 from collections.abc import Sequence
 
 from mxnet import gluon
 
-VARIANCES = (0.1, 0.1, 0.2, 0.2)
-MAP_STRIDES = (4, 8, 16, 32, 64)
+from ocr.words.anchors import DEFAULT_CONFIG, MAP_STRIDES
+
 # Trunk channels per unit of ``width``: stem, then one entry per feature map; width 8 -> 16, 32, 48, 64, 64, 64.
 STAGE_CHANNELS = (2, 4, 6, 8, 8, 8)
 CONVS_PER_MAP = (2, 2, 2, 1, 1)
-# (w, h) anchor shapes per map, fractions of the region, from k-means (1 - IoU distance) of the (w, h) of the boxes
-# (x 1.05, the default expansion) of an 80-form synthetic tree (seed 1): 12 clusters of 8,036 word boxes (mean best
-# IoU 0.81, 98.5% of boxes >= 0.5), 5 clusters of 616 line boxes (0.89, 98.4%). A map's cell must be at most about
-# half an anchor's height for some anchor centre to sit close to every box, so shapes go to maps by height:
-# words lower than 0.025 on the stride-4 map (cell 0.0114 at S = 350), the rest on stride 8 (cell 0.0227); all line
-# shapes on stride 8.
-WORD_ANCHORS = (
-    ((0.0165, 0.0155), (0.0301, 0.0166), (0.0447, 0.0178), (0.0642, 0.0200), (0.0368, 0.0229), (0.0246, 0.0239)),
-    ((0.0513, 0.0253), (0.0783, 0.0266), (0.1160, 0.0267), (0.0399, 0.0314), (0.0619, 0.0346), (0.0977, 0.0385)),
-    (), (), (),
-)
-LINE_ANCHORS = (
-    (),
-    ((0.3573, 0.0327), (0.9546, 0.0339), (0.9531, 0.0411), (0.9541, 0.0496), (0.9563, 0.0629)),
-    (), (), (),
-)
-DEFAULT_CONFIG = {"width": 8, "image_size": 350, "anchors": WORD_ANCHORS, "variances": VARIANCES}
 
 
 def _conv_bn_relu(channels, strides=1):
@@ -43,23 +26,13 @@ def _conv_bn_relu(channels, strides=1):
     return block
 
 
-def feature_sizes(image_size: int) -> list[int]:
-    """Side lengths (cells) of the five feature maps for an S x S input: the stride-2 stem conv and each
-    ceil-mode pool halve the side, rounding up (350 -> 175 -> 88, 44, 22, 11, 6)."""
-    side = math.ceil(image_size / 2)
-    sizes = []
-    for _ in MAP_STRIDES:
-        side = math.ceil(side / 2)
-        sizes.append(side)
-    return sizes
-
-
 class SSD(gluon.HybridBlock):
     """(N, 1, S, S) ink maps -> (class scores (N, A, 2), box offsets (N, A, 4)).
 
     width: trunk width unit (channels STAGE_CHANNELS * width); anchors: five lists of (w, h) shapes, one per map
     (an empty list: no head on that map; the trunk stops at the last map with anchors). The other config keys
-    (image_size, variances) are used by make_anchors, assign_targets and detect, not by the blocks.
+    (image_size, variances) are used by the anchors and the box arithmetic (ocr.words.anchors, ocr.words.boxes), not
+    by the blocks.
     Build it with build_ssd, whose DEFAULT_CONFIG holds the defaults.
     """
 
@@ -91,7 +64,7 @@ class SSD(gluon.HybridBlock):
 
     def hybrid_forward(self, F, x):
         """x (N, 1, S, S) float32 ink maps -> (class scores (N, A, 2), box offsets (N, A, 4)), A anchors in the
-        order of ocr.words.boxes.make_anchors."""
+        order of ocr.words.anchors.make_anchors."""
         x = self.stem(x)
         scores, offsets, head = [], [], 0
         for stage, count in zip(self.stages, self.anchors_per_map):

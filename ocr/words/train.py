@@ -35,10 +35,11 @@ from ocr.core.trainer import (Rows, StageTrainer, add_flag, draw_boxes, non_nega
 from ocr.core.training import check_iam_root, checkpoint_stem, fail, run_cli
 from ocr.data.iam import FITTED_SIZES, IAMDataset
 from ocr.metrics import average_precision, match_boxes
+from ocr.words.anchors import LINE_ANCHORS, WORD_ANCHORS, make_anchors
 from ocr.words.augment import BoxAugmentParams, augment_region
-from ocr.words.boxes import SSDLoss, assign_targets, make_anchors
+from ocr.words.boxes import SSDLoss, assign_targets
 from ocr.words.layout import group_words_into_lines
-from ocr.words.net import LINE_ANCHORS, WORD_ANCHORS, build_ssd
+from ocr.words.net import build_ssd
 from ocr.words.predictor import DEFAULT_DETECTION, WordDetector, ink_map, resolve_model
 
 MATCH_THRESHOLD = 0.5       # anchor-box IoU for a positive anchor
