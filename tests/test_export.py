@@ -1,6 +1,7 @@
 """ONNX export and the onnxruntime engine: exported graphs compute what the Gluon nets compute (random tiny nets and
 the shipped models), the cache is reused and keyed by the model files, and a missing runtime is one clear error."""
 import os
+import subprocess
 import sys
 
 import mxnet as mx
@@ -16,7 +17,9 @@ from ocr.core.onnx_engine import EngineUnavailable, cached_graph, session_from_b
 from ocr.core.onnx_export import block_to_onnx
 from ocr.recognition.onnx_graph import recognizer_to_onnx
 from ocr.recognition.predictor import Recognizer, onnx_graph
+from ocr.core.paths import REPO_ROOT
 from ocr.core.training import save_params
+from ocr.pipeline import Pipeline, outputs
 from tests.test_recognizer import TINY, TINY_SIZE, WORDS, render_line, save_tiny_model, tiny_net
 
 
@@ -125,3 +128,17 @@ def test_engine_option_on_the_command_lines():
     assert evaluate.parse_args(["--iam-root", "x", "--engine", "mxnet"]).engine == "mxnet"
     with pytest.raises(ValueError):
         models.load_net(None, "handwriting_line", "recogniser", build_recognizer, engine="tensorflow")
+
+
+def test_a_run_on_cached_graphs_never_imports_mxnet_and_reads_as_mxnet(tmp_path, monkeypatch):
+    page = os.path.join(REPO_ROOT, "samples", "page.png")
+    monkeypatch.setattr(onnx_engine.paths, "CACHE_DIR", str(tmp_path))
+    Pipeline.load(engine="onnx")                                      # builds the three graphs into tmp_path/onnx
+    expected = outputs.to_text(Pipeline.load(engine="mxnet").transcribe(page))
+    script = ("import sys\nfrom ocr.pipeline.cli import main\nstatus = main([%r])\n"
+              "print('mxnet imported:', 'mxnet' in sys.modules, file=sys.stderr)\nsys.exit(status)" % page)
+    run = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "OCR_CACHE_DIR": str(tmp_path)})
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.splitlines()[-1] == "mxnet imported: False"     # the CLI's default engine is onnx
+    assert run.stdout == expected and len(expected.splitlines()) == 5
