@@ -213,3 +213,21 @@ def test_a_word_crop_with_bits_of_the_lines_around_is_still_a_word():
     mask[27:30, 30:50] = True          # ascenders of the line below
     assert len(pp.line_bands(mask)) == 3
     assert pp._short(mask)
+
+
+def test_a_sure_reading_as_given_is_not_read_upside_down():
+    line = text_image([WORDS])
+    mask = pp.ink_mask(line)
+    calls = []
+
+    def reader(score_as_given, score_turned):
+        def confidence(crops):
+            calls.append(len(crops))
+            return score_as_given if len(calls) == 1 else score_turned
+        return confidence
+
+    assert pp.upright_turns(line, mask, reader(0.95, 0.99)) == (0, 0.95) and len(calls) == 1
+    calls.clear()
+    assert pp.upright_turns(line, mask, reader(0.6, 0.8)) == (2, 0.8) and len(calls) == 2
+    calls.clear()
+    assert pp.upright_turns(line, mask, reader(0.6, 0.8), prior=0.3)[0] == 0
