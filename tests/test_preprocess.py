@@ -231,3 +231,15 @@ def test_a_sure_reading_as_given_is_not_read_upside_down():
     assert pp.upright_turns(line, mask, reader(0.6, 0.8)) == (2, 0.8) and len(calls) == 2
     calls.clear()
     assert pp.upright_turns(line, mask, reader(0.6, 0.8), prior=0.3)[0] == 0
+
+
+def test_bands_too_low_to_be_lines_do_not_make_a_region():
+    mask = np.zeros((16, 35), bool)
+    mask[0:4, 2:33] = True             # a 4 px 'core' (the tops of a small word's letters)
+    mask[4:11, 2:4] = mask[4:11, 30:32] = True
+    mask[14:16, 5:30] = True           # and 2 px of ink below it
+    assert len(pp.line_bands(mask)) == 2
+    assert pp.detect_level(mask) == "word"
+    tall = np.zeros((60, 35), bool)
+    tall[5:20, 2:33] = tall[35:50, 2:33] = True      # two lines of 15 px: a region
+    assert pp.detect_level(tall) == "region"

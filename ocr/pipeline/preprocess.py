@@ -20,6 +20,7 @@ import numpy as np
 
 LEVELS = ("page", "region", "line", "word")
 MIN_CONTRAST = 40          # grey levels between paper and ink below which an image holds no ink
+MIN_CORE = 6               # px: a text band with a lower core (x-height) is not a line of writing by itself
 MIN_INK_SIZE = 5           # px: a connected ink component smaller both ways is not writing (dust, noise)
 MAX_SKEW = 20.0            # degrees searched either way
 PROFILE_SIDE = 800         # px: the ink mask is reduced to at most this side for the profile search
@@ -306,11 +307,12 @@ def word_gaps(mask: np.ndarray, min_gap: float) -> int:
 
 def detect_level(mask: np.ndarray) -> str:
     """bool ink mask (H, W) of an upright image -> 'page' (a printed form: it has rules), 'region' (several text
-    lines: line_bands, so a descender's tail or a row of dots under a word is not a line), 'line' (one line with a
-    gap as wide as its core is high, or eight times as wide as that) or 'word'."""
+    lines: line_bands with a core of MIN_CORE px or more, so a descender's tail, a row of dots under a word or the
+    bits of the lines around a word crop are not lines), 'line' (one line with a gap as wide as its core is high, or
+    eight times as wide as that) or 'word'."""
     if has_printed_rules(mask):
         return "page"
-    bands = line_bands(mask)
+    bands = [band for band in line_bands(mask) if band[2] - band[1] + 1 >= MIN_CORE]
     if len(bands) != 1:
         return "region" if bands else "word"
     top, core_top, core_bottom, bottom = bands[0]
