@@ -35,8 +35,8 @@ print(json.dumps({"seconds": time.perf_counter() - started,
 
 def probe(tree: str, decoder: str, engine: str) -> dict:
     """One fresh process in ``tree``: {seconds, peak_mb} of loading the pipeline with ``decoder`` and ``engine``."""
-    done = subprocess.run([sys.executable, "-c", PROBE % (decoder, engine)], cwd=tree, env=tree_env(tree), capture_output=True,
-                          text=True)
+    done = subprocess.run([sys.executable, "-c", PROBE % (decoder, engine)], cwd=tree, env=tree_env(tree),
+                          capture_output=True, text=True)
     if done.returncode:
         sys.exit("error: the probe failed in %s: %s" % (tree, done.stderr.strip().splitlines()[-1:]))
     return json.loads(done.stdout.strip().splitlines()[-1])
