@@ -12,8 +12,11 @@ snake_case spellings accepted too); differences:
 * --stroke / --stroke-px / --blur (not in the reference): probability of thickening or thinning the ink, the
   largest thickening kernel, the largest blur sigma (ocr.recognition.augment.AugmentParams);
 * -m/--load_model: a ``.ckpt`` resumes a run (step, optimizer, RNG); a model (.params/.json) warm-starts weights;
-* --iamondb DIR (with --pen-share, --composed-share, --epoch-items): IAM-OnDB pen strokes rendered as ink afresh
-  every epoch, mixed into training (ocr.data.line_mix); validation and test then also report its held-out forms.
+* --iamondb DIR (with --pen-share, --composed-share, --short-share, --epoch-items): IAM-OnDB pen strokes rendered
+  as ink afresh every epoch, mixed into training (ocr.data.line_mix); validation and test then also report its
+  held-out forms;
+* --word-share: single words of the --iam-root tree among the font items, cut as the reader cuts word crops;
+  validation and test then also report its words (font_word_*).
 Train on the IAM 'trainset' split, validate each epoch on 'validation' (writer-disjoint), best checkpoint by
 validation CER (pooled, spaces included), final evaluation on 'test' written into the card ``<name>.json``. The
 run itself (start, splits, fit, card) is ocr.core.trainer's.
