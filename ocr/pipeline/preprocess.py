@@ -235,10 +235,11 @@ def warp(gray: np.ndarray, matrix: np.ndarray, shape: tuple) -> np.ndarray:
 
 def ink_box(mask: np.ndarray) -> tuple:
     """bool mask (H, W) -> (x, y, w, h) pixels of its True pixels; None when there are none."""
-    ys, xs = np.nonzero(mask)
-    if len(xs) == 0:
+    rows = np.flatnonzero(mask.any(axis=1))
+    if len(rows) == 0:
         return None
-    return int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)
+    columns = np.flatnonzero(mask.any(axis=0))
+    return int(columns[0]), int(rows[0]), int(columns[-1] - columns[0] + 1), int(rows[-1] - rows[0] + 1)
 
 
 def margin_matrix(box: tuple, margin: int) -> tuple:
