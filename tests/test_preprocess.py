@@ -3,6 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
+from ocr.core import ink
 from ocr.pipeline import preprocess as pp
 from ocr.core.alphabet import ALPHABET
 from ocr.core.geometry import fit_geometry
@@ -112,20 +113,20 @@ def test_thin_tight_strip_gets_margins():
     prepared = pp.normalise_page(strip)
     assert prepared.level == "line"
     ix, iy, iw, ih = pp.ink_box(pp.ink_mask(prepared.image))
-    assert min(ix, iy, prepared.image.shape[1] - ix - iw, prepared.image.shape[0] - iy - ih) >= pp.LINE_MARGIN * ih - 2
+    assert min(ix, iy, prepared.image.shape[1] - ix - iw, prepared.image.shape[0] - iy - ih) >= ink.LINE_MARGIN * ih - 2
     assert prepared.box_to_source((0, 0, prepared.image.shape[1], prepared.image.shape[0])) == (0, 0, 952, 28)
 
 
 def test_crop_to_ink_cuts_a_word_as_the_reader_does():
     word = text_image(["bold"])
-    x, y, w, h = pp.ink_box(pp.ink_mask(word, depth=pp.FAINT_INK))
-    margin = round(pp.LINE_MARGIN * h)
-    cut = pp.crop_to_ink(word)
+    x, y, w, h = pp.ink_box(pp.ink_mask(word, depth=ink.FAINT_INK))
+    margin = round(ink.LINE_MARGIN * h)
+    cut = ink.crop_to_ink(word)
     assert cut.shape == (h + 2 * margin, w + 2 * margin)
     assert np.array_equal(cut[margin:margin + h, margin:margin + w], word[y:y + h, x:x + w])
     assert np.array_equal(cut, pp.normalise_page(word, level="word").image)
     blank = np.full((30, 40), 255, np.uint8)
-    assert pp.crop_to_ink(blank).shape == (30 + 2 * 15, 40 + 2 * 15)
+    assert ink.crop_to_ink(blank).shape == (30 + 2 * 15, 40 + 2 * 15)
 
 
 @pytest.mark.parametrize("image, level", [(form_image(), "page"), (text_image([WORDS] * 3), "region"),
@@ -194,8 +195,8 @@ def test_grey_percentiles_equal_numpy(shape):
     percents = (0, 0.1, 1, 50, 90, 99, 100)
     for gray in (rng.integers(0, 256, size=shape).astype(np.uint8),
                  rng.choice(np.array([0, 17, 200, 255], np.uint8), size=shape)):
-        np.testing.assert_allclose(pp.grey_percentiles(gray, percents), np.percentile(gray, percents))
-        assert pp.grey_median(gray) == np.median(gray)
+        np.testing.assert_allclose(ink.grey_percentiles(gray, percents), np.percentile(gray, percents))
+        assert ink.grey_median(gray) == np.median(gray)
 
 
 def test_a_descender_tail_under_a_word_is_not_a_second_line():

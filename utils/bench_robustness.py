@@ -29,7 +29,8 @@ from ocr.decode.testdata import TESTDATA_DIR
 from ocr.evaluate import EvaluationError, folder_samples
 from ocr.metrics import align, cer
 from ocr.pipeline.pipeline import Pipeline
-from ocr.pipeline.preprocess import ink_box, ink_mask, rotation_matrix, warp
+from ocr.core.ink import ink_box, ink_mask, warp
+from ocr.pipeline.preprocess import rotation_matrix
 
 REAL_DIR = os.path.join(TESTDATA_DIR, "real_visible")
 SKEWS = (2, 5, 10)
@@ -48,7 +49,7 @@ VARIANTS = {"unchanged": lambda g: g, "inverted": lambda g: 255 - g,
 
 
 def tight(gray):
-    """uint8 gray (H, W) cut to its ink (ocr.pipeline.preprocess.ink_mask), no margin."""
+    """uint8 gray (H, W) cut to its ink (ocr.core.ink.ink_mask), no margin."""
     x, y, w, h = ink_box(ink_mask(gray)) or (0, 0, gray.shape[1], gray.shape[0])
     return gray[y:y + h, x:x + w]
 

@@ -20,7 +20,7 @@ from ocr.recognition.augment import AugmentParams, augment_line
 from ocr.data.iamondb import OnlineLine, load_iamondb, split_lines
 from ocr.data.pen import compose_line, render_line, word_groups
 from ocr.core.geometry import resize_image
-from ocr.pipeline.preprocess import crop_to_ink
+from ocr.core.ink import crop_to_ink
 
 if TYPE_CHECKING:
     from ocr.data.iam import IAMDataset

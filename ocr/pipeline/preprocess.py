@@ -18,14 +18,12 @@ from functools import cached_property
 import cv2
 import numpy as np
 
+from ocr.core.ink import LINE_MARGIN, grey_median, grey_percentiles, ink_box, ink_crop_matrix, ink_mask, warp
+
 LEVELS = ("page", "region", "line", "word")
-MIN_CONTRAST = 40          # grey levels between paper and ink below which an image holds no ink
 MIN_CORE = 6               # px: a text band with a lower core (x-height) is not a line of writing by itself
-MIN_INK_SIZE = 5           # px: a connected ink component smaller both ways is not writing (dust, noise)
 MAX_SKEW = 20.0            # degrees searched either way
 PROFILE_SIDE = 800         # px: the ink mask is reduced to at most this side for the profile search
-FAINT_INK = 0.2            # ink_mask depth of the ink a line or word crop keeps whole
-LINE_MARGIN = 0.5          # margin added around a line or word crop, fraction of its ink height
 RULE_FRACTION = 0.4        # a printed rule spans at least this fraction of the image width
 MIN_RULE = 200             # px: and is at least this long
 WORD_PRIOR = 0.3           # reader confidence that a word's orientation as given is worth (normalise_page)
@@ -68,23 +66,6 @@ class Prepared:
         return int(x1), int(y1), int(x2 - x1), int(y2 - y1)
 
 
-def grey_percentiles(gray: np.ndarray, percents: tuple) -> list:
-    """uint8 gray (any shape) -> [float] its ``percents`` (0-100) percentiles, equal to np.percentile's (linear
-    interpolation between order statistics), from a 256-bin histogram instead of a sort of every pixel."""
-    counts = np.cumsum(np.bincount(gray.ravel(), minlength=256))
-    values = []
-    for percent in percents:
-        position = percent / 100.0 * (counts[-1] - 1)
-        low, high = (int(np.searchsorted(counts, k, side="right")) for k in (np.floor(position), np.ceil(position)))
-        values.append(low + (position - np.floor(position)) * (high - low))
-    return values
-
-
-def grey_median(gray: np.ndarray) -> float:
-    """uint8 gray (any shape) -> its median (np.median's), by grey_percentiles."""
-    return grey_percentiles(gray, (50,))[0]
-
-
 def is_light_on_dark(gray: np.ndarray) -> bool:
     """Whether uint8 gray (H, W) is light writing on a dark background: its median (the background, which covers
     most of an image) is nearer its darkest grey (1st percentile) than its lightest (99th)."""
@@ -97,20 +78,6 @@ def fix_polarity(gray: np.ndarray) -> tuple:
     if is_light_on_dark(gray):
         return 255 - gray, True
     return gray, False
-
-
-def ink_mask(gray: np.ndarray, min_contrast: int = MIN_CONTRAST, depth: float = 0.5) -> np.ndarray:
-    """uint8 gray (H, W), ink dark -> bool (H, W): pixels darker than ``depth`` of the way from the paper (median)
-    to the darkest ink (0.1st percentile); all False when they differ by less than ``min_contrast`` grey levels.
-    Ink components under MIN_INK_SIZE px both wide and high are dropped."""
-    paper, dark = grey_percentiles(gray, (50, 0.1))
-    if paper - dark < min_contrast:
-        return np.zeros(gray.shape, dtype=bool)
-    mask = (gray < paper - depth * (paper - dark)).astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    keep = np.zeros(count, dtype=bool)
-    keep[1:] = np.maximum(stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_WIDTH]) >= MIN_INK_SIZE
-    return keep[labels]
 
 
 def _profile_score(u: np.ndarray, v: np.ndarray, angle: float) -> float:
@@ -220,53 +187,6 @@ def rotation_matrix(shape: tuple, quarter_turns: int, skew: float) -> tuple:
     shift = np.array([[1, 0, -low[0]], [0, 1, -low[1]], [0, 0, 1]], dtype=np.float64)
     out_w, out_h = np.ceil(high - low - 1e-6).astype(int)
     return shift @ rotate, (int(max(out_h, 1)), int(max(out_w, 1)))
-
-
-def warp(gray: np.ndarray, matrix: np.ndarray, shape: tuple) -> np.ndarray:
-    """uint8 gray (H, W) through the affine ``matrix`` (3, 3) into (H', W') = ``shape``, new area filled with the
-    paper grey (the median)."""
-    if np.allclose(matrix, np.eye(3)) and shape == gray.shape:
-        return gray
-    paper = int(grey_median(gray))
-    exact = np.allclose(matrix[:2, :2], np.round(matrix[:2, :2]))       # quarter turns only: no resampling
-    return cv2.warpAffine(gray, matrix[:2], (shape[1], shape[0]), flags=cv2.INTER_NEAREST if exact else
-                          cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=paper)
-
-
-def ink_box(mask: np.ndarray) -> tuple:
-    """bool mask (H, W) -> (x, y, w, h) pixels of its True pixels; None when there are none."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    if len(rows) == 0:
-        return None
-    columns = np.flatnonzero(mask.any(axis=0))
-    return int(columns[0]), int(rows[0]), int(columns[-1] - columns[0] + 1), int(rows[-1] - rows[0] + 1)
-
-
-def margin_matrix(box: tuple, margin: int) -> tuple:
-    """Ink at ``box`` (x, y, w, h) px of an image -> (matrix (3, 3), output (H', W')): the crop of that box with
-    ``margin`` px more on every side, paper where the image ends (a tight crop gets margins, a line on a large
-    canvas loses it; the recogniser then fits the strip, scaling a thin one up, as a whole line)."""
-    x, y, w, h = box
-    matrix = np.array([[1, 0, margin - x], [0, 1, margin - y], [0, 0, 1]], dtype=np.float64)
-    return matrix, (h + 2 * margin, w + 2 * margin)
-
-
-def ink_crop_matrix(gray: np.ndarray, mask: np.ndarray | None = None) -> tuple:
-    """uint8 gray (H, W) of a line or word -> margin_matrix of its ink box (faint strokes too; ``mask``'s box, or
-    the whole image, when nothing is that dark) with LINE_MARGIN of the box height as margin: how line and word
-    crops are cut for the recogniser, in reading and in training."""
-    box = ink_box(ink_mask(gray, depth=FAINT_INK))
-    if box is None and mask is not None:
-        box = ink_box(mask)
-    if box is None:
-        box = (0, 0, gray.shape[1], gray.shape[0])
-    return margin_matrix(box, round(LINE_MARGIN * box[3]))
-
-
-def crop_to_ink(gray: np.ndarray) -> np.ndarray:
-    """uint8 gray (H, W) of an upright line or word -> uint8 gray cut by ink_crop_matrix (paper around it)."""
-    matrix, shape = ink_crop_matrix(gray)
-    return warp(gray, matrix, shape)
 
 
 def rule_mask(mask: np.ndarray, fraction: float = RULE_FRACTION) -> np.ndarray:
