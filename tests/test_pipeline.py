@@ -118,7 +118,7 @@ def test_read_image_formats(tmp_path):
     page = fake_page(64, 80)
     gray16 = page.astype(np.uint16) * 257
     rgba = np.dstack([np.stack([page] * 3, axis=2), np.full(page.shape, 255, np.uint8)])
-    rgba[:10, :, 3] = 0                                         # transparent band -> white
+    rgba[:10, :, 3] = 0                                         # transparent band -> the paper's grey
     paths = {
         "png16": save(tmp_path / "g16.png", gray16),
         "rgba": save(tmp_path / "rgba.png", rgba),
@@ -134,7 +134,19 @@ def test_read_image_formats(tmp_path):
         assert image.dtype == np.uint8 and image.shape == page.shape, kind
         tolerance = 12 if kind == "jpeg" else 1
         assert np.abs(image[10:].astype(int) - page[10:]).max() <= tolerance, kind
-    assert read_image(paths["rgba"])[:10].min() == 255
+    transparent = read_image(paths["rgba"])[:10]
+    assert transparent.min() == transparent.max() == int(np.median(page[10:]))
+
+
+def test_transparent_pixels_take_the_paper_grey_or_white(tmp_path):
+    cut_out = np.full((40, 60, 4), 190, np.uint8)               # a line cut out of a grey scan with a polygon
+    cut_out[:, :, 3] = 255
+    cut_out[:, :20, 3] = 0
+    cut_out[15:25, 30:50, :3] = 30
+    assert set(np.unique(read_image(save(tmp_path / "cut.png", cut_out)))) == {30, 190}
+    ink_only = np.zeros((40, 60, 4), np.uint8)                  # dark strokes on a transparent canvas
+    ink_only[15:25, 30:50, 3] = 255
+    assert set(np.unique(read_image(save(tmp_path / "ink.png", ink_only)))) == {0, 255}
 
 
 @pytest.mark.parametrize("make, message", [

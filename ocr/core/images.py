@@ -23,6 +23,7 @@ UNREAD_FORMATS = (".heic", ".heif", ".avif", ".jxl", ".pdf", ".svg", ".djvu", ".
 MAX_PIXELS = 100_000_000     # refuse pages above 100 megapixels (a 600 dpi A3 scan is ~70)
 MIN_SIDE = 8                 # refuse images narrower or lower than this (pixels): nothing legible fits
 HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")   # read through numpy so no level is clipped
+LIGHT_PAPER = 0.5            # opaque pixels with a median grey (0..1) at least this light are paper, not ink
 
 
 class ImageError(Exception):
@@ -137,11 +138,21 @@ def read_image(path: str, max_pixels: int = MAX_PIXELS, page: int = 0) -> np.nda
     return to_gray(array)
 
 
+def _backdrop(gray: np.ndarray, alpha: np.ndarray) -> float:
+    """Float gray and alpha (H, W) in [0, 1] -> the grey transparent pixels take: the median of the opaque pixels
+    (alpha >= 0.5) when it is at least LIGHT_PAPER, else white."""
+    opaque = gray[alpha >= 0.5]
+    paper = float(np.median(opaque)) if opaque.size else 1.0
+    return paper if paper >= LIGHT_PAPER else 1.0
+
+
 def to_gray(image: ArrayLike) -> np.ndarray:
     """Any image array -> uint8 gray (H, W).
 
     Accepts (H, W), (H, W, 1), (H, W, 3) RGB, (H, W, 4) RGBA or (H, W, 2) gray+alpha; uint8, uint16, bool or
-    float in [0, 1]. Transparent pixels are composited onto white. Raises ValueError for anything else.
+    float in [0, 1]. Transparent pixels are composited onto the paper: the median grey of the opaque pixels when
+    that is light (a line cut out of a scan with a polygon mask keeps an even background, not a white frame whose
+    edges read as strokes), else white (ink drawn on a transparent canvas). Raises ValueError for anything else.
     """
     image = np.asarray(image)
     if image.ndim == 3 and image.shape[2] == 1:
@@ -165,6 +176,7 @@ def to_gray(image: ArrayLike) -> np.ndarray:
         colour = image[:, :, :3] if image.shape[2] >= 3 else image[:, :, :1]
         gray = colour.mean(axis=2) if colour.shape[2] == 1 else colour @ np.array([0.299, 0.587, 0.114], np.float32)
         if alpha is not None:
-            gray = gray * alpha[:, :, 0] + (1.0 - alpha[:, :, 0])
+            alpha = alpha[:, :, 0]
+            gray = gray * alpha + (1.0 - alpha) * _backdrop(gray, alpha)
         image = gray
     return np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
