@@ -117,16 +117,22 @@ def test_thin_tight_strip_gets_margins():
     assert prepared.box_to_source((0, 0, prepared.image.shape[1], prepared.image.shape[0])) == (0, 0, 952, 28)
 
 
-def test_crop_to_ink_cuts_a_word_as_the_reader_does():
+def test_crop_to_ink_cuts_words_and_lines_as_the_reader_does():
     word = text_image(["bold"])
     x, y, w, h = pp.ink_box(pp.ink_mask(word, depth=ink.FAINT_INK))
-    margin = round(ink.LINE_MARGIN * h)
-    cut = ink.crop_to_ink(word)
+    margin = round(ink.WORD_MARGIN * h)
+    cut = ink.crop_to_ink(word, ink.WORD_MARGIN)
     assert cut.shape == (h + 2 * margin, w + 2 * margin)
     assert np.array_equal(cut[margin:margin + h, margin:margin + w], word[y:y + h, x:x + w])
     assert np.array_equal(cut, pp.normalise_page(word, level="word").image)
     blank = np.full((30, 40), 255, np.uint8)
-    assert ink.crop_to_ink(blank).shape == (30 + 2 * 15, 40 + 2 * 15)
+    assert ink.crop_to_ink(blank, ink.WORD_MARGIN).shape == (30 + 2 * 15, 40 + 2 * 15)
+    line = text_image([WORDS])
+    x, y, w, h = pp.ink_box(pp.ink_mask(line, depth=ink.FAINT_INK))
+    margin = round(ink.LINE_MARGIN * h)
+    assert ink.LINE_MARGIN < ink.WORD_MARGIN
+    assert np.array_equal(pp.normalise_page(line, level="line").image, ink.crop_to_ink(line, ink.LINE_MARGIN))
+    assert pp.normalise_page(line, level="line").image.shape == (h + 2 * margin, w + 2 * margin)
 
 
 @pytest.mark.parametrize("image, level", [(form_image(), "page"), (text_image([WORDS] * 3), "region"),

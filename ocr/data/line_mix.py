@@ -20,7 +20,7 @@ from ocr.recognition.augment import AugmentParams, augment_line
 from ocr.data.iamondb import OnlineLine, load_iamondb, split_lines
 from ocr.data.pen import compose_line, render_line, word_groups
 from ocr.core.geometry import resize_image
-from ocr.core.ink import crop_to_ink
+from ocr.core.ink import WORD_MARGIN, crop_to_ink
 
 if TYPE_CHECKING:
     from ocr.data.iam import IAMDataset
@@ -181,7 +181,7 @@ class MixedLineSet(gluon.data.Dataset):
             if spec.kind == "font":
                 image = self.font_source[spec.ref][0]
             else:
-                image = resize_image(crop_to_ink(self.word_source.original_image(spec.ref)), self.size)[0]
+                image = resize_image(crop_to_ink(self.word_source.original_image(spec.ref), WORD_MARGIN), self.size)[0]
             if self.augment is not None:
                 image = augment_line(image, np.random.default_rng(spec.seed), self.augment)
         else:

@@ -18,7 +18,7 @@ from functools import cached_property
 import cv2
 import numpy as np
 
-from ocr.core.ink import LINE_MARGIN, grey_median, grey_percentiles, ink_box, ink_crop_matrix, ink_mask, warp
+from ocr.core.ink import LINE_MARGIN, WORD_MARGIN, grey_median, grey_percentiles, ink_box, ink_crop_matrix, ink_mask, warp
 
 LEVELS = ("page", "region", "line", "word")
 MIN_CORE = 6               # px: a text band with a lower core (x-height) is not a line of writing by itself
@@ -299,8 +299,8 @@ def _short(mask: np.ndarray) -> bool:
 
 def normalise_page(gray: np.ndarray, level: str = "auto", max_skew: float = MAX_SKEW, confidence=None) -> Prepared:
     """uint8 gray (H, W) with dark ink (see fix_polarity) -> Prepared: turned upright and deskewed, ``level``
-    decided from the image when 'auto' (detect_level), and lines and words cut to their ink with LINE_MARGIN of
-    its height in paper around. An image without ink gives ``blank``.
+    decided from the image when 'auto' (detect_level), and lines and words cut to their ink with LINE_MARGIN
+    (words: WORD_MARGIN) of its height in paper around. An image without ink gives ``blank``.
 
     The axis and skew (up to ``max_skew`` degrees) come from estimate_orientation; upright vs upside down from
     upright_turns, with the reader's ``confidence`` (line crops -> mean confidence) when given. The reader also
@@ -333,7 +333,8 @@ def normalise_page(gray: np.ndarray, level: str = "auto", max_skew: float = MAX_
     matrix, shape = rotation_matrix(gray.shape, turns, skew)
     level = detect_level(turned_mask) if level == "auto" else level
     if level in ("line", "word"):          # all the ink, faint strokes too
-        scaled, shape = ink_crop_matrix(warp(gray, matrix, shape), turned_mask)
+        margin = WORD_MARGIN if level == "word" else LINE_MARGIN
+        scaled, shape = ink_crop_matrix(warp(gray, matrix, shape), margin, turned_mask)
         matrix = scaled @ matrix
     return Prepared(warp(gray, matrix, shape), matrix, gray.shape, level, quarter_turns=turns, skew=skew)
 

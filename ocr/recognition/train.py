@@ -275,7 +275,7 @@ class LineTrainer(StageTrainer):
         if self.words:
             record["font_words"] = {"share": self.args.word_share,
                                     "items": {role: len(words.rows) for role, words in self.words.items()},
-                                    "cut": "ocr.core.ink.crop_to_ink, as word crops are read"}
+                                    "cut": "ocr.core.ink.crop_to_ink with WORD_MARGIN, as word crops are read"}
         if self.pen:
             args = self.args
             record["iamondb"] = {
