@@ -128,17 +128,19 @@ def iam_samples(root: str, split: str, level: str) -> list[Sample]:
 
 
 def make_transcriber(level: str, decoders: list[str], model: str | None = None, batch_size: int = 16,
-                     lm: str | None = "default", engine: str = "mxnet") -> Transcriber:
+                     lm: str | None = "default", engine: str = "mxnet", prepare: bool = False) -> Transcriber:
     """A function ``images -> [{decoder: text}]`` (line level) or ``pages -> [{decoder: [line texts]}]`` (region
     and page levels). Lines: ``ocr.recognition.predictor.Recognizer.load(model).recognize`` then each
     ``ocr.decode.get_decoder``. Regions and pages: ``ocr.pipeline.Pipeline.load(level=level, recognizer=model)``
     whose ``transcribe_lines(image, level)`` gives the lines in reading order as ``(text, probs)`` like
     ``Recognizer.recognize``; each line's probs are decoded by each decoder.
     ``lm``: the character language model of the beam decoder ('default': the shipped one; None: no LM).
-    ``engine``: what runs the nets, 'mxnet' or 'onnx' (ocr.core.loading.ENGINES)."""
+    ``engine``: what runs the nets, 'mxnet' or 'onnx' (ocr.core.loading.ENGINES). ``prepare``: line images go
+    through the pipeline's preprocessing first (polarity, illumination, orientation, deskew, cut to the ink with
+    margins: what ``python -m ocr.pipeline --level line`` reads) instead of straight to the recogniser."""
     decode = {name: get_decoder(name, lm=lm) if name == "beam" else get_decoder(name) for name in decoders}
     try:
-        if level == "line":
+        if level == "line" and not prepare:
             recognizer = Recognizer.load(model, engine=engine)
         else:
             pipeline = Pipeline.load(level=level, recognizer=model, engine=engine)
@@ -156,7 +158,16 @@ def make_transcriber(level: str, decoders: list[str], model: str | None = None, 
             results.append({name: [f(probs).text for _, probs in lines] for name, f in decode.items()})
         return results
 
-    return transcribe_lines if level == "line" else transcribe_pages
+    def transcribe_prepared_lines(images: list[np.ndarray]) -> list[dict[str, Reference]]:
+        results = []
+        for image in images:
+            lines = [probs for _, probs in pipeline.transcribe_lines(image, "line")]     # one; none when blank
+            results.append({name: " ".join(f(probs).text for probs in lines) for name, f in decode.items()})
+        return results
+
+    if level == "line":
+        return transcribe_prepared_lines if prepare else transcribe_lines
+    return transcribe_pages
 
 
 def transcribe_all(samples: list[Sample], transcribe: Transcriber, batch_size: int = 16,

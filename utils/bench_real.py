@@ -6,8 +6,9 @@
 
 Each ``--models`` entry is a model path (stem, .params or .json) or ``git:REV`` (the shipped recogniser as
 committed at REV, e.g. the previous version). In one run, every model reads:
-(a) the real lines (single-line images, line level) and blocks (multi-line images, region level: word SSD + line
-    grouping + recogniser, alignment-free CER) of ``--real``;
+(a) the real lines (single-line images) of ``--real`` as given to the recogniser, and as the pipeline reads them at
+    line level (``--level line``: polarity, illumination, orientation, deskew, cut to the ink with margins), and its
+    blocks (multi-line images, region level: word SSD + line grouping + recogniser, alignment-free CER);
 (b) the IAM-OnDB test split (``ocr.data.line_mix.pen_splits``: forms the recogniser never trained on, reserved
     forms left out), rendered with fixed seeds;
 (c) the synthetic test lines of ``--synth`` (unseen font writers).
@@ -65,7 +66,8 @@ def measure(model: str, sets: dict) -> dict:
     """{set name: {decoder: (CER %, WER %)}} of one model."""
     out = {}
     for name, (samples, level) in sets.items():
-        transcribe = make_transcriber(level, DECODERS, model)
+        prepare = name == "real lines (pipeline)"
+        transcribe = make_transcriber(level, DECODERS, model, prepare=prepare)
         references, outputs = transcribe_all(samples, transcribe, 16 if level == "line" else 1, progress=False)
         scored = {d: score([s.id for s in samples], references, outputs, d, level) for d in DECODERS}
         out[name] = {d: (100 * next(iter(s.values())).summary.cer, 100 * next(iter(s.values())).summary.wer)
@@ -80,13 +82,14 @@ def main(argv=None) -> int:
     parser.add_argument("--iamondb", default="data/iamondb")
     parser.add_argument("--synth", default="data/synth_v2")
     parser.add_argument("--max-items", type=int, help="at most this many IAM-OnDB and synthetic test lines")
-    parser.add_argument("--json", help="also write the figures here: {model: {set: {decoder: [CER %, WER %]}}}")
+    parser.add_argument("--json", help="also write the figures here: {model: {set: {decoder: [CER %%, WER %%]}}}")
     args = parser.parse_args(argv)
     sets = {}
     try:
         if os.path.isdir(args.real):
             lines, blocks = real_samples(args.real)
             sets["real lines"] = (lines, "line")
+            sets["real lines (pipeline)"] = (lines, "line")
             sets["real blocks"] = (blocks, "region")
         if os.path.isdir(args.iamondb):
             sets["IAM-OnDB test"] = (pen_samples(args.iamondb, args.max_items), "line")
@@ -102,11 +105,11 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         figures = {spec: measure(model_path(spec, folder), sets) for spec in args.models}
     print("CER / WER %% pooled; %s" % ", ".join("%s: %d items" % (n, len(s[0])) for n, s in sets.items()))
-    print("%-16s %-8s" % ("set", "decoder") + "".join(" %24s" % spec[-24:] for spec in args.models))
+    print("%-21s %-8s" % ("set", "decoder") + "".join(" %24s" % spec[-24:] for spec in args.models))
     for name in sets:
         for decoder in DECODERS:
             cells = "".join(" %24s" % ("%5.1f / %5.1f" % figures[spec][name][decoder]) for spec in args.models)
-            print("%-16s %-8s%s" % (name, decoder, cells))
+            print("%-21s %-8s%s" % (name, decoder, cells))
     if args.json:
         atomic_write_text(args.json, json.dumps({"command": "python utils/bench_real.py " + " ".join(
             sys.argv[1:] if argv is None else argv), "items": {n: len(s[0]) for n, s in sets.items()},
