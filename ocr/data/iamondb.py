@@ -15,6 +15,7 @@ other are grouped as one session and a session goes to one split only (``form_se
 """
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import sys
@@ -255,12 +256,12 @@ def split_lines(lines: list[OnlineLine], fractions: tuple[float, ...] = SPLIT_FR
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m ocr.data.iamondb ROOT``: print the tree's counts and split sizes."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m ocr.data.iamondb IAM_ONDB_ROOT", file=sys.stderr)
-        return 2
+    parser = argparse.ArgumentParser(prog="python -m ocr.data.iamondb",
+                                     description="Count an IAM-OnDB tree's usable lines and its splits' sizes.")
+    parser.add_argument("root", help="IAM-OnDB tree holding lineStrokes/ and ascii/")
+    args = parser.parse_args(argv)
     try:
-        lines = load_iamondb(args[0])
+        lines = load_iamondb(args.root)
     except IAMOnDBError as error:
         print("error: %s" % error, file=sys.stderr)
         return 2
