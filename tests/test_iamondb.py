@@ -8,7 +8,8 @@ import pytest
 from ocr.core.alphabet import encode
 from ocr.data import iamondb
 from ocr.data.iamondb import IAMOnDBError, detokenize, form_sessions, load_iamondb, read_strokes, split_lines
-from ocr.data.line_mix import LineSpec, MixedLineSet, epoch_specs, word_bank
+from ocr.core.ink import FAINT_INK, WORD_MARGIN, ink_box, ink_mask
+from ocr.data.line_mix import LineSpec, MixedLineSet, epoch_specs, render_spec, word_bank
 from ocr.data.pen import PEN_KINDS, WriterStyle, compose_line, render_line, word_groups
 
 
@@ -193,6 +194,10 @@ def test_short_composed_lines_hold_one_or_two_words_and_leave_the_mix_alone_when
     lengths = [len(text.split()) for spec, text in zip(specs, composed) if spec.kind == "composed"]
     assert len(lengths) == 10 and max(lengths) <= 2
     assert max(len(text.split()) for spec, text in zip(*epoch()) if spec.kind == "composed") >= 3
+    word = next(spec for spec in specs if spec.kind == "composed" and len(spec.ref) == 1)
+    image = render_spec(word, lines, bank, None)               # cut as the reader cuts a word crop
+    x, y, w, h = ink_box(ink_mask(image, depth=FAINT_INK))
+    assert (y, image.shape[0] - y - h) == (round(WORD_MARGIN * h),) * 2
 
 
 def test_font_words_take_their_share_of_the_font_items_and_leave_the_mix_alone_when_off(tree):

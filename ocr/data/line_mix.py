@@ -146,7 +146,8 @@ def _draw(rng: np.random.Generator, rows: int, count: int) -> np.ndarray:
 
 def render_spec(spec: LineSpec, pen_lines: list[OnlineLine], bank: dict[str, dict] | None,
                 size: tuple[int, int] | None) -> np.ndarray:
-    """uint8 line image of a 'pen' or 'composed' spec, fitted into ``size`` (H, W) unless that is None."""
+    """uint8 line image of a 'pen' or 'composed' spec, fitted into ``size`` (H, W) unless that is None. A composed
+    spec of one word is cut to its ink with WORD_MARGIN, as the reader cuts a word crop."""
     rng = np.random.default_rng(spec.seed)
     if spec.kind == "pen":
         strokes = pen_lines[spec.ref].strokes
@@ -157,6 +158,8 @@ def render_spec(spec: LineSpec, pen_lines: list[OnlineLine], bank: dict[str, dic
             words.append([line_strokes[i] for i in bank["groups"][line_index][word_index]])
         strokes = compose_line(words, rng)
     image = render_line(strokes, rng)
+    if spec.kind == "composed" and len(spec.ref) == 1:
+        image = crop_to_ink(image, WORD_MARGIN)
     return image if size is None else resize_image(image, size)[0]
 
 
