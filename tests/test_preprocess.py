@@ -240,6 +240,21 @@ def test_a_sure_reading_as_given_is_not_read_upside_down():
     assert pp.upright_turns(line, mask, reader(0.6, 0.8), prior=0.3)[0] == 0
 
 
+def test_many_lines_with_a_clear_profile_are_not_read_to_tell_up_from_down():
+    page = text_image([WORDS] * 5)
+    mask = pp.ink_mask(page)
+    assert len(pp.line_bands(mask)) >= pp.MANY_BANDS and pp.upside_down_score(mask) <= -pp.SURE_PROFILE
+
+    def reader(crops):
+        raise AssertionError("the reader was asked")
+
+    assert pp.upright_turns(page, mask, reader) == (0, 1.0)
+    assert pp.upright_turns(page[::-1, ::-1], mask[::-1, ::-1], reader) == (2, 1.0)
+    few = text_image([WORDS] * 2)                      # too few lines: the reader decides
+    with pytest.raises(AssertionError, match="reader was asked"):
+        pp.upright_turns(few, pp.ink_mask(few), reader)
+
+
 def test_bands_too_low_to_be_lines_do_not_make_a_region():
     mask = np.zeros((16, 35), bool)
     mask[0:4, 2:33] = True             # a 4 px 'core' (the tops of a small word's letters)

@@ -21,6 +21,8 @@ import numpy as np
 from ocr.core.ink import LINE_MARGIN, WORD_MARGIN, grey_median, grey_percentiles, ink_box, ink_crop_matrix, ink_mask, warp
 
 LEVELS = ("page", "region", "line", "word")
+SAMPLE_MARGIN = 0.5        # paper around the sample crops the reader tells up from down on, fraction of their height
+                           # (with LINE_MARGIN's 0.15 the reader took a synthetic test page turned 180 degrees for a word)
 MIN_CORE = 6               # px: a text band with a lower core (x-height) is not a line of writing by itself
 MAX_SKEW = 20.0            # degrees searched either way
 PROFILE_SIDE = 800         # px: the ink mask is reduced to at most this side for the profile search
@@ -31,6 +33,8 @@ WORD_COMPONENTS = 30       # a word or a few has at most this many pieces of ink
 MIN_DISC = 9               # px: the smallest disc normalise_illumination closes with (wider than strokes)
 SURE_READING = 0.9         # reader confidence of text as given above which it is not read upside down too (upright
                            # lines of 25 synth_v2 validation pages: median 0.91; the same upside down: at most 0.81)
+SURE_PROFILE = 0.15        # |upside_down_score| of a page of MANY_BANDS lines or more that decides up from down unread
+MANY_BANDS = 4             # (on 286 upright synthetic and IAM-OnDB pages of 4-12 lines the score stayed under 0.08)
 AXIS_CERTAINTY = 5.0       # profile score ratio of the two axes below which the reader decides the axis too
 LONG_INK = 3.0             # ink this many times as wide as high runs along the rows: no doubt about the axis
 
@@ -249,11 +253,11 @@ def pad(gray: np.ndarray, margin: int) -> np.ndarray:
 def sample_lines(gray: np.ndarray, mask: np.ndarray, count: int = 5) -> list:
     """uint8 gray (H, W) and its bool ink mask, text along the rows -> up to ``count`` crops (uint8 (h, w)) of text
     bands (line_bands) spread evenly from top to bottom: the band, at most its core's height above and below the
-    core, cut to its ink columns, with LINE_MARGIN of its height in paper around (one band: all the ink)."""
+    core, cut to its ink columns, with SAMPLE_MARGIN of its height in paper around (one band: all the ink)."""
     bands = line_bands(mask)
     if len(bands) <= 1:                  # one line or a word: all of its ink
         x, y, w, h = ink_box(mask)
-        return [pad(gray[y:y + h, x:x + w], round(LINE_MARGIN * h))]
+        return [pad(gray[y:y + h, x:x + w], round(SAMPLE_MARGIN * h))]
     picks = np.unique(np.linspace(0, len(bands) - 1, min(count, len(bands))).round().astype(int))
     crops = []
     for band_top, core_top, core_bottom, band_bottom in (bands[i] for i in picks):
@@ -261,7 +265,7 @@ def sample_lines(gray: np.ndarray, mask: np.ndarray, count: int = 5) -> list:
         top, bottom = max(band_top, core_top - core), min(band_bottom, core_bottom + core) + 1
         columns = np.flatnonzero(mask[top:bottom].any(axis=0))
         crop = gray[top:bottom, columns[0]:columns[-1] + 1]
-        crops.append(pad(crop, round(LINE_MARGIN * len(crop))))
+        crops.append(pad(crop, round(SAMPLE_MARGIN * len(crop))))
     return crops
 
 
@@ -270,9 +274,13 @@ def upright_turns(gray: np.ndarray, mask: np.ndarray, confidence=None, prior: fl
     counter-clockwise quarter turns that make it upright, how well it reads then). With ``confidence`` (line crops
     -> a reader's mean confidence, higher is better): the better-read of the two on a few text lines
     (sample_lines), 0 turns counting ``prior`` more; text as given that reads with SURE_READING confidence is not read
-    upside down at all. Without: from upside_down_score (and the reading score is 0)."""
+    upside down at all, and MANY_BANDS lines or more whose upside_down_score is SURE_PROFILE or more either way are
+    not read (score 1). Without: from upside_down_score (and the reading score is 0)."""
+    profile = upside_down_score(mask)
     if confidence is None:
-        return (2 if upside_down_score(mask) > 0 else 0), 0.0
+        return (2 if profile > 0 else 0), 0.0
+    if abs(profile) >= SURE_PROFILE and len(line_bands(mask)) >= MANY_BANDS:
+        return (2 if profile > 0 else 0), 1.0
     crops = sample_lines(gray, mask)
     as_given = confidence(crops)
     if as_given >= SURE_READING:
