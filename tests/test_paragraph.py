@@ -225,6 +225,8 @@ def test_cli_one_epoch_warm_start_and_resume(tree, tmp_path):
     assert info["hyperparameters"]["augmentation"]["translate_y"] == 0.15
     assert set(info["test_metrics"]) == {"test_iou", "test_giou_loss", "test_mse"}
     segmenter = ParagraphSegmenter.load(str(tmp_path / "ck" / "cnn_mse"))
+    evaluated = cli.main(["--iam-root", tree, "--evaluate", "-f", str(tmp_path / "ck" / "cnn_mse")])
+    assert evaluated == pytest.approx(info["test_metrics"], abs=1e-6)
 
     # warm start with learning rate 0: the weights (not the BatchNorm running statistics) stay those of -f
     run_cli(tree, tmp_path, "-e", "1", "-r", "0", "-l", "iou", "-n", "cnn_iou.params", "-f", "cnn_mse.params")
@@ -246,6 +248,7 @@ def test_cli_one_epoch_warm_start_and_resume(tree, tmp_path):
     ["-f", "missing.params"],
     ["--resume"],
     ["-n", "taken.params"],                                 # exists, no --resume / --overwrite
+    ["--evaluate", "-f", "/no/model"],
 ])
 def test_cli_bad_input_exits_2(tree, tmp_path, capsys, flags):
     os.makedirs(tmp_path / "ck")

@@ -13,7 +13,8 @@ Train on the IAM 'trainset' split; each epoch reports the mean IoU (best checkpo
 'validation' and draws predicted (red) and true (green) boxes of a few validation pages into
 ``<log-dir>/<name>_boxes.png``; the final evaluation on 'test' goes into the card ``<name>.json``.
 Targets are the handwritten-block boxes grown by -s about their centre, as fractions of the page fitted
-into 1120x800. The run itself (start, splits, fit, card) is ocr.core.trainer's.
+into 1120x800. The run itself (start, splits, fit, card) is ocr.core.trainer's. ``--evaluate``: no training; the
+mean IoU of the model of -f (default: the shipped one) on --eval-split.
 """
 import argparse
 import os
@@ -26,7 +27,7 @@ from mxnet import gluon
 from ocr.core.card import InputSpec
 from ocr.core.geometry import REGION_GROWTH, expand_box
 from ocr.core.trainer import StageTrainer, add_flag, draw_boxes, open_split, parser
-from ocr.core.training import checkpoint_stem, run_cli
+from ocr.core.training import check_iam_root, checkpoint_stem, fail, run_cli
 from ocr.data.iam import FITTED_SIZES
 from ocr.metrics import giou, iou
 from ocr.paragraph.augment import NO_AUGMENT, PageAugmentParams, augment_page
@@ -34,6 +35,7 @@ from ocr.paragraph.net import DEFAULT_CONFIG, LOSSES, build_paragraph_net
 from ocr.paragraph.predictor import ParagraphSegmenter, reduce_page, resolve_model, standardise
 
 PREVIEW_PAGES = 4        # validation pages drawn per epoch
+TREE_HOLDS = "forms/, xml/"
 # The reference feeds grey / 255 with no mean/std; kept (the first conv is followed by BatchNorm anyway).
 INPUT = InputSpec(FITTED_SIZES["form"], "grey", 0.0, 1.0, "reference: grey level / 255, no mean/std")
 
@@ -65,6 +67,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--input-size", type=_size, default=DEFAULT_CONFIG["input_size"], metavar="HxW",
                    help="network input, height x width pixels")
     p.add_argument("--dropout", type=float, default=DEFAULT_CONFIG["dropout"], help="dropout on the edge profiles")
+    p.add_argument("--evaluate", action="store_true", help="evaluate -f (or the shipped model); no training")
+    p.add_argument("--eval-split", default="test", choices=("trainset", "validation", "test"),
+                   help="the split --evaluate scores")
     return p.parse_args(argv)
 
 
@@ -149,9 +154,26 @@ def evaluate_pages(net, pages: np.ndarray, boxes: np.ndarray, ctx: mx.Context, p
     return box_metrics(predicted, boxes, prefix)
 
 
+def evaluate_only(args: argparse.Namespace) -> dict:
+    """--evaluate: box_metrics of the model of -f (default: the shipped one) on the pages of --eval-split against
+    their block boxes grown by the model's target_growth (at most --max-test-items pages), printed; returns them."""
+    check_iam_root(args.iam_root, TREE_HOLDS)
+    try:
+        segmenter = ParagraphSegmenter.load(args.restore_checkpoint_name)
+        pages = load_pages(args.iam_root, args.eval_split, args.max_test_items, args.seed, segmenter.input_size)
+    except OSError as err:          # a missing model, IAMNotFoundError, unreadable images
+        fail(str(err))
+    if not len(pages.images):
+        fail("no page with a handwritten block in the %s split of %s" % (args.eval_split, args.iam_root))
+    predicted = predict(segmenter.net, pages.images, segmenter.ctx)
+    metrics = box_metrics(predicted, targets(pages.boxes, segmenter.card.target_growth), args.eval_split)
+    print("%s (%d pages): %s" % (args.eval_split, len(pages.images), " ".join("%s=%.4f" % kv for kv in metrics.items())))
+    return metrics
+
+
 class ParagraphTrainer(StageTrainer):
     """The paragraph stage of ocr.core.trainer: a page in, the block box out, best epoch by validation IoU."""
-    stage, entry_point, tree_holds, items = "paragraph", "ocr.paragraph_segmentation_dcnn", "forms/, xml/", "pages"
+    stage, entry_point, tree_holds, items = "paragraph", "ocr.paragraph_segmentation_dcnn", TREE_HOLDS, "pages"
     predictor, resolve_model = ParagraphSegmenter, staticmethod(resolve_model)
     best_metric, lower_is_better = "val_iou", False
 
@@ -214,10 +236,13 @@ class ParagraphTrainer(StageTrainer):
         return {"test_metrics": self._metrics(segmenter.net, "test", "test", "test_boxes")}
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
-    """Entry point: train (see the module docstring); returns the history, one dict per epoch. Exits 2 with one
-    line on bad input."""
-    return ParagraphTrainer(parse_args(argv), argv).run()
+def main(argv: list[str] | None = None) -> list[dict] | dict:
+    """Entry point: train (see the module docstring; returns the history, one dict per epoch) or, with --evaluate,
+    evaluate (returns the metrics dict). Exits 2 with one line on bad input."""
+    args = parse_args(argv)
+    if args.evaluate:
+        return evaluate_only(args)
+    return ParagraphTrainer(args, argv).run()
 
 
 if __name__ == "__main__":
