@@ -185,6 +185,9 @@ def test_rules_are_erased_and_text_kept():
     assert not pp.has_printed_rules(pp.ink_mask(erased)) and pp.has_printed_rules(pp.ink_mask(page))
     assert (erased[150:153, 60:1140] > 200).all()
     assert np.array_equal(erased[200:440], page[200:440])            # the text lines are untouched
+    for image in (page, page[200:440]):                                 # rules erased, or none to erase
+        erased, mask = pp.erase_rules_and_mask(image)
+        assert np.array_equal(erased, pp.erase_rules(image)) and np.array_equal(mask, pp.ink_mask(erased))
 
 
 @pytest.mark.parametrize("quarter_turns", [1, 2, 3])

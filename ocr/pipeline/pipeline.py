@@ -149,9 +149,9 @@ class Pipeline:
             grown = expand_box((x / width, y / height, w / width, h / height), growth, growth)
             region = _to_page(grown, region)          # as ocr.core.geometry.crop_region, keeping the offset
         rx, ry, rw, rh = region
-        crop = preprocess.erase_rules(page[ry:ry + rh, rx:rx + rw])
+        crop, mask = preprocess.erase_rules_and_mask(page[ry:ry + rh, rx:rx + rw])
         word_boxes, _ = self.detector.predict(crop)
-        bands = np.array(preprocess.line_bands(preprocess.ink_mask(crop)), dtype=np.float64).reshape(-1, 4) / rh
+        bands = np.array(preprocess.line_bands(mask), dtype=np.float64).reshape(-1, 4) / rh
         lines = []
         for line in group_words_into_lines(word_boxes, bands=bands):
             box = _to_page(line.box, region)

@@ -211,11 +211,19 @@ def has_printed_rules(mask: np.ndarray) -> bool:
 
 def erase_rules(gray: np.ndarray) -> np.ndarray:
     """uint8 gray (H, W) with the pixels of its rules (rule_mask of its ink, grown by 1 px) painted paper grey."""
-    rules = rule_mask(ink_mask(gray))
+    return erase_rules_and_mask(gray)[0]
+
+
+def erase_rules_and_mask(gray: np.ndarray) -> tuple:
+    """uint8 gray (H, W) -> (erase_rules of it, the ink_mask of that), the mask computed once when no rule is
+    erased."""
+    mask = ink_mask(gray)
+    rules = rule_mask(mask)
     if not rules.any():
-        return gray
+        return gray, mask
     rules = cv2.dilate(rules.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    return np.where(rules, np.uint8(grey_median(gray)), gray)
+    erased = np.where(rules, np.uint8(grey_median(gray)), gray)
+    return erased, ink_mask(erased)
 
 
 def word_gaps(mask: np.ndarray, min_gap: float) -> int:
