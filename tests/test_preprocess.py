@@ -206,6 +206,8 @@ def test_grey_percentiles_equal_numpy(shape):
                  rng.choice(np.array([0, 17, 200, 255], np.uint8), size=shape)):
         np.testing.assert_allclose(ink.grey_percentiles(gray, percents), np.percentile(gray, percents))
         assert ink.grey_median(gray) == np.median(gray)
+        for part in (gray, gray[::3], gray[..., 1:]):                  # views with strides too
+            assert np.array_equal(ink.grey_histogram(part), np.bincount(part.ravel(), minlength=256))
 
 
 def test_a_descender_tail_under_a_word_is_not_a_second_line():

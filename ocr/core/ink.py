@@ -13,10 +13,19 @@ LINE_MARGIN = 0.15         # margin added around a line crop, fraction of its in
 WORD_MARGIN = 0.5          # margin added around a word crop, fraction of its ink height (as the font words trained)
 
 
+def grey_histogram(gray: np.ndarray) -> np.ndarray:
+    """uint8 gray (any shape) -> int64 (256,) pixel count per grey level: OpenCV's histogram, 3x as fast as
+    np.bincount, where its float32 counts are exact (under 2**24 pixels)."""
+    if gray.size >= 2 ** 24:
+        return np.bincount(gray.ravel(), minlength=256)
+    flat = np.ascontiguousarray(gray).reshape(1, -1)
+    return cv2.calcHist([flat], [0], None, [256], [0, 256]).ravel().astype(np.int64)
+
+
 def grey_percentiles(gray: np.ndarray, percents: tuple) -> list:
     """uint8 gray (any shape) -> [float] its ``percents`` (0-100) percentiles, equal to np.percentile's (linear
     interpolation between order statistics), from a 256-bin histogram instead of a sort of every pixel."""
-    counts = np.cumsum(np.bincount(gray.ravel(), minlength=256))
+    counts = np.cumsum(grey_histogram(gray))
     values = []
     for percent in percents:
         position = percent / 100.0 * (counts[-1] - 1)
