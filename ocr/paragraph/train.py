@@ -167,7 +167,8 @@ def evaluate_only(args: argparse.Namespace) -> dict:
         fail("no page with a handwritten block in the %s split of %s" % (args.eval_split, args.iam_root))
     predicted = predict(segmenter.net, pages.images, segmenter.ctx)
     metrics = box_metrics(predicted, targets(pages.boxes, segmenter.card.target_growth), args.eval_split)
-    print("%s (%d pages): %s" % (args.eval_split, len(pages.images), " ".join("%s=%.4f" % kv for kv in metrics.items())))
+    print("%s (%d pages): %s" % (args.eval_split, len(pages.images),
+                                 " ".join("%s=%.4f" % kv for kv in metrics.items())))
     return metrics
 
 

@@ -18,11 +18,12 @@ from functools import cached_property
 import cv2
 import numpy as np
 
-from ocr.core.ink import LINE_MARGIN, WORD_MARGIN, grey_median, grey_percentiles, ink_box, ink_crop_matrix, ink_mask, warp
+from ocr.core.ink import (LINE_MARGIN, WORD_MARGIN, grey_median, grey_percentiles, ink_box, ink_crop_matrix, ink_mask,
+                          warp)
 
 LEVELS = ("page", "region", "line", "word")
 SAMPLE_MARGIN = 0.5        # paper around the sample crops the reader tells up from down on, fraction of their height
-                           # (with LINE_MARGIN's 0.15 the reader took a synthetic test page turned 180 degrees for a word)
+                           # (with LINE_MARGIN's 0.15 the reader took a synthetic page turned 180 degrees for a word)
 MIN_CORE = 6               # px: a text band with a lower core (x-height) is not a line of writing by itself
 MAX_SKEW = 20.0            # degrees searched either way
 PROFILE_SIDE = 800         # px: the ink mask is reduced to at most this side for the profile search
