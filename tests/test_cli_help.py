@@ -4,6 +4,7 @@ import glob
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODULES = ["ocr.pipeline", "ocr.evaluate", "ocr.export", "ocr.sclite", "ocr.handwriting_line_recognition",
@@ -12,16 +13,22 @@ MODULES = ["ocr.pipeline", "ocr.evaluate", "ocr.export", "ocr.sclite", "ocr.hand
 SCRIPTS = sorted(glob.glob(os.path.join(ROOT, "utils", "*.py")))
 
 
+def help_failure(command: list[str]) -> str | None:
+    """None when ``command`` prints a usage and exits 0, else what went wrong (one line)."""
+    try:
+        done = subprocess.run(command, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True,
+                              text=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        return "%s: no answer in 300 s" % " ".join(command[1:])
+    if done.returncode != 0 or "usage:" not in done.stdout:
+        return "%s: exit %d %s" % (" ".join(command[1:]), done.returncode, done.stderr.strip()[-300:])
+    return None
+
+
 def test_every_command_prints_its_help():
     commands = [[sys.executable, "-m", module, "--help"] for module in MODULES]
     commands += [[sys.executable, script, "--help"] for script in SCRIPTS]
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    running = [(command, subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                          stderr=subprocess.PIPE, text=True)) for command in commands]
-    failed = []
-    for command, process in running:
-        out, err = process.communicate(timeout=300)
-        if process.returncode != 0 or "usage:" not in out:
-            failed.append("%s: exit %d %s" % (" ".join(command[1:]), process.returncode, err.strip()[-300:]))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        failed = [failure for failure in pool.map(help_failure, commands) if failure]
     assert len(SCRIPTS) >= 20
     assert not failed, "\n".join(failed)

@@ -227,6 +227,8 @@ def test_cli_one_epoch_warm_start_and_resume(tree, tmp_path):
     segmenter = ParagraphSegmenter.load(str(tmp_path / "ck" / "cnn_mse"))
     evaluated = cli.main(["--iam-root", tree, "--evaluate", "-f", str(tmp_path / "ck" / "cnn_mse")])
     assert evaluated == pytest.approx(info["test_metrics"], abs=1e-6)
+    in_checkpoint_dir = cli.main(["--iam-root", tree, "--evaluate", "-f", "cnn_mse.params", "-c", str(tmp_path / "ck")])
+    assert in_checkpoint_dir == evaluated
 
     # warm start with learning rate 0: the weights (not the BatchNorm running statistics) stay those of -f
     run_cli(tree, tmp_path, "-e", "1", "-r", "0", "-l", "iou", "-n", "cnn_iou.params", "-f", "cnn_mse.params")

@@ -65,8 +65,7 @@ def pen_samples(root: str, limit: int | None) -> list:
 def measure(model: str, sets: dict) -> dict:
     """{set name: {decoder: (CER %, WER %)}} of one model."""
     out = {}
-    for name, (samples, level) in sets.items():
-        prepare = name == "real lines (pipeline)"
+    for name, (samples, level, prepare) in sets.items():
         transcribe = make_transcriber(level, DECODERS, model, prepare=prepare)
         references, outputs = transcribe_all(samples, transcribe, 16 if level == "line" else 1, progress=False)
         scored = {d: score([s.id for s in samples], references, outputs, d, level) for d in DECODERS}
@@ -88,13 +87,13 @@ def main(argv=None) -> int:
     try:
         if os.path.isdir(args.real):
             lines, blocks = real_samples(args.real)
-            sets["real lines"] = (lines, "line")
-            sets["real lines (pipeline)"] = (lines, "line")
-            sets["real blocks"] = (blocks, "region")
+            sets["real lines"] = (lines, "line", False)
+            sets["real lines (pipeline)"] = (lines, "line", True)
+            sets["real blocks"] = (blocks, "region", False)
         if os.path.isdir(args.iamondb):
-            sets["IAM-OnDB test"] = (pen_samples(args.iamondb, args.max_items), "line")
+            sets["IAM-OnDB test"] = (pen_samples(args.iamondb, args.max_items), "line", False)
         if os.path.isdir(args.synth):
-            sets["synthetic test"] = (iam_samples(args.synth, "test", "line")[:args.max_items], "line")
+            sets["synthetic test"] = (iam_samples(args.synth, "test", "line")[:args.max_items], "line", False)
     except (EvaluationError, IAMOnDBError) as error:
         print("error: %s" % error, file=sys.stderr)
         return 1

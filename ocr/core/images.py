@@ -1,7 +1,7 @@
 """Reading page images from files for the pipeline: ``read_image(path) -> uint8 gray (H, W)``.
 
 PNG, JPEG, TIFF, BMP, GIF, WebP, PNM, TGA (anything Pillow reads; ``page`` picks a frame of a multi-page TIFF,
-``page_count`` says how many there are); colour, gray, palette, 16-bit, with alpha (composited onto white). The size is checked from the header before any pixel is decoded, so a huge
+``page_count`` says how many there are); colour, gray, palette, 16-bit, with alpha (composited onto the paper's grey, see to_gray). The size is checked from the header before any pixel is decoded, so a huge
 or a bogus header is refused cheaply. A phone photo is turned upright by its EXIF orientation, so boxes refer to
 the image as viewers show it. Every problem is an ``ImageError`` whose message is one line meant for the user.
 """
@@ -130,7 +130,7 @@ def read_image(path: str, max_pixels: int = MAX_PIXELS, page: int = 0) -> np.nda
             if image.mode in HIGH_DEPTH_MODES:
                 array = np.asarray(image)
             elif "A" in image.mode or "transparency" in image.info:
-                array = np.asarray(image.convert("LA"))                  # to_gray composites it onto white
+                array = np.asarray(image.convert("LA"))                  # to_gray composites it onto the paper
             else:
                 array = np.asarray(image.convert("L"))
         except (OSError, ValueError, SyntaxError, EOFError) as error:   # truncated or corrupt pixel data
@@ -140,7 +140,9 @@ def read_image(path: str, max_pixels: int = MAX_PIXELS, page: int = 0) -> np.nda
 
 def _backdrop(gray: np.ndarray, alpha: np.ndarray) -> float:
     """Float gray and alpha (H, W) in [0, 1] -> the grey transparent pixels take: the median of the opaque pixels
-    (alpha >= 0.5) when it is at least LIGHT_PAPER, else white."""
+    (alpha >= 0.5) when it is at least LIGHT_PAPER, else white (ink on a transparent canvas, or dark paper)."""
+    if alpha.min() >= 1.0:
+        return 1.0                       # nothing transparent: no backdrop shows
     opaque = gray[alpha >= 0.5]
     paper = float(np.median(opaque)) if opaque.size else 1.0
     return paper if paper >= LIGHT_PAPER else 1.0

@@ -154,12 +154,20 @@ def evaluate_pages(net, pages: np.ndarray, boxes: np.ndarray, ctx: mx.Context, p
     return box_metrics(predicted, boxes, prefix)
 
 
+def _warm_start_path(args: argparse.Namespace) -> str | None:
+    """-f as given when that path exists, else in --checkpoint-dir; None without -f."""
+    model = args.restore_checkpoint_name
+    if model and not os.path.exists(model):
+        model = os.path.join(args.checkpoint_dir, model)
+    return model
+
+
 def evaluate_only(args: argparse.Namespace) -> dict:
     """--evaluate: box_metrics of the model of -f (default: the shipped one) on the pages of --eval-split against
     their block boxes grown by the model's target_growth (at most --max-test-items pages), printed; returns them."""
     check_iam_root(args.iam_root, TREE_HOLDS)
     try:
-        segmenter = ParagraphSegmenter.load(args.restore_checkpoint_name)
+        segmenter = ParagraphSegmenter.load(_warm_start_path(args))
         pages = load_pages(args.iam_root, args.eval_split, args.max_test_items, args.seed, segmenter.input_size)
     except OSError as err:          # a missing model, IAMNotFoundError, unreadable images
         fail(str(err))
@@ -180,10 +188,7 @@ class ParagraphTrainer(StageTrainer):
 
     def __init__(self, args: argparse.Namespace, argv: list[str] | None):
         name = checkpoint_stem(args.checkpoint_name)
-        warm = args.restore_checkpoint_name
-        if warm and not os.path.exists(warm):
-            warm = os.path.join(args.checkpoint_dir, warm)
-        super().__init__(args, argv, name=name, warm_start=warm, warm_flag="-f", how_to_resume="pass --resume",
+        super().__init__(args, argv, name=name, warm_start=_warm_start_path(args), warm_flag="-f", how_to_resume="pass --resume",
                          resume=os.path.join(args.checkpoint_dir, name + ".ckpt") if args.resume else None)
         self.augment = PageAugmentParams(translate_x=args.random_x_translation,
                                          translate_y=args.random_y_translation)

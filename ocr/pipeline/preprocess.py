@@ -35,7 +35,7 @@ MIN_DISC = 9               # px: the smallest disc normalise_illumination closes
 SURE_READING = 0.9         # reader confidence of text as given above which it is not read upside down too (upright
                            # lines of 25 synth_v2 validation pages: median 0.91; the same upside down: at most 0.81)
 SURE_PROFILE = 0.15        # |upside_down_score| of a page of MANY_BANDS lines or more that decides up from down unread
-MANY_BANDS = 4             # (on 286 upright synthetic and IAM-OnDB pages of 4-12 lines the score stayed under 0.08)
+MANY_BANDS = 4             # (286 upright synthetic and IAM-OnDB test pages of 4-12 lines: signed score <= +0.074)
 AXIS_CERTAINTY = 5.0       # profile score ratio of the two axes below which the reader decides the axis too
 LONG_INK = 3.0             # ink this many times as wide as high runs along the rows: no doubt about the axis
 
@@ -278,18 +278,21 @@ def sample_lines(gray: np.ndarray, mask: np.ndarray, count: int = 5) -> list:
     return crops
 
 
-def upright_turns(gray: np.ndarray, mask: np.ndarray, confidence=None, prior: float = 0.0) -> tuple:
+def upright_turns(gray: np.ndarray, mask: np.ndarray, confidence=None, prior: float = 0.0,
+                  profile_decides: bool = True) -> tuple:
     """uint8 gray (H, W) and its bool ink mask, text along the rows upright or upside down -> (0 or 2
     counter-clockwise quarter turns that make it upright, how well it reads then). With ``confidence`` (line crops
     -> a reader's mean confidence, higher is better): the better-read of the two on a few text lines
     (sample_lines), 0 turns counting ``prior`` more; text as given that reads with SURE_READING confidence is not read
-    upside down at all, and MANY_BANDS lines or more whose upside_down_score is SURE_PROFILE or more either way are
-    not read (score 1). Without: from upside_down_score (and the reading score is 0)."""
-    profile = upside_down_score(mask)
+    upside down at all, and with ``profile_decides`` (not when readings of two axes are to be compared) MANY_BANDS
+    lines or more whose upside_down_score is SURE_PROFILE or more either way are not read (score 1). Without: from
+    upside_down_score (and the reading score is 0)."""
     if confidence is None:
-        return (2 if profile > 0 else 0), 0.0
-    if abs(profile) >= SURE_PROFILE and len(line_bands(mask)) >= MANY_BANDS:
-        return (2 if profile > 0 else 0), 1.0
+        return (2 if upside_down_score(mask) > 0 else 0), 0.0
+    if profile_decides and len(line_bands(mask)) >= MANY_BANDS:
+        profile = upside_down_score(mask)
+        if abs(profile) >= SURE_PROFILE:
+            return (2 if profile > 0 else 0), 1.0
     crops = sample_lines(gray, mask)
     as_given = confidence(crops)
     if as_given >= SURE_READING:
@@ -341,10 +344,11 @@ def normalise_page(gray: np.ndarray, level: str = "auto", max_skew: float = MAX_
         box = ink_box(axes[0][2])
         doubt = (found[0][2] < AXIS_CERTAINTY * found[1][2] and min(len(text_bands(m)) for _, _, m in axes) <= 1
                  and box[2] < LONG_INK * box[3])
-    candidates = []
-    for turns, skew, turned_mask in axes[:2 if doubt and confidence else 1]:
+    candidates, read_axes = [], axes[:2 if doubt and confidence else 1]
+    for turns, skew, turned_mask in read_axes:
         matrix, shape = rotation_matrix(gray.shape, turns, skew)
-        flip, score = upright_turns(warp(gray, matrix, shape), turned_mask, confidence, WORD_PRIOR * given_word)
+        flip, score = upright_turns(warp(gray, matrix, shape), turned_mask, confidence, WORD_PRIOR * given_word,
+                                    profile_decides=len(read_axes) == 1)
         candidates.append((score, (turns + flip) % 4, skew, turned_mask[::-1, ::-1] if flip else turned_mask))
     _, turns, skew, turned_mask = max(candidates, key=lambda candidate: candidate[0])
     matrix, shape = rotation_matrix(gray.shape, turns, skew)
