@@ -134,22 +134,32 @@ class Pipeline:
         detected words grouped along the text bands of the region's ink (ocr.words.layout, preprocess.line_bands); printed
         rules in the region are erased first (preprocess.erase_rules). ``level``: page, region, line or word (a line
         or word is one line, the whole image; 'auto' is decided by prepare_page first)."""
+        region, lines, _ = self._layout(page, level)
+        return region, lines
+
+    def _layout(self, page, level):
+        """layout, and the page its lines are to be read from: rules erased (preprocess.erase_rules) in the region
+        (page, region) or in the whole image (line, word)."""
         if level == "auto":
             raise ValueError("layout needs a decided level (page, region, line or word): see prepare_page")
         self._require(level)
         height, width = page.shape[:2]
         if level in ("line", "word"):
-            return (0, 0, width, height), [((0, 0, width, height), [])]
+            return (0, 0, width, height), [((0, 0, width, height), [])], preprocess.erase_rules(page)
         region = (0, 0, width, height)
         if level == "page":
             x, y, w, h = box_to_xywh_px(self.paragraph.predict(page), page.shape)     # whole pixels, as cropped
             if w == 0 or h == 0:
-                return None, []
+                return None, [], page
             growth = self.paragraph.region_growth
             grown = expand_box((x / width, y / height, w / width, h / height), growth, growth)
             region = _to_page(grown, region)          # as ocr.core.geometry.crop_region, keeping the offset
         rx, ry, rw, rh = region
-        crop, mask = preprocess.erase_rules_and_mask(page[ry:ry + rh, rx:rx + rw])
+        given = page[ry:ry + rh, rx:rx + rw]
+        crop, mask = preprocess.erase_rules_and_mask(given)
+        if crop is not given:                         # rules erased: the lines are read without them too
+            page = page.copy()
+            page[ry:ry + rh, rx:rx + rw] = crop
         word_boxes, _ = self.detector.predict(crop)
         bands = np.array(preprocess.line_bands(mask), dtype=np.float64).reshape(-1, 4) / rh
         lines = []
@@ -157,11 +167,10 @@ class Pipeline:
             box = _to_page(line.box, region)
             if box[2] > 0 and box[3] > 0:
                 lines.append((box, [_to_page(word_boxes[i], region) for i in line.word_indices]))
-        return region, lines
+        return region, lines, page
 
     def _recognise(self, page, lines):
-        """[(text, probs)] of the line crops of ``page`` (printed rules erased) at the ``lines`` boxes (layout)."""
-        page = preprocess.erase_rules(page) if lines else page
+        """[(text, probs)] of the line crops of ``page`` (_layout's, rules erased) at the ``lines`` boxes."""
         crops = [page[y:y + h, x:x + w] for (x, y, w, h), _ in lines]
         return self.recognizer.recognize(crops, self.batch_size) if crops else []
 
@@ -171,7 +180,8 @@ class Pipeline:
         prepared = self.prepare_page(page, level)
         if prepared.blank:
             return []
-        return self._recognise(prepared.image, self.layout(prepared.image, prepared.level)[1])
+        _, lines, source = self._layout(prepared.image, prepared.level)
+        return self._recognise(source, lines)
 
     def transcribe(self, image: str | os.PathLike | np.ndarray, level: str = "auto") -> PageResult:
         """A file path or any image array -> PageResult (boxes in pixels of the image as given; see the module doc)
@@ -186,12 +196,12 @@ class Pipeline:
         if prepared.blank:
             return result
         page, to_source = prepared.image, prepared.box_to_source
-        region, lines = self.layout(page, prepared.level)
+        region, lines, source = self._layout(page, prepared.level)
         if region is None:
             return result
         transcribed = Region(to_source(region))
         result.regions.append(transcribed)
-        for (box, detected), (_, probs) in zip(lines, self._recognise(page, lines)):
+        for (box, detected), (_, probs) in zip(lines, self._recognise(source, lines)):
             decoded = self.decode(probs)
             if not decoded.text.strip():
                 continue

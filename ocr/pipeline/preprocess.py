@@ -216,8 +216,8 @@ def erase_rules(gray: np.ndarray) -> np.ndarray:
 
 
 def erase_rules_and_mask(gray: np.ndarray) -> tuple:
-    """uint8 gray (H, W) -> (erase_rules of it, the ink_mask of that), the mask computed once when no rule is
-    erased."""
+    """uint8 gray (H, W) -> (erase_rules of it, the ink_mask of that): ``gray`` itself and its mask when it holds
+    no rule."""
     mask = ink_mask(gray)
     rules = rule_mask(mask)
     if not rules.any():
