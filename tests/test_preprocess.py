@@ -46,6 +46,18 @@ def test_polarity_reads_white_on_black_as_black_on_white():
     assert not pp.is_light_on_dark(dim)
 
 
+def test_a_word_crop_that_blurred_ink_mostly_fills_stays_dark_on_light_with_paper_margins():
+    word = text_image(["mean"], scale=1.2, thickness=6)
+    x, y, w, h = pp.ink_box(pp.ink_mask(word))
+    crop = cv2.GaussianBlur(word[y - 2:y + h + 2, x - 2:x + w + 2], (0, 0), 1.5)
+    assert ink.grey_median(crop) < 128                                  # most of it is ink
+    assert not pp.is_light_on_dark(crop) and not pp.fix_polarity(crop)[1]
+    assert pp.is_light_on_dark(255 - text_image(["mean"]))             # a dark page with light writing still is
+    cut = ink.crop_to_ink(crop, ink.WORD_MARGIN)
+    assert cut[0, 0] == ink.edge_grey(crop) > 200                       # margins of its paper, not of its median
+    assert pp.normalise_page(crop, level="word").image[0, 0] == cut[0, 0]
+
+
 @pytest.mark.parametrize("page", [np.full((600, 400), 255, np.uint8), np.zeros((600, 400), np.uint8),
                                   np.clip(np.random.default_rng(0).normal(235, 4, (600, 400)), 0, 255)
                                   .astype(np.uint8)])

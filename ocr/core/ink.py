@@ -10,6 +10,7 @@ MIN_INK_SIZE = 5           # px: a connected ink component smaller both ways is 
 FAINT_INK = 0.2            # ink_mask depth of the ink a line or word crop keeps whole
 LINE_MARGIN = 0.15         # margin added around a line crop, fraction of its ink height (the rendered training lines
                            # have 0.05-0.2; 0.5 cost 1.3x the CER on real and rendered lines)
+EDGE_RING = 0.02           # the rows and columns along a crop's edges whose grey is its paper (edge_grey)
 WORD_MARGIN = 0.5          # margin added around a word crop, fraction of its ink height (as the font words trained)
 
 
@@ -53,12 +54,20 @@ def ink_mask(gray: np.ndarray, min_contrast: int = MIN_CONTRAST, depth: float = 
     return keep[labels]
 
 
-def warp(gray: np.ndarray, matrix: np.ndarray, shape: tuple) -> np.ndarray:
-    """uint8 gray (H, W) through the affine ``matrix`` (3, 3) into (H', W') = ``shape``, new area filled with the
-    paper grey (the median)."""
+def edge_grey(gray: np.ndarray) -> float:
+    """uint8 gray (H, W) -> the median grey of its edges (EDGE_RING of the shorter side, at least 1 px): the paper
+    of a line or word crop, even one that blurred ink mostly fills (its median is then ink)."""
+    ring = max(1, round(EDGE_RING * min(gray.shape)))
+    return grey_median(np.concatenate([gray[:ring].ravel(), gray[-ring:].ravel(),
+                                       gray[:, :ring].ravel(), gray[:, -ring:].ravel()]))
+
+
+def warp(gray: np.ndarray, matrix: np.ndarray, shape: tuple, paper: float | None = None) -> np.ndarray:
+    """uint8 gray (H, W) through the affine ``matrix`` (3, 3) into (H', W') = ``shape``, new area filled with
+    ``paper`` (default: the median grey)."""
     if np.allclose(matrix, np.eye(3)) and shape == gray.shape:
         return gray
-    paper = int(grey_median(gray))
+    paper = int(grey_median(gray)) if paper is None else int(round(paper))
     exact = np.allclose(matrix[:2, :2], np.round(matrix[:2, :2]))       # quarter turns only: no resampling
     return cv2.warpAffine(gray, matrix[:2], (shape[1], shape[0]), flags=cv2.INTER_NEAREST if exact else
                           cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=paper)
@@ -96,6 +105,6 @@ def ink_crop_matrix(gray: np.ndarray, margin: float, mask: np.ndarray | None = N
 
 def crop_to_ink(gray: np.ndarray, margin: float) -> np.ndarray:
     """uint8 gray (H, W) of an upright line or word -> uint8 gray cut by ink_crop_matrix with ``margin`` (fraction
-    of the ink height; LINE_MARGIN or WORD_MARGIN) of paper around it."""
+    of the ink height; LINE_MARGIN or WORD_MARGIN) of paper (edge_grey) around it."""
     matrix, shape = ink_crop_matrix(gray, margin)
-    return warp(gray, matrix, shape)
+    return warp(gray, matrix, shape, edge_grey(gray))

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from ocr.core.ink import (LINE_MARGIN, WORD_MARGIN, grey_median, grey_percentiles, ink_box, ink_crop_matrix, ink_mask,
-                          warp)
+                          edge_grey, warp)
 
 LEVELS = ("page", "region", "line", "word")
 SAMPLE_MARGIN = 0.5        # paper around the sample crops the reader tells up from down on, fraction of their height
@@ -73,9 +73,13 @@ class Prepared:
 
 def is_light_on_dark(gray: np.ndarray) -> bool:
     """Whether uint8 gray (H, W) is light writing on a dark background: its median (the background, which covers
-    most of an image) is nearer its darkest grey (1st percentile) than its lightest (99th)."""
+    most of an image) is nearer its darkest grey (1st percentile) than its lightest (99th), and so is the grey of
+    its edges (edge_grey): blurred dark writing can fill most of a tight word crop, but its edges are paper."""
     dark, median, light = grey_percentiles(gray, (1, 50, 99))
-    return bool(median - dark < light - median)
+    if median - dark >= light - median:
+        return False
+    edge = edge_grey(gray)
+    return bool(edge - dark < light - edge)
 
 
 def fix_polarity(gray: np.ndarray) -> tuple:
@@ -353,11 +357,12 @@ def normalise_page(gray: np.ndarray, level: str = "auto", max_skew: float = MAX_
     _, turns, skew, turned_mask = max(candidates, key=lambda candidate: candidate[0])
     matrix, shape = rotation_matrix(gray.shape, turns, skew)
     level = detect_level(turned_mask) if level == "auto" else level
-    if level in ("line", "word"):          # all the ink, faint strokes too
+    paper = None
+    if level in ("line", "word"):          # all the ink, faint strokes too, in margins of the paper's grey
         margin = WORD_MARGIN if level == "word" else LINE_MARGIN
         scaled, shape = ink_crop_matrix(warp(gray, matrix, shape), margin, turned_mask)
-        matrix = scaled @ matrix
-    return Prepared(warp(gray, matrix, shape), matrix, gray.shape, level, quarter_turns=turns, skew=skew)
+        matrix, paper = scaled @ matrix, edge_grey(gray)
+    return Prepared(warp(gray, matrix, shape, paper), matrix, gray.shape, level, quarter_turns=turns, skew=skew)
 
 
 def normalise_illumination(gray, background_side=512, min_paper=220):
