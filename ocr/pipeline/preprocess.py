@@ -308,7 +308,7 @@ def upright_turns(gray: np.ndarray, mask: np.ndarray, confidence=None, prior: fl
 def _turned(mask: np.ndarray, turns: int, skew: float) -> np.ndarray:
     """bool mask (H, W) turned ``turns`` quarter turns and ``skew`` degrees counter-clockwise (rotation_matrix)."""
     matrix, shape = rotation_matrix(mask.shape, turns, skew)
-    return warp(mask.astype(np.uint8) * 255, matrix, shape) > 127
+    return warp(mask.astype(np.uint8) * 255, matrix, shape, paper=0) > 127
 
 
 def _short(mask: np.ndarray) -> bool:
@@ -342,12 +342,15 @@ def normalise_page(gray: np.ndarray, level: str = "auto", max_skew: float = MAX_
         axes, doubt = [(0, 0.0, mask)], False
     else:
         found = estimate_orientation(mask, max_skew)
-        axes = [(turns, skew, _turned(mask, turns, skew)) for turns, skew, _ in found]
-        if _short(axes[0][2]):           # a word turned by 90 degrees
-            axes = [(turns, 0.0, _turned(mask, turns, 0.0)) for turns, _, _ in axes]
-        box = ink_box(axes[0][2])
-        doubt = (found[0][2] < AXIS_CERTAINTY * found[1][2] and min(len(text_bands(m)) for _, _, m in axes) <= 1
-                 and box[2] < LONG_INK * box[3])
+        turns_skews = [(turns, skew) for turns, skew, _ in found]
+        first = _turned(mask, *turns_skews[0])
+        if _short(first):                # a word turned by 90 degrees
+            turns_skews = [(turns, 0.0) for turns, _ in turns_skews]
+            first = _turned(mask, *turns_skews[0])
+        axes, doubt, box = [(*turns_skews[0], first)], False, ink_box(first)
+        if found[0][2] < AXIS_CERTAINTY * found[1][2] and box[2] < LONG_INK * box[3]:   # the other axis, when needed
+            axes.append((*turns_skews[1], _turned(mask, *turns_skews[1])))
+            doubt = min(len(text_bands(m)) for _, _, m in axes) <= 1
     candidates, read_axes = [], axes[:2 if doubt and confidence else 1]
     for turns, skew, turned_mask in read_axes:
         matrix, shape = rotation_matrix(gray.shape, turns, skew)
