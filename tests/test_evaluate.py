@@ -148,7 +148,7 @@ def test_folder_images_are_read_as_the_pipeline_reads_them(tmp_path):
     image, reference = evaluate.folder_samples(str(folder), "line")[0].load()
     assert reference == "one two"
     assert image.dtype == np.uint8 and np.array_equal(image, read_image(str(folder / "a.png")))
-    assert image[0, 0] == 255 and image[10, 10] < 200     # transparency composited onto white
+    assert image[0, 0] == 255 and image[10, 10] < 200     # dark ink on a transparent page: onto white
 
 
 @pytest.mark.parametrize("case", ["missing", "empty", "no_gt", "bad_image"])
