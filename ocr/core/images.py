@@ -1,8 +1,9 @@
 """Reading page images from files for the pipeline: ``read_image(path) -> uint8 gray (H, W)``.
 
 PNG, JPEG, TIFF, BMP, GIF, WebP, PNM, TGA (anything Pillow reads; ``page`` picks a frame of a multi-page TIFF,
-``page_count`` says how many there are); colour, gray, palette, 16-bit, with alpha (composited onto the paper's grey, see to_gray). The size is checked from the header before any pixel is decoded, so a huge
-or a bogus header is refused cheaply. A phone photo is turned upright by its EXIF orientation, so boxes refer to
+``page_count`` says how many there are); colour, gray, palette, 16-bit, with alpha (composited onto the paper's grey,
+see to_gray). The size is checked from the header before any pixel is decoded, so a huge or a bogus header is refused
+cheaply. A phone photo is turned upright by its EXIF orientation, so boxes refer to
 the image as viewers show it. Every problem is an ``ImageError`` whose message is one line meant for the user.
 """
 import os

@@ -18,8 +18,8 @@ from functools import cached_property
 import cv2
 import numpy as np
 
-from ocr.core.ink import (LINE_MARGIN, WORD_MARGIN, grey_median, grey_percentiles, ink_box, ink_crop_matrix, ink_mask,
-                          edge_grey, warp)
+from ocr.core.ink import (LINE_MARGIN, WORD_MARGIN, edge_grey, grey_median, grey_percentiles, ink_box, ink_crop_matrix,
+                          ink_mask, warp)
 
 LEVELS = ("page", "region", "line", "word")
 SAMPLE_MARGIN = 0.5        # paper around the sample crops the reader tells up from down on, fraction of their height
