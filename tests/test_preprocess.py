@@ -283,3 +283,20 @@ def test_bands_too_low_to_be_lines_do_not_make_a_region():
     tall = np.zeros((60, 35), bool)
     tall[5:20, 2:33] = tall[35:50, 2:33] = True      # two lines of 15 px: a region
     assert pp.detect_level(tall) == "region"
+
+
+@pytest.mark.parametrize("noise", [0, 20, 60])
+def test_ink_mask_drops_specks_under_the_minimum_size_only(noise):
+    page = text_image([WORDS] * 3)
+    rng = np.random.default_rng(noise)
+    page = np.clip(page + rng.normal(0, noise, page.shape), 0, 255).astype(np.uint8) if noise else page
+    page[5:7, 5:7] = 0                                                   # a 2 px speck of dust
+    mask = ink.ink_mask(page)
+    paper, dark = ink.grey_percentiles(page, (50, 0.1))
+    dark_pixels = (page < paper - 0.5 * (paper - dark)).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(dark_pixels, connectivity=8)
+    large = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= ink.MIN_INK_SIZE
+    large[0] = False
+    assert np.array_equal(mask, large[labels]) and not mask[5:7, 5:7].any() and mask.any()
+    specks = count - 1 - int(large[1:].sum())
+    assert (specks > ink.FEW_SPECKS) == (noise == 60)                  # both ways of clearing them are tested
