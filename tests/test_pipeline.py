@@ -16,6 +16,8 @@ from PIL import Image
 from ocr import pipeline as cli
 from ocr.core.alphabet import ALPHABET, NUM_CLASSES
 from ocr.core.images import ImageError, read_image
+from ocr.decode import get_decoder
+from ocr.decode.greedy import decode_greedy
 from ocr.metrics import cer
 from ocr.paragraph.net import build_paragraph_net
 from ocr.recognition.net import build_recognizer
@@ -195,6 +197,10 @@ def test_aligned_word_boxes_follow_the_ctc_alignment():
     # a 32 x 128 line at (10, 20) in the page: the fitted input is the line itself, 4 pixels per step
     boxes = aligned_word_boxes("ab c", probs, (10, 20, 128, 32), (0, 128, 128))
     assert boxes == [(10 + 3 * 4, 20, 4 * 4, 32), (10 + 19 * 4, 20, 3 * 4, 32)]
+    for decode in (decode_greedy, get_decoder("beam", lm=None)):          # the decoder's own alignment, reused
+        decoded = decode(probs)
+        assert decoded.text == "ab c" and decoded.path is not None
+        assert aligned_word_boxes("ab c", probs, (10, 20, 128, 32), (0, 128, 128), decoded.path) == boxes
 
 
 def test_aligned_word_boxes_of_a_narrowed_input_land_where_the_full_letterbox_puts_them():

@@ -28,11 +28,14 @@ NEG_INF = -math.inf
 class Decoded:
     """A decoded line: ``text``; ``confidence`` in [0, 1]; ``word_confidences`` = [(word, confidence)] for the
     space-separated words in order; ``score`` = the decoder's log score (CTC log-likelihood, plus the LM terms
-    when a language model was used), or None where the decoder does not compute one."""
+    when a language model was used), or None where the decoder does not compute one; ``path`` = the alignment the
+    confidences came from (per time step the index into ``text``'s characters of the one emitted there, -1 on blank
+    steps, as viterbi_alignment returns), None when there is none."""
     text: str
     confidence: float
     word_confidences: list[tuple[str, float]] = field(default_factory=list)
     score: float | None = None
+    path: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def to_log_probs(matrix: np.ndarray, log_probs: bool | None = None) -> np.ndarray:
@@ -167,4 +170,4 @@ def make_decoded(text: str, log_probs: np.ndarray, labels: list[str | None], bla
         if word:
             words.append((word, float(np.exp(char_log[start:start + len(word)].mean()))))
         start += len(word) + 1
-    return Decoded(text, float(np.exp(char_log.mean())), words, score)
+    return Decoded(text, float(np.exp(char_log.mean())), words, score, path)

@@ -210,7 +210,7 @@ class Pipeline:
                 word_boxes = detected
             else:
                 content = self.recognizer.content_span((box[3], box[2]), len(probs))
-                word_boxes = aligned_word_boxes(decoded.text, probs, box, content)
+                word_boxes = aligned_word_boxes(decoded.text, probs, box, content, decoded.path)
             transcribed.lines.append(Line(decoded.text.strip(), to_source(box), decoded.confidence,
                                           [Word(text, to_source(b), confidence)
                                            for (text, confidence), b in zip(words, word_boxes)]))

@@ -6,18 +6,20 @@ from ocr.core.alphabet import ALPHABET
 from ocr.decode.ctc import column_labels, text_to_columns, to_log_probs, viterbi_alignment
 
 
-def aligned_word_boxes(text, probs, line_box, content):
+def aligned_word_boxes(text, probs, line_box, content, path=None):
     """Word boxes from the CTC alignment: for each space-separated word of ``text`` (the decoded text of a line),
     (x, y, w, h) page pixels spanning the time steps its characters occupy (one step of margin each side), the full
     height of ``line_box`` (x, y, w, h page pixels).
 
     ``probs``: the line's T x C softmax; ``content``: (left, width, input width), pixels, where the line lies in the
-    input the recogniser ran it at (T steps over that width; Recognizer.content_span). Where the text has no
+    input the recogniser ran it at (T steps over that width; Recognizer.content_span); ``path``: the text's alignment
+    to the T steps when the decoder has it (Decoded.path), else found here (viterbi_alignment). Where the text has no
     alignment, words share the width by character count."""
     x, y, w, h = line_box
     left, content_w, input_w = content
     labels, blank = column_labels(ALPHABET, probs.shape[1])
-    path = viterbi_alignment(to_log_probs(probs, log_probs=False), text_to_columns(text, labels), blank)
+    if path is None:
+        path = viterbi_alignment(to_log_probs(probs, log_probs=False), text_to_columns(text, labels), blank)
     step = input_w / len(probs)
     boxes, start = [], 0
     for word in text.split(" "):
