@@ -2,7 +2,7 @@
 
 Every decoder takes a T x C matrix of probabilities or natural-log probabilities (detected, or say which with
 ``log_probs=True/False``), the alphabet of the non-blank columns and the blank column (default last), and
-returns a ``Decoded(text, confidence, word_confidences, score)``; see ``ocr.decode.ctc`` for the conventions.
+returns a ``Decoded(text, confidence, word_confidences, score, path)``; see ``ocr.decode.ctc`` for the conventions.
 
     decoder = get_decoder("beam", width=10, lm="default")
     decoded = decoder(probs)                      # alphabet=ocr.core.alphabet.ALPHABET, blank = last column
