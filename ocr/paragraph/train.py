@@ -188,7 +188,8 @@ class ParagraphTrainer(StageTrainer):
 
     def __init__(self, args: argparse.Namespace, argv: list[str] | None):
         name = checkpoint_stem(args.checkpoint_name)
-        super().__init__(args, argv, name=name, warm_start=_warm_start_path(args), warm_flag="-f", how_to_resume="pass --resume",
+        super().__init__(args, argv, name=name, warm_start=_warm_start_path(args), warm_flag="-f",
+                         how_to_resume="pass --resume",
                          resume=os.path.join(args.checkpoint_dir, name + ".ckpt") if args.resume else None)
         self.augment = PageAugmentParams(translate_x=args.random_x_translation,
                                          translate_y=args.random_y_translation)

@@ -178,9 +178,9 @@ def line_bands(mask: np.ndarray) -> list:
 def upside_down_score(mask: np.ndarray) -> float:
     """bool ink mask (H, W) of text running along the rows -> in [-1, 1]: (ink below the core bands - ink above
     them) / both, over every text band (text_bands). Upright Latin handwriting scores below 0."""
-    profile = mask.sum(axis=1).astype(np.float64)
-    above = sum(profile[top:core_top].sum() for top, core_top, _, _ in text_bands(mask))
-    below = sum(profile[core_bottom + 1:bottom + 1].sum() for _, _, core_bottom, bottom in text_bands(mask))
+    profile, bands = mask.sum(axis=1).astype(np.float64), text_bands(mask)
+    above = sum(profile[top:core_top].sum() for top, core_top, _, _ in bands)
+    below = sum(profile[core_bottom + 1:bottom + 1].sum() for _, _, core_bottom, bottom in bands)
     return float((below - above) / (above + below)) if above + below else 0.0
 
 
