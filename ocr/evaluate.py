@@ -3,7 +3,7 @@
     python -m ocr.evaluate --iam-root DIR [--split test] [--level line|region|page] [options]
     python -m ocr.evaluate --folder DIR [--level line|region|page] [options]
     options: --decoder greedy [beam lexicon]  --model NAME  --out DIR [--overwrite]  --max-items N
-             --batch-size N  --engine mxnet|onnx  --sclite-ignore-case  --no-progress
+             --batch-size N  --engine mxnet|onnx|onnx-int8  --sclite-ignore-case  --no-progress
 
 Inputs: IAM 'line' items (line level), the handwritten block of each 'form_original' page grown by
 FORM_BB_EXPAND (region level: word/line segmentation + recogniser, no paragraph stage) or the whole page (page
@@ -40,7 +40,7 @@ import numpy as np
 
 from ocr.core.geometry import FORM_BB_EXPAND, crop_image, expand_box
 from ocr.core.images import IMAGE_EXTENSIONS, ImageError, read_image
-from ocr.core.loading import ENGINES, ModelLoadError
+from ocr.core.loading import DEFAULT_CPU_ENGINE, ENGINES, ModelLoadError
 from ocr.core.paths import atomic_write_text
 from ocr.decode import DECODERS, get_decoder
 from ocr.metrics import Summary, page_score, score_item
@@ -135,7 +135,7 @@ def make_transcriber(level: str, decoders: list[str], model: str | None = None, 
     whose ``transcribe_lines(image, level)`` gives the lines in reading order as ``(text, probs)`` like
     ``Recognizer.recognize``; each line's probs are decoded by each decoder.
     ``lm``: the character language model of the beam decoder ('default': the shipped one; None: no LM).
-    ``engine``: what runs the nets, 'mxnet' or 'onnx' (ocr.core.loading.ENGINES). ``prepare``: line images go
+    ``engine``: what runs the nets, one of ocr.core.loading.ENGINES. ``prepare``: line images go
     through the pipeline's preprocessing first (polarity, illumination, orientation, deskew, cut to the ink with
     margins: what ``python -m ocr.pipeline --level line`` reads) instead of straight to the recogniser."""
     decode = {name: get_decoder(name, lm=lm) if name == "beam" else get_decoder(name) for name in decoders}
@@ -311,8 +311,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--overwrite", action="store_true", help="replace existing files in --out")
     parser.add_argument("--max-items", type=int, help="score only the first N items")
     parser.add_argument("--batch-size", type=int, default=16, help="lines per recogniser batch")
-    parser.add_argument("--engine", choices=ENGINES, default="onnx",
-                        help="what runs the nets: onnx (default: onnxruntime on their ONNX export) or mxnet")
+    parser.add_argument("--engine", choices=ENGINES, default=DEFAULT_CPU_ENGINE,
+                        help="what runs the nets: onnx-int8 (default: onnxruntime on their ONNX export, the "
+                             "recogniser's LSTMs in int8), onnx (all float32: MXNet's text) or mxnet")
     parser.add_argument("--sclite-ignore-case", action="store_true",
                         help="run sclite without -s (case-insensitive, as the reference did)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

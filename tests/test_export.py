@@ -15,6 +15,7 @@ from ocr.recognition.net import build_recognizer
 from ocr.core import onnx_engine
 from ocr.core.onnx_engine import EngineUnavailable, cached_graph, session_from_bytes
 from ocr.core.onnx_export import block_to_onnx
+from ocr.core.onnx_int8 import INT8_LIMIT, quantize_lstms, quantize_rows
 from ocr.recognition.onnx_graph import recognizer_to_onnx
 from ocr.recognition.predictor import Recognizer, onnx_graph
 from ocr.core.paths import REPO_ROOT
@@ -120,25 +121,66 @@ def _refuse(path, data):
 
 def test_engine_option_on_the_command_lines():
     from ocr import evaluate, pipeline
-    assert pipeline.parse_args(["page.png"]).engine == "onnx"                 # the faster one, the same text
+    assert pipeline.parse_args(["page.png"]).engine == "onnx-int8"            # the fastest, CER within 0.1
     assert pipeline.parse_args(["page.png", "-g", "0"]).engine == "mxnet"     # onnx would not use the GPU
     assert pipeline.parse_args(["page.png", "-g", "0", "--engine", "onnx"]).engine == "onnx"
     assert pipeline.parse_args(["page.png", "--engine", "mxnet"]).engine == "mxnet"
-    assert evaluate.parse_args(["--iam-root", "x"]).engine == "onnx"
+    assert evaluate.parse_args(["--iam-root", "x"]).engine == "onnx-int8"
     assert evaluate.parse_args(["--iam-root", "x", "--engine", "mxnet"]).engine == "mxnet"
     with pytest.raises(ValueError):
         models.load_net(None, "handwriting_line", "recogniser", build_recognizer, engine="tensorflow")
 
 
-def test_a_run_on_cached_graphs_never_imports_mxnet_and_reads_as_mxnet(tmp_path, monkeypatch):
+@pytest.mark.parametrize("engine", ["onnx", "onnx-int8"])
+def test_a_run_on_cached_graphs_never_imports_mxnet_and_reads_as_mxnet(engine, tmp_path, monkeypatch):
     page = os.path.join(REPO_ROOT, "samples", "page.png")
     monkeypatch.setattr(onnx_engine.paths, "CACHE_DIR", str(tmp_path))
-    Pipeline.load(engine="onnx")                                      # builds the three graphs into tmp_path/onnx
+    Pipeline.load(engine=engine)                                      # builds the three graphs into tmp_path/onnx
     expected = outputs.to_text(Pipeline.load(engine="mxnet").transcribe(page))
-    script = ("import sys\nfrom ocr.pipeline.cli import main\nstatus = main([%r])\n"
-              "print('mxnet imported:', 'mxnet' in sys.modules, file=sys.stderr)\nsys.exit(status)" % page)
+    script = ("import sys\nfrom ocr.pipeline.cli import main\nstatus = main([%r, '--engine', %r])\n"
+              "print('mxnet imported:', 'mxnet' in sys.modules, file=sys.stderr)\nsys.exit(status)" % (page, engine))
     run = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
                          env={**os.environ, "OCR_CACHE_DIR": str(tmp_path)})
     assert run.returncode == 0, run.stderr
-    assert run.stderr.splitlines()[-1] == "mxnet imported: False"     # the CLI's default engine is onnx
-    assert run.stdout == expected and len(expected.splitlines()) == 5
+    assert run.stderr.splitlines()[-1] == "mxnet imported: False"
+    assert run.stdout == expected and len(expected.splitlines()) == 5    # int8 too, on this page
+
+
+def test_int8_rows_round_trip_within_half_a_step():
+    weights = np.random.default_rng(3).normal(size=(2, 8, 5)).astype(np.float32)
+    weights[1, 3] = 0                                                    # an all-zero gate row
+    quantized, scales = quantize_rows(weights)
+    assert quantized.dtype == np.int8 and quantized.shape == (2, 5, 8) and scales.shape == (2, 8)
+    assert np.abs(quantized).max() == INT8_LIMIT and scales[1, 3] == 1
+    restored = quantized.transpose(0, 2, 1) * scales[..., None]
+    assert np.all(np.abs(restored - weights) <= scales[..., None] / 2 + 1e-7)
+
+
+def test_int8_recogniser_graph_stays_near_the_float_one():
+    mx.random.seed(5)
+    net = build_recognizer({**TINY, "rnn_layers": 2})
+    net.initialize(mx.init.Xavier())
+    net(mx.nd.zeros((1, 1) + TINY_SIZE))
+    model = recognizer_to_onnx(net, TINY_SIZE)
+    data = np.random.default_rng(2).normal(size=(3, 1, TINY_SIZE[0], 64)).astype(np.float32)
+    expected, = run_graph(model, data)
+    quantized = quantize_lstms(model)
+    assert [n.op_type for n in quantized.graph.node].count("DynamicQuantizeLSTM") == 2
+    assert "LSTM" not in [n.op_type for n in quantized.graph.node]
+    assert not {"lstm0_W", "lstm0_R"} & {t.name for t in quantized.graph.initializer}   # float copies dropped
+    got, = run_graph(quantized, data)
+    assert got.shape == expected.shape
+    assert 0 < np.abs(got - expected).max() < 0.02 * np.abs(expected).max()
+
+
+def test_int8_engine_caches_its_own_graph_beside_the_float_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(onnx_engine.paths, "CACHE_DIR", str(tmp_path))
+    stem = tiny_model(tmp_path, seed=4)
+    lines = [render_line(w) for w in WORDS[:5]]
+    expected = Recognizer.load(stem, engine="onnx").recognize(lines, batch_size=2)
+    recognizer = Recognizer.load(stem, engine="onnx-int8")
+    assert os.path.basename(recognizer.net.path).startswith("m-int8-")
+    assert sorted(os.listdir(tmp_path / "onnx")) == sorted([os.path.basename(recognizer.net.path),
+                                                            os.path.basename(recognizer.net.path).replace("-int8", "")])
+    got = recognizer.recognize(lines, batch_size=2)
+    np.testing.assert_allclose(np.stack([p for _, p in got]), np.stack([p for _, p in expected]), atol=0.05)

@@ -2,7 +2,7 @@
 
     python utils/bench_real.py [--models models/handwriting_line git:HEAD~1] [--iamondb data/iamondb]
                                [--synth data/synth_v2] [--real ../shared/testdata/real_visible]
-                               [--max-items N] [--json OUT.json]
+                               [--max-items N] [--engines mxnet] [--json OUT.json]
 
 Each ``--models`` entry is a model path (stem, .params or .json) or ``git:REV`` (the shipped recogniser as
 committed at REV, e.g. the previous version). In one run, every model reads:
@@ -12,6 +12,7 @@ committed at REV, e.g. the previous version). In one run, every model reads:
 (b) the IAM-OnDB test split (``ocr.data.line_mix.pen_splits``: forms the recogniser never trained on, reserved
     forms left out), rendered with fixed seeds;
 (c) the synthetic test lines of ``--synth`` (unseen font writers).
+With several ``--engines`` (ocr.core.loading.ENGINES) every model is read by each of them, a column each.
 Figures are pooled (spaces count in CER), in percent.
 """
 import argparse
@@ -23,6 +24,7 @@ import tempfile
 
 from ocr.data.iamondb import IAMOnDBError
 from ocr.data.line_mix import held_out_specs, pen_splits, render_spec
+from ocr.core.loading import ENGINES
 from ocr.evaluate import EvaluationError, Sample, folder_samples, iam_samples, make_transcriber, score, transcribe_all
 from ocr.core.paths import atomic_write_text
 
@@ -62,11 +64,11 @@ def pen_samples(root: str, limit: int | None) -> list:
             for spec, line in zip(held_out_specs(len(test)), test)]
 
 
-def measure(model: str, sets: dict) -> dict:
-    """{set name: {decoder: (CER %, WER %)}} of one model."""
+def measure(model: str, sets: dict, engine: str = "mxnet") -> dict:
+    """{set name: {decoder: (CER %, WER %)}} of one model run by ``engine``."""
     out = {}
     for name, (samples, level, prepare) in sets.items():
-        transcribe = make_transcriber(level, DECODERS, model, prepare=prepare)
+        transcribe = make_transcriber(level, DECODERS, model, engine=engine, prepare=prepare)
         references, outputs = transcribe_all(samples, transcribe, 16 if level == "line" else 1, progress=False)
         scored = {d: score([s.id for s in samples], references, outputs, d, level) for d in DECODERS}
         out[name] = {d: (100 * next(iter(s.values())).summary.cer, 100 * next(iter(s.values())).summary.wer)
@@ -81,7 +83,10 @@ def main(argv=None) -> int:
     parser.add_argument("--iamondb", default="data/iamondb")
     parser.add_argument("--synth", default="data/synth_v2")
     parser.add_argument("--max-items", type=int, help="at most this many IAM-OnDB and synthetic test lines")
-    parser.add_argument("--json", help="also write the figures here: {model: {set: {decoder: [CER %%, WER %%]}}}")
+    parser.add_argument("--engines", nargs="+", default=["mxnet"], choices=ENGINES,
+                        help="what runs the nets, a column per model and engine (default: mxnet)")
+    parser.add_argument("--json", help="also write the figures here: {column: {set: {decoder: [CER %%, WER %%]}}}, "
+                                       "a column being the model (with one engine) or model@engine")
     args = parser.parse_args(argv)
     sets = {}
     try:
@@ -101,13 +106,16 @@ def main(argv=None) -> int:
     if not sets:
         print("error: nothing to measure (no --real, --iamondb or --synth data found)", file=sys.stderr)
         return 1
+    columns = {(spec if len(args.engines) == 1 else "%s@%s" % (spec, engine)): (spec, engine)
+               for spec in args.models for engine in args.engines}
     with tempfile.TemporaryDirectory() as folder:
-        figures = {spec: measure(model_path(spec, folder), sets) for spec in args.models}
+        figures = {column: measure(model_path(spec, folder), sets, engine)
+                   for column, (spec, engine) in columns.items()}
     print("CER / WER %% pooled; %s" % ", ".join("%s: %d items" % (n, len(s[0])) for n, s in sets.items()))
-    print("%-21s %-8s" % ("set", "decoder") + "".join(" %24s" % spec[-24:] for spec in args.models))
+    print("%-21s %-8s" % ("set", "decoder") + "".join(" %24s" % column[-24:] for column in columns))
     for name in sets:
         for decoder in DECODERS:
-            cells = "".join(" %24s" % ("%5.1f / %5.1f" % figures[spec][name][decoder]) for spec in args.models)
+            cells = "".join(" %24s" % ("%5.1f / %5.1f" % figures[column][name][decoder]) for column in columns)
             print("%-21s %-8s%s" % (name, decoder, cells))
     if args.json:
         atomic_write_text(args.json, json.dumps({"command": "python utils/bench_real.py " + " ".join(

@@ -1,7 +1,7 @@
 """Pages per second of the pipeline (greedy and beam, MXNet and ONNX engines) next to Tesseract, on the same pages,
 in one run.
 
-    python utils/bench_tesseract.py [--pages 5] [--iam-root data/synth_v2] [--rounds 3] [--engines mxnet onnx]
+    python utils/bench_tesseract.py [--pages 5] [--iam-root data/synth_v2] [--rounds 3] [--engines mxnet onnx onnx-int8]
 
 Pages: samples/page.png and the first ``--pages`` test forms of ``--iam-root``. Ours: one process, models loaded
 once, one warm-up page, then ``Pipeline.transcribe`` page by page. Tesseract: ``tesseract PAGE stdout`` per page
@@ -20,6 +20,7 @@ import time
 
 import cv2
 
+from ocr.core.loading import ENGINES
 from ocr.core.paths import REPO_ROOT
 from ocr.data.iam import IAMDataset
 from ocr.pipeline.pipeline import Pipeline
@@ -63,7 +64,7 @@ def main(argv=None) -> int:
     parser.add_argument("--pages", type=int, default=5, help="synthetic test forms besides samples/page.png")
     parser.add_argument("--iam-root", default=os.path.join(REPO_ROOT, "data", "synth_v2"))
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--engines", nargs="+", default=["mxnet", "onnx"], choices=["mxnet", "onnx"])
+    parser.add_argument("--engines", nargs="+", default=["mxnet", "onnx", "onnx-int8"], choices=ENGINES)
     args = parser.parse_args(argv)
     if not shutil.which("tesseract"):
         print("error: tesseract is not installed (Debian: apt-get install tesseract-ocr)", file=sys.stderr)

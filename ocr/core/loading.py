@@ -1,10 +1,11 @@
 """Loading a model: ``<stem>.params`` + ``<stem>.json`` (its card, ocr.core.card) -> the net that runs it and its card.
 
-Two engines run a net (ENGINES): 'mxnet', the Gluon net itself (ocr.core.mxnet_engine), and 'onnx', onnxruntime on
-its ONNX export (ocr.core.onnx_engine). Importing MXNet costs over a second and about 280 MB, so it is imported only
-where a Gluon net is built or run: for the MXNet engine, or to export a graph the ONNX cache does not hold yet. The
-ONNX engine with its graphs cached never imports it. (The engine modules are imported where they are used:
-onnx_engine imports this module, and mxnet_engine imports MXNet.)
+Three engines run a net (ENGINES): 'mxnet', the Gluon net itself (ocr.core.mxnet_engine); 'onnx', onnxruntime on
+its ONNX export (ocr.core.onnx_engine); and 'onnx-int8', the same with the recogniser's LSTMs multiplying in int8
+(ocr.core.onnx_int8: faster, the text read changes a little). Importing MXNet costs over a second and about 280 MB,
+so it is imported only where a Gluon net is built or run: for the MXNet engine, or to export a graph the ONNX cache
+does not hold yet. The ONNX engines with their graphs cached never import it. (The engine modules are imported where
+they are used: onnx_engine imports this module, and mxnet_engine imports MXNet.)
 """
 import os
 import sys
@@ -19,7 +20,9 @@ from ocr.core.paths import MODELS_DIR
 if TYPE_CHECKING:
     import mxnet as mx
 
-ENGINES = ("mxnet", "onnx")       # what runs the nets: MXNet Gluon, or onnxruntime on their ONNX export
+ENGINES = ("mxnet", "onnx", "onnx-int8")    # what runs the nets: MXNet Gluon, onnxruntime on their ONNX export,
+                                            # or that with int8 LSTM weights
+DEFAULT_CPU_ENGINE = "onnx-int8"  # the command lines' engine on the CPU: the fastest, CER within 0.1 point (README)
 
 
 def resolve_model(name_or_path: str | None, default_name: str, kind: str = "model") -> tuple[str, str]:
@@ -64,7 +67,8 @@ def load_net(name_or_path: str | None, default_name: str, kind: str, build: Call
     ``name_or_path``. Raises FileNotFoundError (no such model) or ModelLoadError (one line: which model, and why).
     ``engine`` 'mxnet': the hybridized Gluon net ``build(card.network)`` with the model's weights, on ``ctx``.
     'onnx': an ocr.core.onnx_engine.OnnxNet running the model's ONNX graph from the cache, or, when the cache does
-    not hold it, the graph ``export(gluon net, card)`` (an onnx.ModelProto) builds (see ocr.core.onnx_engine).
+    not hold it, the graph ``export(gluon net, card)`` (an onnx.ModelProto) builds (see ocr.core.onnx_engine);
+    'onnx-int8': that graph with int8 LSTM weights (ocr.core.onnx_int8).
     Either net runs on numpy arrays with run_net."""
     if engine not in ENGINES:
         raise ValueError("unknown engine %r (choose from %s)" % (engine, ", ".join(ENGINES)))
@@ -78,9 +82,10 @@ def load_net(name_or_path: str | None, default_name: str, kind: str, build: Call
         from ocr.core.mxnet_engine import load_gluon_net
         return load_gluon_net(params_path, card.network, build, ctx, kind)
 
-    if engine == "onnx":
+    if engine in ("onnx", "onnx-int8"):
         from ocr.core.onnx_engine import onnx_net
-        return onnx_net(params_path, json_path, lambda: export(gluon_net(), card)), card, ctx
+        net = onnx_net(params_path, json_path, lambda: export(gluon_net(), card), int8=engine == "onnx-int8")
+        return net, card, ctx
     return gluon_net(), card, ctx
 
 

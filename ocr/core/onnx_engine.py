@@ -3,8 +3,10 @@
 Where the graphs live: ``<cache>/onnx/<model stem>-<key>.onnx`` (``<cache>``: ocr.core.paths.CACHE_DIR, data/cache by
 default, not in git), built on first use from the loaded net and written atomically. ``key`` hashes the model's
 .params and .json bytes with EXPORT_VERSION, so a retrained model or a changed exporter gets a new file and a
-stale graph is never run. (The three graphs hold the weights again, 13 MB; kept out of models/ so that git does
-not carry a second copy of every retrained model, nor one that can drift from its .params.)
+stale graph is never run; the 'onnx-int8' engine's graphs (int8 LSTM weights, ocr.core.onnx_int8) are made from
+those and cached beside them as ``<model stem>-int8-<key>.onnx``. (The three graphs hold the weights again, 13 MB;
+kept out of models/ so that git does not carry a second copy of every retrained model, nor one that can drift from
+its .params.)
 
 Nothing here imports MXNet: a graph in the cache is read and run without it; one that is not is built by the
 caller's ``build`` (which loads the Gluon net and exports it, ocr.core.loading.load_net). ``OnnxNet.run`` takes and
@@ -83,13 +85,14 @@ class OnnxNet:
         return arrays[0] if len(arrays) == 1 else arrays
 
 
-def cache_path(params_path: str, json_path: str, cache_dir: str | None = None) -> str:
-    """Where the ONNX graph of the model ``params_path`` + ``json_path`` is cached (see the module doc)."""
+def cache_path(params_path: str, json_path: str, cache_dir: str | None = None, variant: str = "") -> str:
+    """Where the ONNX graph of the model ``params_path`` + ``json_path`` is cached (see the module doc); a
+    ``variant`` of the graph (e.g. 'int8') is named ``<stem>-<variant>-<key>.onnx``."""
     digest = hashlib.sha256(EXPORT_VERSION.encode())
     for path in (params_path, json_path):
         with open(path, "rb") as f:
             digest.update(hashlib.sha256(f.read()).digest())
-    stem = os.path.splitext(os.path.basename(params_path))[0]
+    stem = "-".join(filter(None, [os.path.splitext(os.path.basename(params_path))[0], variant]))
     folder = cache_dir or os.path.join(paths.CACHE_DIR, "onnx")
     return os.path.join(folder, "%s-%s.onnx" % (stem, digest.hexdigest()[:16]))
 
@@ -103,11 +106,11 @@ def onnx_bytes(build: Callable[[], "onnx.ModelProto"]) -> bytes:
 
 
 def cached_graph(params_path: str, json_path: str, build: Callable[[], "onnx.ModelProto"],
-                 cache_dir: str | None = None) -> tuple[str, bytes]:
+                 cache_dir: str | None = None, variant: str = "") -> tuple[str, bytes]:
     """(path, serialised graph) of the ONNX graph of the model ``params_path`` + ``json_path``: read from the cache,
     or built with ``build()`` and written there atomically; where the cache cannot be written (a read-only data
     folder) the graph built is used for this process only and the path is '(in memory)'."""
-    path = cache_path(params_path, json_path, cache_dir)
+    path = cache_path(params_path, json_path, cache_dir, variant)
     if os.path.isfile(path):
         with open(path, "rb") as f:
             return path, f.read()
@@ -119,9 +122,24 @@ def cached_graph(params_path: str, json_path: str, build: Callable[[], "onnx.Mod
     return path, graph
 
 
+def int8_graph(params_path: str, json_path: str, build: Callable[[], "onnx.ModelProto"],
+               cache_dir: str | None = None) -> "onnx.ModelProto":
+    """The model's float graph (cached_graph, built with ``build`` when not cached) with int8 LSTM weights
+    (ocr.core.onnx_int8.quantize_lstms)."""
+    from ocr.core.onnx_export import import_onnx
+    from ocr.core.onnx_int8 import quantize_lstms
+    float_graph = cached_graph(params_path, json_path, build, cache_dir)[1]
+    return quantize_lstms(import_onnx().load_from_string(float_graph))
+
+
 def onnx_net(params_path: str, json_path: str, build: Callable[[], "onnx.ModelProto"],
-             cache_dir: str | None = None) -> OnnxNet:
-    """An OnnxNet running the ONNX graph of the model ``params_path`` + ``json_path`` (see cached_graph)."""
+             cache_dir: str | None = None, int8: bool = False) -> OnnxNet:
+    """An OnnxNet running the ONNX graph of the model ``params_path`` + ``json_path`` (see cached_graph); ``int8``:
+    its LSTMs with int8 weights (int8_graph), cached beside the float graph as the 'int8' variant."""
     import_onnxruntime()                      # fail before exporting anything when the runtime is missing
-    path, graph = cached_graph(params_path, json_path, build, cache_dir)
+    if int8:
+        path, graph = cached_graph(params_path, json_path, lambda: int8_graph(params_path, json_path, build, cache_dir),
+                                   cache_dir, "int8")
+    else:
+        path, graph = cached_graph(params_path, json_path, build, cache_dir)
     return OnnxNet(session_from_bytes(graph), path)

@@ -77,8 +77,8 @@ class Pipeline:
         """Load, once, the models ``level`` needs (auto, page: all three; region: detector + recogniser; line,
         word: recogniser) from ``models_dir`` on ``ctx`` (default CPU); ``recognizer``: a recogniser name or path to
         use instead of the one in ``models_dir``. ``decoder``: a name of ocr.decode.DECODERS or a callable probs -> Decoded.
-        ``engine``: what runs the nets, 'mxnet' or 'onnx' (ocr.core.loading.ENGINES; the command line's default is
-        onnx, this API's mxnet). ``options``: normalise, batch_size. Raises MissingModelError naming a missing
+        ``engine``: what runs the nets, one of ocr.core.loading.ENGINES (the command line's default on the CPU is
+        onnx-int8, this API's mxnet). ``options``: normalise, batch_size. Raises MissingModelError naming a missing
         model."""
         _check_level(level)
         loaders = {"paragraph": ParagraphSegmenter.load, "detector": WordDetector.load, "recognizer": Recognizer.load}
