@@ -1,14 +1,14 @@
-"""MXNet vs ONNX (onnxruntime) engines side by side in one run: start-up, recognition lines/s and one page.
+"""The engines (MXNet, ONNX, ONNX with int8 LSTMs) side by side in one run: start-up, recognition lines/s, a page.
 
     python utils/bench_engines.py [--iam-root data/synth_v2] [--lines 96] [--batch-size 16] [--rounds 3]
                                   [--page samples/page.png]
 
 Recognition: ``Recognizer.recognize`` end to end (fit, standardise, net, softmax, greedy text) on the first
-``--lines`` test lines of ``--iam-root``; the two engines take turns for ``--rounds`` rounds after a warm-up batch
-each, and each reports its best round, so that load from other processes hits both alike (only their ratio means
+``--lines`` test lines of ``--iam-root``; the engines take turns for ``--rounds`` rounds after a warm-up batch
+each, and each reports its best round, so that load from other processes hits all alike (only their ratio means
 much on a busy machine). Page: ``Pipeline.transcribe`` of ``--page`` with the greedy decoder, best of the rounds.
-Also printed: whether both engines read the same text on every line and on the page, and the largest difference of
-their probabilities. The ONNX graphs are built into the cache first (not timed; see ocr.core.onnx_engine).
+Also printed: whether each ONNX engine reads MXNet's text on every line and on the page, and the largest difference
+of their probabilities. The ONNX graphs are built into the cache first (not timed; see ocr.core.onnx_engine).
 """
 import argparse
 import sys
@@ -27,6 +27,15 @@ def timed(run):
     start = time.perf_counter()
     result = run()
     return time.perf_counter() - start, result
+
+
+def compare(engine: str, ours: dict, mxnet: dict, count: int) -> None:
+    """Print ``engine``'s speed against MXNet's and how often it reads the same text (lines and page)."""
+    same = sum(a[0] == b[0] for a, b in zip(mxnet["lines"], ours["lines"]))
+    difference = max(float(np.abs(a[1] - b[1]).max()) for a, b in zip(mxnet["lines"], ours["lines"]))
+    print("%s / mxnet: %.2fx lines/s, %.2fx page speed; same text on %d/%d lines (max |prob difference| %.1g), "
+          "page text %s" % (engine, ours["lines_per_s"] / mxnet["lines_per_s"], mxnet["page_s"] / ours["page_s"],
+                            same, count, difference, "identical" if mxnet["page"] == ours["page"] else "DIFFERENT"))
 
 
 def parse_args(argv=None):
@@ -67,17 +76,13 @@ def main(argv=None):
             results[engine]["page"] = page.text
     print("%d lines of %s (batch %d), page %s (greedy); best of %d alternating rounds"
           % (len(images), args.iam_root, args.batch_size, args.page, args.rounds))
-    print("%-6s %8s %10s %8s" % ("engine", "load s", "lines/s", "page s"))
+    print("%-9s %8s %10s %8s" % ("engine", "load s", "lines/s", "page s"))
     for engine in ENGINES:
         row = results[engine]
         row["lines_per_s"], row["page_s"] = len(images) / min(row.pop("line_s")), min(row["page_s"])
-        print("%-6s %8.2f %10.1f %8.3f" % (engine, row["load_s"], row["lines_per_s"], row["page_s"]))
-    mxnet, onnx = results["mxnet"], results["onnx"]
-    same = sum(a[0] == b[0] for a, b in zip(mxnet["lines"], onnx["lines"]))
-    difference = max(float(np.abs(a[1] - b[1]).max()) for a, b in zip(mxnet["lines"], onnx["lines"]))
-    print("onnx / mxnet: %.2fx lines/s, %.2fx page speed; same text on %d/%d lines (max |prob difference| %.1g), "
-          "page text %s" % (onnx["lines_per_s"] / mxnet["lines_per_s"], mxnet["page_s"] / onnx["page_s"], same,
-                            len(images), difference, "identical" if mxnet["page"] == onnx["page"] else "DIFFERENT"))
+        print("%-9s %8.2f %10.1f %8.3f" % (engine, row["load_s"], row["lines_per_s"], row["page_s"]))
+    for engine in ENGINES[1:]:
+        compare(engine, results[engine], results["mxnet"], len(images))
     return {engine: {key: results[engine][key] for key in ("load_s", "lines_per_s", "page_s")} for engine in ENGINES}
 
 
