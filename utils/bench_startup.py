@@ -1,13 +1,13 @@
 """Start-up of the pipeline per decoder, in fresh processes: the code now and, with ``--base REV``, the code at REV
 side by side in one run (same Python, same data, same models).
 
-    python utils/bench_startup.py [--base REV] [--decoder greedy beam lexicon] [--engine onnx] [--repeat 3]
+    python utils/bench_startup.py [--base REV] [--decoder greedy beam lexicon] [--engine onnx-int8] [--repeat 3]
 
 Start-up is the time from a fresh interpreter to a Pipeline ready to read (imports, the three shipped models, the
 decoder with its language model or lexicon) plus the decoding of one 100 x 80 probability matrix (so that what a
 decoder loads on first use counts too). Also printed: the peak resident memory of that process. Medians of
-``--repeat`` runs; the ratio base / now where a base is given. ``--engine``: what runs the nets (onnx, as
-``python -m ocr.pipeline`` does by default; its graphs are built into the cache by a first run, not timed).
+``--repeat`` runs; the ratio base / now where a base is given. ``--engine``: what runs the nets (onnx-int8, as
+``python -m ocr.pipeline`` does by default on the CPU; its graphs are built into the cache by a first run, not timed).
 """
 import argparse
 import contextlib
@@ -18,6 +18,7 @@ import subprocess
 import sys
 
 from compare_revisions import REPO, checked_out, tree_env     # a sibling script (utils/ is on sys.path)
+from ocr.core.loading import DEFAULT_CPU_ENGINE, ENGINES
 
 PROBE = """
 import time
@@ -60,7 +61,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", help="git revision to measure beside the working tree")
     parser.add_argument("--decoder", nargs="+", default=["greedy", "beam", "lexicon"])
-    parser.add_argument("--engine", choices=["onnx", "mxnet"], default="onnx")
+    parser.add_argument("--engine", choices=ENGINES, default=DEFAULT_CPU_ENGINE)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     with checked_out(args.base) if args.base else contextlib.nullcontext() as base_tree:
