@@ -1,9 +1,10 @@
 """ONNX export of the shipped models: ``python -m ocr.export [--models DIR] [--out DIR] [--overwrite]``.
 
 Builds the ONNX graph of each model in ``--models`` (paragraph_segmentation, word_segmentation, handwriting_line;
-default models/) into the cache that ``--engine onnx`` reads (ocr.core.onnx_engine: data/cache/onnx, rebuilt whenever a
+default models/) into the cache that ``--engine onnx`` (and ``onnx-int8``) reads (ocr.core.onnx_engine: data/cache/onnx, rebuilt whenever a
 model's files change), runs one random input through the graph (onnxruntime) and the Gluon net (MXNet), and prints
-per model the graph's path, its size and the largest absolute difference of their outputs. ``--out DIR`` also
+per model the graph's path, its size and the largest absolute difference of their outputs; the recogniser's int8
+variant (``--engine onnx-int8``, ocr.core.onnx_int8) is built into the cache too. ``--out DIR`` also
 writes ``<stem>.onnx`` there (atomically; an existing file is kept unless --overwrite), for use elsewhere.
 Input of each graph: ``data``, float32 (N, 1, H, W), standardised as the predictor does (see its module).
 Exit status: 0 done; 1 a model is missing or cannot be exported, or a file in --out exists.
@@ -49,6 +50,7 @@ def export_model(stem: str, models_dir: str = MODELS_DIR, out: str | None = None
     if out:
         refuse_overwrite(os.path.join(out, stem + ".onnx"), overwrite)
     reference, exported = cls.load(path), cls.load(path, engine="onnx")
+    cls.load(path, engine="onnx-int8")                      # the default engine's graph, into the cache
     difference = max_difference(reference, exported, input_shape(reference))
     graph = exported.net.path
     if out:

@@ -14,10 +14,11 @@ from ocr.paragraph.net import build_paragraph_net
 from ocr.recognition.net import build_recognizer
 from ocr.core import onnx_engine
 from ocr.core.onnx_engine import EngineUnavailable, cached_graph, session_from_bytes
-from ocr.core.onnx_export import block_to_onnx
-from ocr.core.onnx_int8 import INT8_LIMIT, quantize_lstms, quantize_rows
+from ocr.core.onnx_export import block_to_onnx, import_onnx
+from ocr.core.onnx_int8 import INT8_LIMIT, VARIANT as INT8_VARIANT, quantize_lstms, quantize_rows
 from ocr.recognition.onnx_graph import recognizer_to_onnx
 from ocr.recognition.predictor import Recognizer, onnx_graph
+from ocr.words.predictor import WordDetector
 from ocr.core.paths import REPO_ROOT
 from ocr.core.training import save_params
 from ocr.pipeline import Pipeline, outputs
@@ -135,15 +136,17 @@ def test_engine_option_on_the_command_lines():
 def test_a_run_on_cached_graphs_never_imports_mxnet_and_reads_as_mxnet(engine, tmp_path, monkeypatch):
     page = os.path.join(REPO_ROOT, "samples", "page.png")
     monkeypatch.setattr(onnx_engine.paths, "CACHE_DIR", str(tmp_path))
-    Pipeline.load(engine=engine)                                      # builds the three graphs into tmp_path/onnx
-    expected = outputs.to_text(Pipeline.load(engine="mxnet").transcribe(page))
+    built = Pipeline.load(engine=engine)                              # builds the three graphs into tmp_path/onnx
+    expected = outputs.to_text(built.transcribe(page))
+    if engine == "onnx":
+        assert expected == outputs.to_text(Pipeline.load(engine="mxnet").transcribe(page))
     script = ("import sys\nfrom ocr.pipeline.cli import main\nstatus = main([%r, '--engine', %r])\n"
               "print('mxnet imported:', 'mxnet' in sys.modules, file=sys.stderr)\nsys.exit(status)" % (page, engine))
     run = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
                          env={**os.environ, "OCR_CACHE_DIR": str(tmp_path)})
     assert run.returncode == 0, run.stderr
     assert run.stderr.splitlines()[-1] == "mxnet imported: False"
-    assert run.stdout == expected and len(expected.splitlines()) == 5    # int8 too, on this page
+    assert run.stdout == expected and len(expected.splitlines()) == 5
 
 
 def test_int8_rows_round_trip_within_half_a_step():
@@ -179,8 +182,22 @@ def test_int8_engine_caches_its_own_graph_beside_the_float_one(tmp_path, monkeyp
     lines = [render_line(w) for w in WORDS[:5]]
     expected = Recognizer.load(stem, engine="onnx").recognize(lines, batch_size=2)
     recognizer = Recognizer.load(stem, engine="onnx-int8")
-    assert os.path.basename(recognizer.net.path).startswith("m-int8-")
-    assert sorted(os.listdir(tmp_path / "onnx")) == sorted([os.path.basename(recognizer.net.path),
-                                                            os.path.basename(recognizer.net.path).replace("-int8", "")])
+    name = os.path.basename(recognizer.net.path)
+    assert name.startswith("m-%s-" % INT8_VARIANT)
+    assert sorted(os.listdir(tmp_path / "onnx")) == sorted([name, name.replace("-" + INT8_VARIANT, "")])
+    ops = [node.op_type for node in import_onnx().load(recognizer.net.path).graph.node]
+    assert "DynamicQuantizeLSTM" in ops and "LSTM" not in ops
     got = recognizer.recognize(lines, batch_size=2)
     np.testing.assert_allclose(np.stack([p for _, p in got]), np.stack([p for _, p in expected]), atol=0.05)
+
+    def no_export(net, info):
+        raise AssertionError("the cached int8 graph should have been used")
+    again, _, _ = models.load_net(stem, None, "recogniser", build_recognizer, engine="onnx-int8", export=no_export)
+    assert again.path == recognizer.net.path
+
+
+def test_int8_engine_leaves_nets_without_lstms_as_they_are(tmp_path, monkeypatch):
+    monkeypatch.setattr(onnx_engine.paths, "CACHE_DIR", str(tmp_path))
+    detector = WordDetector.load(engine="onnx-int8")
+    assert os.listdir(tmp_path / "onnx") == [os.path.basename(detector.net.path)]
+    assert INT8_VARIANT not in detector.net.path

@@ -58,7 +58,8 @@ def main(argv=None):
         print("error: %s" % error, file=sys.stderr)
         return None
     images = [dataset[i][0] for i in range(min(args.lines, len(dataset)))]
-    Pipeline.load("greedy", engine="onnx")                      # build the ONNX graphs into the cache, untimed
+    for engine in ENGINES[1:]:
+        Pipeline.load("greedy", engine=engine)                  # build the ONNX graphs into the cache, untimed
     results, recognizers, pipelines = {}, {}, {}
     for engine in ENGINES:
         load_s, recognizers[engine] = timed(lambda: Recognizer.load(engine=engine))

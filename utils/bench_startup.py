@@ -7,7 +7,8 @@ Start-up is the time from a fresh interpreter to a Pipeline ready to read (impor
 decoder with its language model or lexicon) plus the decoding of one 100 x 80 probability matrix (so that what a
 decoder loads on first use counts too). Also printed: the peak resident memory of that process. Medians of
 ``--repeat`` runs; the ratio base / now where a base is given. ``--engine``: what runs the nets (onnx-int8, as
-``python -m ocr.pipeline`` does by default on the CPU; its graphs are built into the cache by a first run, not timed).
+``python -m ocr.pipeline`` does by default on the CPU; its graphs are built into the cache by a first run, not timed;
+a ``--base`` before that engine existed needs ``--engine onnx``).
 """
 import argparse
 import contextlib

@@ -1,5 +1,5 @@
-"""Pages per second of the pipeline (greedy and beam, MXNet and ONNX engines) next to Tesseract, on the same pages,
-in one run.
+"""Pages per second of the pipeline (greedy and beam; MXNet, ONNX and ONNX-int8 engines) next to Tesseract, on the
+same pages, in one run.
 
     python utils/bench_tesseract.py [--pages 5] [--iam-root data/synth_v2] [--rounds 3] [--engines mxnet onnx onnx-int8]
 

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 
 ENGINES = ("mxnet", "onnx", "onnx-int8")    # what runs the nets: MXNet Gluon, onnxruntime on their ONNX export,
                                             # or that with int8 LSTM weights
-DEFAULT_CPU_ENGINE = "onnx-int8"  # the command lines' engine on the CPU: the fastest, CER within 0.1 point (README)
+DEFAULT_CPU_ENGINE = "onnx-int8"  # the command lines' engine on the CPU: the fastest; CER within 0.1 point on the
+                                  # large test sets (README, "ONNX engine")
+INT8_STAGES = ("recognition",)    # stages whose nets hold LSTMs, the only layers onnx-int8 changes (ocr.core.onnx_int8)
 
 
 def resolve_model(name_or_path: str | None, default_name: str, kind: str = "model") -> tuple[str, str]:
@@ -68,7 +70,7 @@ def load_net(name_or_path: str | None, default_name: str, kind: str, build: Call
     ``engine`` 'mxnet': the hybridized Gluon net ``build(card.network)`` with the model's weights, on ``ctx``.
     'onnx': an ocr.core.onnx_engine.OnnxNet running the model's ONNX graph from the cache, or, when the cache does
     not hold it, the graph ``export(gluon net, card)`` (an onnx.ModelProto) builds (see ocr.core.onnx_engine);
-    'onnx-int8': that graph with int8 LSTM weights (ocr.core.onnx_int8).
+    'onnx-int8': for a model of INT8_STAGES that graph with int8 LSTM weights (ocr.core.onnx_int8), else as 'onnx'.
     Either net runs on numpy arrays with run_net."""
     if engine not in ENGINES:
         raise ValueError("unknown engine %r (choose from %s)" % (engine, ", ".join(ENGINES)))
@@ -84,7 +86,8 @@ def load_net(name_or_path: str | None, default_name: str, kind: str, build: Call
 
     if engine in ("onnx", "onnx-int8"):
         from ocr.core.onnx_engine import onnx_net
-        net = onnx_net(params_path, json_path, lambda: export(gluon_net(), card), int8=engine == "onnx-int8")
+        int8 = engine == "onnx-int8" and card.stage in INT8_STAGES
+        net = onnx_net(params_path, json_path, lambda: export(gluon_net(), card), int8=int8)
         return net, card, ctx
     return gluon_net(), card, ctx
 

@@ -4,7 +4,7 @@ Where the graphs live: ``<cache>/onnx/<model stem>-<key>.onnx`` (``<cache>``: oc
 default, not in git), built on first use from the loaded net and written atomically. ``key`` hashes the model's
 .params and .json bytes with EXPORT_VERSION, so a retrained model or a changed exporter gets a new file and a
 stale graph is never run; the 'onnx-int8' engine's graphs (int8 LSTM weights, ocr.core.onnx_int8) are made from
-those and cached beside them as ``<model stem>-int8-<key>.onnx``. (The three graphs hold the weights again, 13 MB;
+those and cached beside them as ``<model stem>-<ocr.core.onnx_int8.VARIANT>-<key>.onnx``. (The three graphs hold the weights again, 13 MB;
 kept out of models/ so that git does not carry a second copy of every retrained model, nor one that can drift from
 its .params.)
 
@@ -42,7 +42,7 @@ def import_onnxruntime() -> ModuleType:
     try:
         import onnxruntime
     except ImportError:
-        raise EngineUnavailable("--engine onnx needs onnxruntime: %s" % INSTALL_HINT) from None
+        raise EngineUnavailable("--engine onnx / onnx-int8 needs onnxruntime: %s" % INSTALL_HINT) from None
     return onnxruntime
 
 
@@ -87,7 +87,7 @@ class OnnxNet:
 
 def cache_path(params_path: str, json_path: str, cache_dir: str | None = None, variant: str = "") -> str:
     """Where the ONNX graph of the model ``params_path`` + ``json_path`` is cached (see the module doc); a
-    ``variant`` of the graph (e.g. 'int8') is named ``<stem>-<variant>-<key>.onnx``."""
+    ``variant`` of the graph (e.g. ocr.core.onnx_int8.VARIANT) is named ``<stem>-<variant>-<key>.onnx``."""
     digest = hashlib.sha256(EXPORT_VERSION.encode())
     for path in (params_path, json_path):
         with open(path, "rb") as f:
@@ -135,11 +135,12 @@ def int8_graph(params_path: str, json_path: str, build: Callable[[], "onnx.Model
 def onnx_net(params_path: str, json_path: str, build: Callable[[], "onnx.ModelProto"],
              cache_dir: str | None = None, int8: bool = False) -> OnnxNet:
     """An OnnxNet running the ONNX graph of the model ``params_path`` + ``json_path`` (see cached_graph); ``int8``:
-    its LSTMs with int8 weights (int8_graph), cached beside the float graph as the 'int8' variant."""
+    its LSTMs with int8 weights (int8_graph), cached beside the float graph (ocr.core.onnx_int8.VARIANT)."""
     import_onnxruntime()                      # fail before exporting anything when the runtime is missing
     if int8:
+        from ocr.core.onnx_int8 import VARIANT
         path, graph = cached_graph(params_path, json_path, lambda: int8_graph(params_path, json_path, build, cache_dir),
-                                   cache_dir, "int8")
+                                   cache_dir, VARIANT)
     else:
         path, graph = cached_graph(params_path, json_path, build, cache_dir)
     return OnnxNet(session_from_bytes(graph), path)

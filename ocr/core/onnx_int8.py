@@ -6,7 +6,7 @@ each of them by onnxruntime's ``DynamicQuantizeLSTM`` (com.microsoft domain), wh
 W and R are stored as int8, symmetric (zero point 0), with one float32 scale per gate row (per output channel, the
 finest the operator takes), and each step's inputs are quantised on the fly. Biases, the trunk and the classifier
 stay float32. The text read changes a little (measured in the README, "Speed"); graphs without LSTM nodes come
-back as they are.
+back as they are (the engine applies it to the recogniser only: ocr.core.loading.INT8_STAGES).
 """
 from typing import TYPE_CHECKING
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 INT8_LIMIT = 127                  # symmetric range -127..127, as onnxruntime's own quantiser uses for int8 weights
 MS_DOMAIN = "com.microsoft"
+VARIANT = "int8v1"                # cache name of the graphs quantize_lstms writes: bump it when what they hold changes
 
 
 def quantize_rows(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -72,8 +72,8 @@ class ParagraphSegmenter:
     @classmethod
     def load(cls, path: str | None = None, ctx: "mx.Context | None" = None,
              engine: str = "mxnet") -> "ParagraphSegmenter":
-        """Load ``<stem>.params`` + ``<stem>.json`` (see resolve_model) on ``ctx`` (default CPU); ``engine``: 'mxnet'
-        or 'onnx' (see loading.load_net)."""
+        """Load ``<stem>.params`` + ``<stem>.json`` (see resolve_model) on ``ctx`` (default CPU); ``engine``: one of
+        loading.ENGINES (see loading.load_net)."""
         return cls(*loading.load_net(path, DEFAULT_MODEL, "paragraph", build_net, ctx, engine, onnx_graph))
 
     def prepare(self, page: np.ndarray) -> tuple[np.ndarray, tuple]:

@@ -86,8 +86,8 @@ class Recognizer:
     @classmethod
     def load(cls, name_or_path: str | None = None, ctx: "mx.Context | None" = None,
              engine: str = "mxnet") -> "Recognizer":
-        """Load ``<name>.params`` + ``<name>.json`` (see resolve_model) on ``ctx`` (default CPU); ``engine``: 'mxnet'
-        or 'onnx' (onnxruntime on the model's ONNX export; see loading.load_net)."""
+        """Load ``<name>.params`` + ``<name>.json`` (see resolve_model) on ``ctx`` (default CPU); ``engine``: 'mxnet',
+        'onnx' (onnxruntime on the model's ONNX export) or 'onnx-int8' (its LSTMs in int8; see loading.load_net)."""
         return cls(*loading.load_net(name_or_path, DEFAULT_MODEL, "recogniser", build_net, ctx, engine, onnx_graph))
 
     def prepare(self, image: np.ndarray) -> np.ndarray:

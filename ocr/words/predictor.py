@@ -79,7 +79,7 @@ class WordDetector:
     @classmethod
     def load(cls, path: str | None = None, ctx: "mx.Context | None" = None, engine: str = "mxnet") -> "WordDetector":
         """Load ``<name>.params`` + ``<name>.json`` (see resolve_model; default models/word_segmentation) on ``ctx``
-        (default CPU); ``engine``: 'mxnet' or 'onnx' (see loading.load_net)."""
+        (default CPU); ``engine``: one of loading.ENGINES (see loading.load_net)."""
         return cls(*loading.load_net(path, DEFAULT_MODEL, "detector", build_net, ctx, engine, onnx_graph))
 
     def detect_fitted(self, fitted: np.ndarray, **overrides) -> list[tuple[np.ndarray, np.ndarray]]:
