@@ -3,10 +3,10 @@
 Where the graphs live: ``<cache>/onnx/<model stem>-<key>.onnx`` (``<cache>``: ocr.core.paths.CACHE_DIR, data/cache by
 default, not in git), built on first use from the loaded net and written atomically. ``key`` hashes the model's
 .params and .json bytes with EXPORT_VERSION, so a retrained model or a changed exporter gets a new file and a
-stale graph is never run; the 'onnx-int8' engine's graphs (int8 LSTM weights, ocr.core.onnx_int8) are made from
-those and cached beside them as ``<model stem>-<ocr.core.onnx_int8.VARIANT>-<key>.onnx``. (The three graphs hold the weights again, 13 MB;
-kept out of models/ so that git does not carry a second copy of every retrained model, nor one that can drift from
-its .params.)
+stale graph is never run; the 'onnx-int8' engine's graph (the recogniser's, with int8 LSTM weights:
+ocr.core.onnx_int8) is made from the float one and cached beside it as ``<model stem>-<VARIANT>-<key>.onnx``
+(ocr.core.onnx_int8.VARIANT). (The three graphs hold the weights again, 13 MB; kept out of models/ so that git does
+not carry a second copy of every retrained model, nor one that can drift from its .params.)
 
 Nothing here imports MXNet: a graph in the cache is read and run without it; one that is not is built by the
 caller's ``build`` (which loads the Gluon net and exports it, ocr.core.loading.load_net). ``OnnxNet.run`` takes and
