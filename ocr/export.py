@@ -17,7 +17,7 @@ import mxnet as mx
 import numpy as np
 
 from ocr.words.predictor import WordDetector
-from ocr.core.loading import ModelLoadError
+from ocr.core.loading import INT8_STAGES, ModelLoadError
 from ocr.paragraph.predictor import ParagraphSegmenter
 from ocr.core.paths import MODELS_DIR, atomic_write_bytes, refuse_overwrite
 from ocr.recognition.predictor import Recognizer
@@ -50,7 +50,8 @@ def export_model(stem: str, models_dir: str = MODELS_DIR, out: str | None = None
     if out:
         refuse_overwrite(os.path.join(out, stem + ".onnx"), overwrite)
     reference, exported = cls.load(path), cls.load(path, engine="onnx")
-    cls.load(path, engine="onnx-int8")                      # the default engine's graph, into the cache
+    if reference.card.stage in INT8_STAGES:
+        cls.load(path, engine="onnx-int8")                  # the default engine's graph, into the cache
     difference = max_difference(reference, exported, input_shape(reference))
     graph = exported.net.path
     if out:

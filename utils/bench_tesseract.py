@@ -64,7 +64,7 @@ def main(argv=None) -> int:
     parser.add_argument("--pages", type=int, default=5, help="synthetic test forms besides samples/page.png")
     parser.add_argument("--iam-root", default=os.path.join(REPO_ROOT, "data", "synth_v2"))
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--engines", nargs="+", default=["mxnet", "onnx", "onnx-int8"], choices=ENGINES)
+    parser.add_argument("--engines", nargs="+", default=list(ENGINES), choices=ENGINES)
     args = parser.parse_args(argv)
     if not shutil.which("tesseract"):
         print("error: tesseract is not installed (Debian: apt-get install tesseract-ocr)", file=sys.stderr)

@@ -84,12 +84,11 @@ def load_net(name_or_path: str | None, default_name: str, kind: str, build: Call
         from ocr.core.mxnet_engine import load_gluon_net
         return load_gluon_net(params_path, card.network, build, ctx, kind)
 
-    if engine in ("onnx", "onnx-int8"):
-        from ocr.core.onnx_engine import onnx_net
-        int8 = engine == "onnx-int8" and card.stage in INT8_STAGES
-        net = onnx_net(params_path, json_path, lambda: export(gluon_net(), card), int8=int8)
-        return net, card, ctx
-    return gluon_net(), card, ctx
+    if engine == "mxnet":
+        return gluon_net(), card, ctx
+    from ocr.core.onnx_engine import onnx_net
+    int8 = engine == "onnx-int8" and card.stage in INT8_STAGES
+    return onnx_net(params_path, json_path, lambda: export(gluon_net(), card), int8=int8), card, ctx
 
 
 def run_net(net, data: np.ndarray, ctx: "mx.Context | None" = None) -> np.ndarray | tuple[np.ndarray, ...]:

@@ -23,6 +23,7 @@ import numpy as np
 
 from ocr.core import paths
 from ocr.core.loading import ModelLoadError
+from ocr.core.onnx_int8 import VARIANT as INT8_VARIANT, quantize_lstms
 
 if TYPE_CHECKING:
     import mxnet as mx
@@ -127,7 +128,6 @@ def int8_graph(params_path: str, json_path: str, build: Callable[[], "onnx.Model
     """The model's float graph (cached_graph, built with ``build`` when not cached) with int8 LSTM weights
     (ocr.core.onnx_int8.quantize_lstms)."""
     from ocr.core.onnx_export import import_onnx
-    from ocr.core.onnx_int8 import quantize_lstms
     float_graph = cached_graph(params_path, json_path, build, cache_dir)[1]
     return quantize_lstms(import_onnx().load_from_string(float_graph))
 
@@ -137,10 +137,6 @@ def onnx_net(params_path: str, json_path: str, build: Callable[[], "onnx.ModelPr
     """An OnnxNet running the ONNX graph of the model ``params_path`` + ``json_path`` (see cached_graph); ``int8``:
     its LSTMs with int8 weights (int8_graph), cached beside the float graph (ocr.core.onnx_int8.VARIANT)."""
     import_onnxruntime()                      # fail before exporting anything when the runtime is missing
-    if int8:
-        from ocr.core.onnx_int8 import VARIANT
-        path, graph = cached_graph(params_path, json_path, lambda: int8_graph(params_path, json_path, build, cache_dir),
-                                   cache_dir, VARIANT)
-    else:
-        path, graph = cached_graph(params_path, json_path, build, cache_dir)
+    make = (lambda: int8_graph(params_path, json_path, build, cache_dir)) if int8 else build
+    path, graph = cached_graph(params_path, json_path, make, cache_dir, INT8_VARIANT if int8 else "")
     return OnnxNet(session_from_bytes(graph), path)

@@ -49,7 +49,7 @@ def quantize_lstms(model: "onnx.ModelProto") -> "onnx.ModelProto":
                                       numpy_helper.from_array(np.zeros(scales.shape, np.int8), name + "_zero")])
             quantized_inputs.append(name + "_int8")
             replaced.append(name)
-        optional = list(node.input[3:8]) + [""] * (8 - max(len(node.input), 3))   # B, lengths, h0, c0, P
+        optional = list(node.input[3:]) + [""] * (8 - len(node.input))         # B, lengths, h0, c0, P
         scales_and_zeros = [name + suffix for name in node.input[1:3] for suffix in ("_scale", "_zero")]
         attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute if a.name != "layout"}
         graph.node[index].CopyFrom(helper.make_node(
