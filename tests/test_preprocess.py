@@ -141,10 +141,79 @@ def test_crop_to_ink_cuts_words_and_lines_as_the_reader_does():
     blank = np.full((30, 40), 255, np.uint8)
     assert ink.crop_to_ink(blank, ink.WORD_MARGIN).shape == (30 + 2 * 15, 40 + 2 * 15)
     line = text_image([WORDS])
-    x, y, w, h = pp.ink_box(pp.ink_mask(line, depth=ink.FAINT_INK))
+    x, _, w, _ = pp.ink_box(pp.ink_mask(line, depth=ink.FAINT_INK))
+    _, y, _, h = pp.ink_box(pp.ink_mask(line, depth=ink.LINE_ROW_DEPTH))
     margin = round(ink.LINE_MARGIN * h)
-    assert np.array_equal(pp.normalise_page(line, level="line").image, ink.crop_to_ink(line, ink.LINE_MARGIN))
     assert pp.normalise_page(line, level="line").image.shape == (h + 2 * margin, w + 2 * margin)
+
+
+def test_a_line_crop_keeps_faint_strokes_but_faint_smudges_do_not_make_it_taller():
+    """Columns: all the ink, a faint word at the end too; rows: the dark ink only, so a faint smudge above the line
+    does not shrink the writing the recogniser reads."""
+    line = cv2.copyMakeBorder(text_image([WORDS]), 60, 0, 0, 200, cv2.BORDER_CONSTANT, value=255)
+    cv2.putText(line, "end", (line.shape[1] - 180, 120), cv2.FONT_HERSHEY_SIMPLEX, 1.4, 190, 2, cv2.LINE_AA)
+    plain = pp.normalise_page(line, level="line").image.shape
+    cv2.line(line, (300, 20), (700, 20), 200, 3)                       # a faint smudge well above the line
+    image = pp.normalise_page(line, level="line").image
+    assert image.shape == plain
+    x, _, w, _ = pp.ink_box(pp.ink_mask(line, depth=ink.FAINT_INK))
+    assert image.shape[1] == w + 2 * round(ink.LINE_MARGIN * pp.ink_box(pp.ink_mask(line))[3])
+    assert pp.ink_mask(image, depth=ink.FAINT_INK)[:, -40:].any()       # the faint word is in the crop
+
+
+def test_word_sizes_keep_the_columns_and_pad_the_ink_rows():
+    word = pp.normalise_page(text_image(["bold"]), level="word").image
+    _, y, _, h = pp.ink_box(pp.ink_mask(word, depth=ink.FAINT_INK))
+    sizes = pp.word_sizes(word)
+    assert len(sizes) == len(pp.WORD_SIZES)
+    for margin, size in zip(pp.WORD_SIZES, sizes):
+        pad = round(margin * h)
+        assert size.shape == (h + 2 * pad, word.shape[1])
+        assert np.array_equal(size[pad:pad + h], word[y:y + h])
+        assert (size[:pad] >= 250).all() and (size[pad + h:] >= 250).all()
+    blank = np.full((30, 40), 255, np.uint8)
+    assert [s.shape for s in pp.word_sizes(blank)] == [(30, 40)]
+
+
+class SizeLovingRecognizer:
+    """Reads every crop as 'ab'; most confident (0.9) on crops ``favourite`` px high, 0.5 on the others."""
+    input_size = (60, 1200)
+
+    def __init__(self, favourite):
+        self.favourite, self.heights = favourite, []
+
+    def recognize(self, crops, batch_size=16):
+        blank = len(ALPHABET)
+        readings = []
+        for crop in crops:
+            self.heights.append(crop.shape[0])
+            top = 0.9 if crop.shape[0] == self.favourite else 0.5
+            probs = np.full((10, blank + 1), (1 - top) / blank, np.float32)
+            probs[np.arange(10), [ALPHABET.index("a"), blank, ALPHABET.index("b")] + [blank] * 7] = top
+            readings.append(("ab", probs))
+        return readings
+
+    def content_span(self, image_shape, steps):
+        left, _, width, _ = fit_geometry(image_shape, self.input_size)
+        return left, width, self.input_size[1]
+
+
+def test_a_word_is_read_at_each_size_and_the_most_confident_reading_kept():
+    word = text_image(["bold"])
+    sizes = pp.word_sizes(pp.normalise_page(word, level="word").image)
+    favourite = sizes[-1].shape[0]
+    recognizer = SizeLovingRecognizer(favourite)
+    decoded = []
+    pipeline = Pipeline(recognizer, lambda probs: decoded.append(probs) or Decoded("ab", 0.9, [("ab", 0.9)]), "fake")
+    result = pipeline.transcribe(word, level="word")
+    assert {s.shape[0] for s in sizes} <= set(recognizer.heights)       # (and the upright check's crops)
+    assert result.text == "ab" and decoded[0].max() == pytest.approx(0.9)
+    x, y, w, h = result.lines[0].words[0].box                          # boxes still on the word as given
+    assert 0 <= x and 0 <= y and x + w <= word.shape[1] and y + h <= word.shape[0]
+    line = text_image([WORDS])                                           # a line is read as it is cut
+    recognizer.favourite = pp.word_sizes(pp.normalise_page(line, level="line").image)[-1].shape[0]
+    pipeline.transcribe(line, level="line")
+    assert decoded[-1].max() == pytest.approx(0.5)
 
 
 @pytest.mark.parametrize("image, level", [(form_image(), "page"), (text_image([WORDS] * 3), "region"),

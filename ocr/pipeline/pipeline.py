@@ -25,7 +25,7 @@ from ocr.paragraph.predictor import ParagraphSegmenter
 from ocr.pipeline import preprocess
 from ocr.pipeline.results import Line, PageResult, Region, Word
 from ocr.pipeline.word_boxes import aligned_word_boxes
-from ocr.recognition.predictor import Recognizer
+from ocr.recognition.predictor import Recognizer, reading_score
 from ocr.words.layout import group_words_into_lines
 from ocr.words.predictor import WordDetector
 
@@ -169,10 +169,22 @@ class Pipeline:
                 lines.append((box, [_to_page(word_boxes[i], region) for i in line.word_indices]))
         return region, lines, page
 
-    def _recognise(self, page, lines):
-        """[(text, probs)] of the line crops of ``page`` (_layout's, rules erased) at the ``lines`` boxes."""
+    def _recognise(self, page, lines, level):
+        """[(text, probs, (H, W) of the image read)] of the line crops of ``page`` (_layout's, rules erased) at the
+        ``lines`` boxes; a word (``level`` 'word') is read at several sizes (_read_word)."""
         crops = [page[y:y + h, x:x + w] for (x, y, w, h), _ in lines]
-        return self.recognizer.recognize(crops, self.batch_size) if crops else []
+        if level == "word":
+            return [self._read_word(crop) for crop in crops]
+        return [(text, probs, crop.shape) for (text, probs), crop in
+                zip(self.recognizer.recognize(crops, self.batch_size), crops)]
+
+    def _read_word(self, crop):
+        """(text, probs, (H, W) read) of a word crop: of its preprocess.word_sizes, the reading with the highest
+        reading_score. Each size keeps the crop's columns, so its probs map to the crop's x as a line's do."""
+        sizes = preprocess.word_sizes(crop)
+        readings = self.recognizer.recognize(sizes, self.batch_size)
+        best = max(range(len(sizes)), key=lambda k: reading_score(readings[k][1]))
+        return (*readings[best], sizes[best].shape)
 
     def transcribe_lines(self, page, level="auto"):
         """Any page image (see prepare_page) -> [(greedy text, probs T x C float32 softmax)] per line in reading order,
@@ -181,7 +193,7 @@ class Pipeline:
         if prepared.blank:
             return []
         _, lines, source = self._layout(prepared.image, prepared.level)
-        return self._recognise(source, lines)
+        return [(text, probs) for text, probs, _ in self._recognise(source, lines, prepared.level)]
 
     def transcribe(self, image: str | os.PathLike | np.ndarray, level: str = "auto") -> PageResult:
         """A file path or any image array -> PageResult (boxes in pixels of the image as given; see the module doc)
@@ -201,7 +213,7 @@ class Pipeline:
             return result
         transcribed = Region(to_source(region))
         result.regions.append(transcribed)
-        for (box, detected), (_, probs) in zip(lines, self._recognise(source, lines)):
+        for (box, detected), (_, probs, shape_read) in zip(lines, self._recognise(source, lines, prepared.level)):
             decoded = self.decode(probs)
             if not decoded.text.strip():
                 continue
@@ -209,7 +221,7 @@ class Pipeline:
             if len(detected) == len(words):
                 word_boxes = detected
             else:
-                content = self.recognizer.content_span((box[3], box[2]), len(probs))
+                content = self.recognizer.content_span(shape_read, len(probs))
                 word_boxes = aligned_word_boxes(decoded.text, probs, box, content, decoded.path)
             transcribed.lines.append(Line(decoded.text.strip(), to_source(box), decoded.confidence,
                                           [Word(text, to_source(b), confidence)

@@ -18,8 +18,8 @@ from functools import cached_property
 import cv2
 import numpy as np
 
-from ocr.core.ink import (LINE_MARGIN, WORD_MARGIN, edge_grey, grey_median, grey_percentiles, ink_box, ink_crop_matrix,
-                          ink_mask, warp)
+from ocr.core.ink import (FAINT_INK, LINE_MARGIN, LINE_ROW_DEPTH, WORD_MARGIN, edge_grey, grey_median, grey_percentiles,
+                          ink_box, ink_crop_matrix, ink_mask, warp)
 
 LEVELS = ("page", "region", "line", "word")
 SAMPLE_MARGIN = 0.5        # paper around the sample crops the reader tells up from down on, fraction of their height
@@ -31,6 +31,9 @@ RULE_FRACTION = 0.4        # a printed rule spans at least this fraction of the 
 MIN_RULE = 200             # px: and is at least this long
 WORD_PRIOR = 0.3           # reader confidence that a word's orientation as given is worth (normalise_page)
 WORD_COMPONENTS = 30       # a word or a few has at most this many pieces of ink (a page has hundreds)
+WORD_SIZES = (0.15, 0.3, 0.5, 0.8, 1.2, 1.6)   # paper above and below a word's ink that the reader tries (word_sizes),
+                           # fraction of its ink height: 0.15 for a word with ascenders and descenders, 1.6 for one of
+                           # small letters only; one fixed margin (WORD_MARGIN) read words 2x as badly as their lines
 MIN_DISC = 9               # px: the smallest disc normalise_illumination closes with (wider than strokes)
 SURE_READING = 0.9         # reader confidence of text as given above which it is not read upside down too (upright
                            # lines of 25 synth_v2 validation pages: median 0.91; the same upside down: at most 0.81)
@@ -258,6 +261,20 @@ def detect_level(mask: np.ndarray) -> str:
     return "line" if word_gaps(band, core) or ink_box(band)[2] >= 8 * core else "word"
 
 
+def word_sizes(gray: np.ndarray, margins: tuple = WORD_SIZES) -> list:
+    """uint8 gray (H, W) of a word with paper around it (normalise_page's) -> one uint8 gray image (H_k, W) per margin
+    in ``margins``: the rows of its ink (faint strokes too, as ink_crop_matrix cuts) with margin x ink height of paper (edge_grey) above and below, all
+    W columns as given. A word alone does not show how tall its letters are ('one' in small letters fills a tight crop
+    as 'ONE' does): the reader reads each size and keeps its most confident reading (Pipeline). No ink: [gray]."""
+    box = ink_box(ink_mask(gray, depth=FAINT_INK))
+    if box is None:
+        return [gray]
+    _, top, _, height = box
+    paper = int(round(edge_grey(gray)))
+    return [cv2.copyMakeBorder(gray[top:top + height], round(m * height), round(m * height), 0, 0,
+                               cv2.BORDER_CONSTANT, value=paper) for m in margins]
+
+
 def pad(gray: np.ndarray, margin: int) -> np.ndarray:
     """uint8 gray (H, W) -> (H + 2 margin, W + 2 margin) with ``margin`` px of paper (its median grey) around."""
     return cv2.copyMakeBorder(gray, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=int(grey_median(gray)))
@@ -363,7 +380,8 @@ def normalise_page(gray: np.ndarray, level: str = "auto", max_skew: float = MAX_
     paper = None
     if level in ("line", "word"):          # all the ink, faint strokes too, in margins of the paper's grey
         margin = WORD_MARGIN if level == "word" else LINE_MARGIN
-        scaled, shape = ink_crop_matrix(warp(gray, matrix, shape), margin, turned_mask)
+        scaled, shape = ink_crop_matrix(warp(gray, matrix, shape), margin, turned_mask,
+                                        row_depth=FAINT_INK if level == "word" else LINE_ROW_DEPTH)
         matrix, paper = scaled @ matrix, edge_grey(gray)
     return Prepared(warp(gray, matrix, shape, paper), matrix, gray.shape, level, quarter_turns=turns, skew=skew)
 

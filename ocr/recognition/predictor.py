@@ -48,6 +48,14 @@ def greedy_decode(scores: np.ndarray) -> str:
     return "".join(ALPHABET[c] for c in columns)
 
 
+def reading_score(probs: np.ndarray) -> float:
+    """float32 softmax (T, C), blank last -> how sure the reader is of its best-path text: the mean log top
+    probability over the steps it reads a character at (not the blank); -inf when it reads nothing."""
+    top, best = probs.max(axis=1), probs.argmax(axis=1)
+    read = best != probs.shape[1] - 1
+    return float(np.log(np.maximum(top[read], 1e-30)).mean()) if read.any() else float("-inf")
+
+
 def resolve_model(name_or_path: str | None = None) -> tuple[str, str]:
     """Model name or path (stem, .params or .json; None = the shipped default) -> (params path, json path)."""
     return loading.resolve_model(name_or_path, DEFAULT_MODEL, "recogniser")
