@@ -214,6 +214,11 @@ def test_a_word_is_read_at_each_size_and_the_most_confident_reading_kept():
     recognizer.favourite = pp.word_sizes(pp.normalise_page(line, level="line").image)[-1].shape[0]
     pipeline.transcribe(line, level="line")
     assert decoded[-1].max() == pytest.approx(0.5)
+    short = text_image(["to be"])                                       # a line of a word or a few: as a word
+    assert pp.few_words(pp.ink_mask(short))
+    recognizer.favourite = pp.word_sizes(pp.normalise_page(short, level="line").image)[-1].shape[0]
+    pipeline.transcribe(short, level="line")
+    assert decoded[-1].max() == pytest.approx(0.9)
 
 
 @pytest.mark.parametrize("image, level", [(form_image(), "page"), (text_image([WORDS] * 3), "region"),
@@ -277,7 +282,7 @@ def test_a_turned_form_comes_back_as_a_page(quarter_turns):
     page = form_image()
     prepared = pp.normalise_page(np.ascontiguousarray(np.rot90(page, quarter_turns)))
     assert (prepared.quarter_turns + quarter_turns) % 4 == 0 and prepared.level == "page"
-    assert not pp._short(pp.ink_mask(np.rot90(page, quarter_turns)))
+    assert not pp.few_words(pp.ink_mask(np.rot90(page, quarter_turns)))
 
 
 @pytest.mark.parametrize("shape", [(1,), (2,), (7, 3), (300, 200)])
@@ -306,7 +311,7 @@ def test_a_word_crop_with_bits_of_the_lines_around_is_still_a_word():
     mask[0:3, 8:30] = True             # descenders of the line above
     mask[27:30, 30:50] = True          # ascenders of the line below
     assert len(pp.line_bands(mask)) == 3
-    assert pp._short(mask)
+    assert pp.few_words(mask)
 
 
 def test_a_sure_reading_as_given_is_not_read_upside_down():

@@ -171,9 +171,10 @@ class Pipeline:
 
     def _recognise(self, page, lines, level):
         """[(text, probs, (H, W) of the image read)] of the line crops of ``page`` (_layout's, rules erased) at the
-        ``lines`` boxes; a word (``level`` 'word') is read at several sizes (_read_word)."""
+        ``lines`` boxes. A word, or a line that is a word or a few (preprocess.few_words: a long word, or one with a
+        gap between its letters), is read at several sizes (_read_word)."""
         crops = [page[y:y + h, x:x + w] for (x, y, w, h), _ in lines]
-        if level == "word":
+        if level == "word" or (level == "line" and crops and preprocess.few_words(preprocess.ink_mask(crops[0]))):
             return [self._read_word(crop) for crop in crops]
         return [(text, probs, crop.shape) for (text, probs), crop in
                 zip(self.recognizer.recognize(crops, self.batch_size), crops)]

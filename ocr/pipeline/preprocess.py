@@ -328,11 +328,13 @@ def _turned(mask: np.ndarray, turns: int, skew: float) -> np.ndarray:
     return warp(mask.astype(np.uint8) * 255, matrix, shape, paper=0) > 127
 
 
-def _short(mask: np.ndarray) -> bool:
+def few_words(mask: np.ndarray) -> bool:
     """Whether a bool ink mask (H, W) of text along the rows is a word or a few: at most WORD_COMPONENTS connected
     pieces of ink, under 5 times as wide as high, and as wide as high or in a single band (a word crop often holds
-    bits of the lines above and below)."""
+    bits of the lines above and below). No ink: False."""
     box = ink_box(mask)
+    if box is None:
+        return False
     if box[2] >= 5 * box[3] or cv2.connectedComponents(mask.astype(np.uint8))[0] - 1 > WORD_COMPONENTS:
         return False
     return box[2] >= box[3] or len(line_bands(mask)) <= 1
@@ -346,7 +348,7 @@ def normalise_page(gray: np.ndarray, level: str = "auto", max_skew: float = MAX_
     The axis and skew (up to ``max_skew`` degrees) come from estimate_orientation; upright vs upside down from
     upright_turns, with the reader's ``confidence`` (line crops -> mean confidence) when given. The reader also
     picks the axis when the profile leaves it in doubt, one axis shows a single text band and the ink is under
-    LONG_INK times as wide as high. A word or a few (_short) is not deskewed (its profile is too short to measure a
+    LONG_INK times as wide as high. A word or a few (few_words) is not deskewed (its profile is too short to measure a
     skew); given as a word, its axis is kept and the reader must beat its orientation as given by WORD_PRIOR to turn
     it (an upside-down word is often a word too: 'your' / 'hnoʎ', 'of' / 'fo')."""
     if level != "auto" and level not in LEVELS:
@@ -354,14 +356,14 @@ def normalise_page(gray: np.ndarray, level: str = "auto", max_skew: float = MAX_
     mask = ink_mask(gray)
     if not mask.any():
         return Prepared(gray, np.eye(3), gray.shape, "page" if level == "auto" else level, blank=True)
-    given_word = _short(mask)
+    given_word = few_words(mask)
     if given_word:                       # a word as given: upright or upside down, no skew to measure
         axes, doubt = [(0, 0.0, mask)], False
     else:
         found = estimate_orientation(mask, max_skew)
         turns_skews = [(turns, skew) for turns, skew, _ in found]
         first = _turned(mask, *turns_skews[0])
-        if _short(first):                # a word turned by 90 degrees
+        if few_words(first):             # a word turned by 90 degrees
             turns_skews = [(turns, 0.0) for turns, _ in turns_skews]
             first = _turned(mask, *turns_skews[0])
         axes, doubt, box = [(*turns_skews[0], first)], False, ink_box(first)
