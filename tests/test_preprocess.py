@@ -347,6 +347,30 @@ def test_many_lines_with_a_clear_profile_are_not_read_to_tell_up_from_down():
         pp.upright_turns(few, pp.ink_mask(few), reader)
 
 
+def test_a_word_whose_strokes_join_two_bands_is_a_word_and_two_lines_stay_a_region():
+    mask = np.zeros((60, 70), bool)
+    mask[35:50, 2:20] = True           # an 'o'
+    mask[8:20, 25:65] = True           # the loop of an 'f' beside it, high enough to be a band of its own
+    mask[8:58, 25:28] = True           # and its stem, down through the 'o''s core
+    mask[38:41, 20:45] = True          # its bar
+    assert len([b for b in pp.line_bands(mask) if b[2] - b[1] + 1 >= pp.MIN_CORE]) == 2
+    assert pp.detect_level(mask) == "word"
+    lines = np.zeros((60, 100), bool)
+    for left in range(2, 100, 25):                   # two lines of four words each, one descender of the first
+        lines[5:20, left:left + 20] = lines[35:50, left:left + 20] = True      # touching a word of the second
+    lines[18:38, 10:12] = True
+    assert pp.detect_level(lines) == "region"
+
+
+def test_a_framed_word_is_not_a_form():
+    """A crop whose paper edge shows as a long dark line (a scanner's border) holds a word, not a printed form."""
+    word = cv2.copyMakeBorder(text_image(["bold"], scale=3, thickness=4), 0, 40, 0, 200, cv2.BORDER_CONSTANT, value=255)
+    word[-30:-27, 10:-10] = 0
+    assert pp.has_printed_rules(pp.ink_mask(word))
+    assert pp.detect_level(pp.ink_mask(word)) != "page"
+    assert pp.detect_level(pp.ink_mask(form_image())) == "page"
+
+
 def test_bands_too_low_to_be_lines_do_not_make_a_region():
     mask = np.zeros((16, 35), bool)
     mask[0:4, 2:33] = True             # a 4 px 'core' (the tops of a small word's letters)

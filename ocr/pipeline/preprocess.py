@@ -246,14 +246,38 @@ def word_gaps(mask: np.ndarray, min_gap: float) -> int:
     return int(np.sum(ends - starts + 1 >= min_gap))
 
 
+def joined_bands(mask: np.ndarray, bands: list) -> list:
+    """bool ink mask (H, W) and its text bands [(top, core_top, core_bottom, bottom)] -> the bands with each two
+    neighbours that one piece of writing joins merged into one: at least half the core ink of the one with less is in
+    connected components that also have ink in the other's core (the loop of an 'f' above the 'o' of 'of', a tall
+    capital beside small letters). The lines of a block touch only where a descender meets an ascender."""
+    if len(bands) < 2:
+        return list(bands)
+    _, labels = cv2.connectedComponents(mask.astype(np.uint8))
+    merged = [bands[0]]
+    for band in bands[1:]:
+        upper, lower = labels[merged[-1][1]:merged[-1][2] + 1], labels[band[1]:band[2] + 1]
+        upper, lower = upper[upper > 0], lower[lower > 0]
+        smaller, other = (upper, lower) if len(upper) <= len(lower) else (lower, upper)
+        if len(smaller) and np.isin(smaller, np.unique(other)).mean() >= 0.5:
+            merged[-1] = (merged[-1][0], merged[-1][1], band[2], band[3])
+        else:
+            merged.append(band)
+    return merged
+
+
 def detect_level(mask: np.ndarray) -> str:
-    """bool ink mask (H, W) of an upright image -> 'page' (a printed form: it has rules), 'region' (several text
-    lines: line_bands with a core of MIN_CORE px or more, so a descender's tail, a row of dots under a word or the
-    bits of the lines around a word crop are not lines), 'line' (one line with a gap as wide as its core is high, or
-    eight times as wide as that) or 'word'."""
-    if has_printed_rules(mask):
+    """bool ink mask (H, W) of an upright image -> 'page' (a printed form: it has rules and more than a few words),
+    'region' (several text lines: line_bands with a core of MIN_CORE px or more, so a descender's tail, a row of dots
+    under a word or the bits of the lines around a word crop are not lines, and for a word or a few not joined into
+    one by their strokes, joined_bands), 'line' (one line with a gap as wide as its core is high, or eight times as
+    wide as that) or 'word'."""
+    few = few_words(mask)
+    if has_printed_rules(mask) and not few:
         return "page"
     bands = [band for band in line_bands(mask) if band[2] - band[1] + 1 >= MIN_CORE]
+    if few:
+        bands = joined_bands(mask, bands)
     if len(bands) != 1:
         return "region" if bands else "word"
     top, core_top, core_bottom, bottom = bands[0]
