@@ -1,7 +1,7 @@
 """Robustness of the pipeline to what users bring: CER of each image variant next to the unchanged image.
 
     python utils/bench_robustness.py [--real DIR] [--iam-root DIR] [--pages 4] [--words 8] [--decoder greedy]
-                                     [--seed 0] [--ink-lines 0]
+                                     [--seed 0] [--ink-lines 0] [--pen-words 0 --iamondb DIR]
 
 Items: the real images of ``--real`` (default ../shared/testdata/real_visible; each with ``<name>.gt.txt``, one
 line of text per handwritten line) and ``--pages`` random test-split pages of the synthetic IAM-format tree
@@ -9,7 +9,9 @@ line of text per handwritten line) and ``--pages`` random test-split pages of th
 and as each variant: inverted; turned 90/180/270 degrees; skewed 2/5/10 degrees. Also: tight crops (cut to the
 ink, no margin) of the real images and ``--words`` tight word crops per synthetic page (words of two letters or
 more, cut by the tree's word boxes) next to the same words as read inside their lines (word-aligned); each one-line
-real item and the lines of those words scaled to 28 px high next to the same lines unscaled; a blank and a black page (characters read: should be 0); and the share of multi-line
+real item and the lines of those words scaled to 28 px high next to the same lines unscaled; with ``--pen-words N``, N
+words of the IAM-OnDB test forms (real hands, ``--iamondb``) rendered alone next to the same words inside their
+lines; a blank and a black page (characters read: should be 0); and the share of multi-line
 items whose unchanged transcription has as many lines as the reference. CER is pooled (lines joined by spaces,
 spaces included), in %. Targets (issue 20): variants within 3 points of 'unchanged', word crops no worse than
 their lines, no text on blank/black, line counts equal on >= 90% of multi-line items.
@@ -159,6 +161,25 @@ def crops_and_strips(pipeline, reals, synths, words, seed):
         "vs", pooled(real_single), pooled(line_pairs))
 
 
+def pen_words(pipeline, root, count, seed):
+    """Print ``count`` random words of the IAM-OnDB test forms of ``root`` (real hands), each rendered alone and cut
+    to its ink as the reader cuts a word crop (WORD_MARGIN), next to the same words read inside their lines
+    (rendered with the same seed; word-aligned as for the synthetic crops)."""
+    from ocr.data.line_mix import LineSpec, pen_splits, render_spec, word_bank
+    lines = pen_splits(root)["test"]
+    bank = word_bank(lines)
+    words = [(index, k, word) for form in sorted(bank["words"]) for index, k, word in bank["words"][form]
+             if sum(c.isalnum() for c in word) >= 2]
+    word_pairs, in_line_pairs = [], []
+    for n, pick in enumerate(np.random.default_rng(seed).choice(len(words), min(count, len(words)), replace=False)):
+        index, k, word = words[int(pick)]
+        alone = render_spec(LineSpec("composed", ((index, k),), seed + n), lines, bank, None)
+        in_line = read(pipeline, render_spec(LineSpec("pen", index, seed + n), lines, bank, None))
+        word_pairs.append((read(pipeline, alone), [word]))
+        in_line_pairs.append(([word_in_line(in_line, lines[index].text, k)], [word]))
+    row("IAM-OnDB test words", pooled(word_pairs), None, "vs in line", pooled(in_line_pairs), None)
+
+
 def empty_pages(pipeline):
     """Print the characters read on blank and black pages (should be 0)."""
     rng = np.random.default_rng(0)
@@ -224,6 +245,9 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ink-lines", type=int, default=0, help="also the ink/paper table on this many lines")
     p.add_argument("--model", help="recogniser name or path (default: the shipped one)")
+    p.add_argument("--iamondb", default="data/iamondb", help="IAM-OnDB tree for --pen-words (default %(default)s)")
+    p.add_argument("--pen-words", type=int, default=0,
+                   help="also this many IAM-OnDB test-form words read alone and in their lines (real hands)")
     args = p.parse_args(argv)
     try:
         reals = real_items(args.real) if os.path.isdir(args.real) else []
@@ -231,6 +255,8 @@ def main(argv=None):
         pipeline = Pipeline.load(decoder=args.decoder, recognizer=args.model)
     except (OSError, ValueError, EvaluationError) as error:
         sys.exit("error: %s" % " ".join(str(error).split()))
+    if args.pen_words > 0 and not os.path.isdir(os.path.join(args.iamondb, "lineStrokes")):
+        sys.exit("error: --pen-words needs IAM-OnDB: %s has no lineStrokes/ folder (README: Real hands)" % args.iamondb)
     if not reals and not synths:
         sys.exit("error: no items: neither %s nor synthetic pages of %s" % (args.real, args.iam_root))
     print("%d real images (%s), %d synthetic test pages (%s), %s decoder, level auto; CER pooled %%"
@@ -238,6 +264,8 @@ def main(argv=None):
     row("variant", "real", "synthetic", "real diff", "synth diff")
     _, unchanged = page_variants(pipeline, reals, synths)
     crops_and_strips(pipeline, reals, synths, args.words, args.seed)
+    if args.pen_words > 0:
+        pen_words(pipeline, args.iamondb, args.pen_words, args.seed)
     empty_pages(pipeline)
     line_counts(unchanged, [item[:3] for item in reals + synths])
     if args.ink_lines > 0:
