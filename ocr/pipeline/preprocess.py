@@ -272,11 +272,10 @@ def detect_level(mask: np.ndarray) -> str:
     under a word or the bits of the lines around a word crop are not lines, and for a word or a few not joined into
     one by their strokes, joined_bands), 'line' (one line with a gap as wide as its core is high, or eight times as
     wide as that) or 'word'."""
-    few = few_words(mask)
-    if has_printed_rules(mask) and not few:
+    if has_printed_rules(mask) and not few_words(mask):
         return "page"
     bands = [band for band in line_bands(mask) if band[2] - band[1] + 1 >= MIN_CORE]
-    if few:
+    if len(bands) > 1 and few_words(mask):
         bands = joined_bands(mask, bands)
     if len(bands) != 1:
         return "region" if bands else "word"
