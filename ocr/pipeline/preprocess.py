@@ -286,9 +286,10 @@ def detect_level(mask: np.ndarray) -> str:
 
 def word_sizes(gray: np.ndarray, margins: tuple = WORD_SIZES) -> list:
     """uint8 gray (H, W) of a word with paper around it (normalise_page's) -> one uint8 gray image (H_k, W) per margin
-    in ``margins``: the rows of its ink (faint strokes too, as ink_crop_matrix cuts) with margin x ink height of paper (edge_grey) above and below, all
-    W columns as given. A word alone does not show how tall its letters are ('one' in small letters fills a tight crop
-    as 'ONE' does): the reader reads each size and keeps its most confident reading (Pipeline). No ink: [gray]."""
+    in ``margins``: the rows of its ink (faint strokes too, as a word crop is cut) with margin x ink height of paper
+    (edge_grey) above and below, all W columns as given. A word alone does not show how tall its letters are ('one'
+    in small letters fills a tight crop as 'ONE' does): the reader reads each size and keeps its most confident
+    reading (Pipeline._read_word). No ink: [gray]."""
     box = ink_box(ink_mask(gray, depth=FAINT_INK))
     if box is None:
         return [gray]
