@@ -107,9 +107,9 @@ def ink_crop_matrix(gray: np.ndarray, margin: float, mask: np.ndarray | None = N
                     row_depth: float = FAINT_INK) -> tuple:
     """uint8 gray (H, W) of a line or word -> margin_matrix of its ink box with ``margin`` (LINE_MARGIN or
     WORD_MARGIN) of the box height as margin: how line and word crops are cut for the recogniser (word crops alike in
-    reading and in training). The box spans the columns of all the ink, faint strokes too, and the rows of the ink at least
-    ``row_depth`` dark (ink_mask; LINE_ROW_DEPTH for lines); ``mask``'s box, or the whole image, when nothing is
-    that dark."""
+    reading and in training). The box spans the columns of all the ink, faint strokes too, and the rows of the ink
+    at least ``row_depth`` dark (ink_mask; LINE_ROW_DEPTH for lines); ``mask``'s box, or the whole image, when
+    nothing is that dark."""
     faint = ink_mask(gray, depth=FAINT_INK)
     box = ink_box(faint)
     if box is not None and row_depth != FAINT_INK:

@@ -26,7 +26,7 @@ from ocr.paragraph.predictor import ParagraphSegmenter
 from ocr.pipeline import preprocess
 from ocr.pipeline.results import Line, PageResult, Region, Word
 from ocr.pipeline.word_boxes import aligned_word_boxes
-from ocr.recognition.predictor import Recognizer, reading_score
+from ocr.recognition.predictor import Recognizer, character_tops, reading_score
 from ocr.words.layout import group_words_into_lines
 from ocr.words.predictor import WordDetector
 
@@ -117,9 +117,7 @@ class Pipeline:
         """Line crops (uint8 arrays) -> the recogniser's mean top probability over the time steps it reads a
         character at (not the blank), over all crops; 0 when it reads nothing. Upright text scores higher than the
         same text upside down."""
-        tops = [probs.max(axis=1)[probs.argmax(axis=1) != probs.shape[1] - 1]
-                for _, probs in self.recognizer.recognize(crops, self.batch_size)]
-        tops = np.concatenate(tops)
+        tops = np.concatenate([character_tops(probs) for _, probs in self.recognizer.recognize(crops, self.batch_size)])
         return float(tops.mean()) if len(tops) else 0.0
 
     def prepare_page(self, image, level="auto"):

@@ -48,12 +48,17 @@ def greedy_decode(scores: np.ndarray) -> str:
     return "".join(ALPHABET[c] for c in columns)
 
 
+def character_tops(probs: np.ndarray) -> np.ndarray:
+    """float32 softmax (T, C), blank last -> the top probabilities (K,) of the K steps whose best class is a
+    character (not the blank): the evidence of the best-path text."""
+    return probs.max(axis=1)[probs.argmax(axis=1) != probs.shape[1] - 1]
+
+
 def reading_score(probs: np.ndarray) -> float:
-    """float32 softmax (T, C), blank last -> how sure the reader is of its best-path text: the mean log top
-    probability over the steps it reads a character at (not the blank); -inf when it reads nothing."""
-    top, best = probs.max(axis=1), probs.argmax(axis=1)
-    read = best != probs.shape[1] - 1
-    return float(np.log(np.maximum(top[read], 1e-30)).mean()) if read.any() else float("-inf")
+    """float32 softmax (T, C), blank last -> how sure the reader is of its best-path text: the mean log of its
+    character_tops; -inf when it reads nothing."""
+    tops = character_tops(probs)
+    return float(np.log(np.maximum(tops, 1e-30)).mean()) if len(tops) else float("-inf")
 
 
 def resolve_model(name_or_path: str | None = None) -> tuple[str, str]:
