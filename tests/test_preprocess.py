@@ -177,11 +177,11 @@ def test_word_sizes_keep_the_columns_and_pad_the_ink_rows():
 
 class FakeRecognizer:
     """Reads every crop as 'ab' with probability 0.9 (with ``favourite``: 0.9 on crops that many px high, 0.5 on the
-    others); input 60 x 1200, 10 time steps."""
+    others) and gives ``text`` as its greedy text; input 60 x 1200, 10 time steps."""
     input_size = (60, 1200)
 
-    def __init__(self, favourite=None):
-        self.favourite, self.crops = favourite, []
+    def __init__(self, favourite=None, text="ab"):
+        self.favourite, self.text, self.crops = favourite, text, []
 
     def recognize(self, crops, batch_size=16):
         self.crops += [np.asarray(c).shape for c in crops]
@@ -191,7 +191,7 @@ class FakeRecognizer:
             top = 0.9 if self.favourite in (None, np.shape(crop)[0]) else 0.5
             probs = np.full((10, blank + 1), (1 - top) / blank, np.float32)
             probs[np.arange(10), [ALPHABET.index("a"), blank, ALPHABET.index("b")] + [blank] * 7] = top
-            readings.append(("ab", probs))
+            readings.append((self.text, probs))
         return readings
 
     def content_span(self, image_shape, steps):
@@ -214,8 +214,12 @@ def test_a_word_is_read_at_each_size_and_the_most_confident_reading_kept():
     assert 0 <= x and 0 <= y and x + w <= word.shape[1] and y + h <= word.shape[0]
     line = text_image([WORDS])                                           # a line is read as it is cut
     recognizer.favourite = pp.word_sizes(pp.normalise_page(line, level="line").image)[-1].shape[0]
+    recognizer.text = "ab ab ab"
     pipeline.transcribe(line, level="line")
     assert decoded[-1].max() == pytest.approx(0.5)
+    recognizer.text = "ab"                                               # unless it reads as a long word
+    pipeline.transcribe(line, level="line")
+    assert decoded[-1].max() == pytest.approx(0.9)
     short = text_image(["to be"])                                       # a line of a word or a few: as a word
     assert pp.few_words(pp.ink_mask(short))
     recognizer.favourite = pp.word_sizes(pp.normalise_page(short, level="line").image)[-1].shape[0]

@@ -11,7 +11,7 @@ from ocr.recognition.augment import AugmentParams, augment_line, elastic_warp
 from ocr.core.geometry import resize_image
 from ocr.recognition.net import build_recognizer, sequence_length
 from ocr.recognition.widen import widen_recognizer, widen_rnn_params
-from ocr.recognition.predictor import Recognizer, greedy_decode, standardise
+from ocr.recognition.predictor import Recognizer, agreed_reading, greedy_decode, reading_score, standardise
 from ocr.core.alphabet import ALPHABET
 from ocr.core.card import InputSpec, ModelCard, write_card
 from ocr.core.training import save_params
@@ -151,6 +151,19 @@ def test_greedy_decode_collapses_repeats_and_drops_blanks():
     a, b = encode("ab")
     path = [a, a, BLANK, a, b, b, BLANK, BLANK]
     assert greedy_decode(np.eye(NUM_CLASSES)[path]) == "aab"
+
+
+def test_agreed_reading_prefers_the_text_several_sizes_support():
+    def reading(text, sure):
+        """text (one character a step, then blanks) read with probability ``sure``: (text, probs (10, C))."""
+        probs = np.full((10, NUM_CLASSES), (1 - sure) / (NUM_CLASSES - 1), np.float32)
+        probs[np.arange(10), list(encode(text)) + [BLANK] * (10 - len(text))] = sure
+        return text, probs
+    loner, backed = reading("xy", 0.99), [reading("ab", 0.8), reading("ab", 0.7)]
+    readings = [loner, *backed, reading("zz", 0.3)]
+    assert max(range(4), key=lambda k: reading_score(readings[k][1])) == 0      # the surest alone is wrong
+    assert agreed_reading(readings) == 1                                         # two jurors of three back 'ab'
+    assert agreed_reading([loner, backed[0]], jury=1) == 0                      # a jury of one: the surest
 
 
 def test_augment_is_deterministic_and_keeps_shape():

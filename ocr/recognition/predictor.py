@@ -14,7 +14,7 @@ from ocr.core.alphabet import ALPHABET, BLANK
 from ocr.core.card import ModelCard
 from ocr.core.geometry import fit_geometry, resize_image
 from ocr.core.images import to_gray
-from ocr.decode.ctc import softmax
+from ocr.decode.ctc import column_labels, ctc_log_likelihood, softmax, text_to_columns, to_log_probs
 from ocr.decode.greedy import best_path
 from ocr.recognition.config import step_width
 
@@ -34,6 +34,10 @@ REFERENCE_MEAN, REFERENCE_STD = 0.942532484060557, 0.15926149044640417
 # on 320 of its test words only 66, 75, 92 (CER 60.7, 58.5, 56.3% against 40.9%) for 4.8x, 3.7x, 2.6x.
 MARGIN = 64
 CUT_STEPS = 4       # the letterbox is narrowed by whole multiples of this many time steps on each side
+# readings of a word at several sizes that vote on its text (agreed_reading). On validation words (rendered
+# IAM-OnDB / synth_v2 word crops, greedy CER %): the surest reading alone 10.9 / 7.9; the jury of the 2, 3, 4, 6
+# surest 10.3 / 7.3, 10.0 / 7.2, 11.2 / 7.4, 12.9 / 8.1.
+AGREEMENT_JURY = 3
 
 
 def standardise(images: np.ndarray, mean: float = REFERENCE_MEAN, std: float = REFERENCE_STD) -> np.ndarray:
@@ -59,6 +63,21 @@ def reading_score(probs: np.ndarray) -> float:
     character_tops; -inf when it reads nothing."""
     tops = character_tops(probs)
     return float(np.log(np.maximum(tops, 1e-30)).mean()) if len(tops) else float("-inf")
+
+
+def agreed_reading(readings: list[tuple[str, np.ndarray]], jury: int = AGREEMENT_JURY) -> int:
+    """[(best-path text, float32 softmax (T, C), blank last)] of one word read at several sizes -> the index of the
+    reading whose text the ``jury`` surest readings (reading_score) find the most likely on average (mean CTC
+    log-likelihood): the reading the sizes agree on. One size sure of a text the others do not see loses to a text
+    that several sizes support; ties go to the surer reading."""
+    scores = [reading_score(probs) for _, probs in readings]
+    labels, blank = column_labels(ALPHABET, readings[0][1].shape[1])
+    jurors = [to_log_probs(readings[k][1], log_probs=False) for k in np.argsort(scores)[::-1][:jury]]
+
+    def support(k: int) -> tuple[float, float]:
+        columns = text_to_columns(readings[k][0], labels)
+        return float(np.mean([ctc_log_likelihood(log_probs, columns, blank) for log_probs in jurors])), scores[k]
+    return max(range(len(readings)), key=support)
 
 
 def resolve_model(name_or_path: str | None = None) -> tuple[str, str]:
