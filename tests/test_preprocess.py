@@ -123,11 +123,17 @@ def test_thin_tight_strip_gets_margins():
     x, y, w, h = pp.ink_box(pp.ink_mask(line))
     strip = cv2.resize(line[y:y + h, x:x + w], (952, 28), interpolation=cv2.INTER_AREA)
     prepared = pp.normalise_page(strip)
-    assert prepared.level == "line"
+    assert prepared.level == "line" and prepared.image.shape[0] > 1.5 * 28           # scaled up, not squashed
     ix, iy, iw, ih = pp.ink_box(pp.ink_mask(prepared.image))
     margins = (ix, iy, prepared.image.shape[1] - ix - iw, prepared.image.shape[0] - iy - ih)
     assert min(margins) >= round(ink.LINE_MARGIN * ih) - 1
     assert prepared.box_to_source((0, 0, prepared.image.shape[1], prepared.image.shape[0])) == (0, 0, 952, 28)
+
+
+def test_thin_strips_are_scaled_up_by_whole_factors():
+    assert pp.upscale_factor((28, 952)) == 2 and pp.upscale_factor((952, 28)) == 2
+    assert pp.upscale_factor((pp.SMALL_SIDE, 4000)) == 1 and pp.upscale_factor((3, 50)) == pp.MAX_UPSCALE
+    assert pp.upscale_factor((20, 60)) == 1                                          # a small word crop stays
 
 
 def test_crop_to_ink_cuts_words_and_lines_as_the_reader_does():
@@ -231,6 +237,15 @@ def test_a_word_is_read_at_each_size_and_the_most_confident_reading_kept():
                                           (text_image([WORDS]), "line"), (text_image(["bold"]), "word")])
 def test_detect_level(image, level):
     assert pp.normalise_page(image).level == level
+
+
+def test_a_word_over_the_edge_of_its_paper_is_not_a_block():
+    word = text_image(["clutching"], scale=2, thickness=3)
+    edged = np.vstack([word, np.full((40, word.shape[1]), 255, np.uint8)])
+    edged[-32:-22, 10:-10] = 90                                  # the shadowed edge of a cut-out's paper, under it
+    mask = pp.ink_mask(edged)
+    assert pp.has_printed_rules(mask) and len(pp.line_bands(mask)) > 1
+    assert pp.detect_level(mask) in ("word", "line")
 
 
 def fake_decode(probs):

@@ -10,7 +10,7 @@ all-dark image stops here with no region and no lines) -> paragraph box (``ocr.p
 boxes (``ocr.words.predictor``) -> lines in reading order (``ocr.words.layout``) -> line recogniser (``ocr.recognition.predictor``) ->
 decoder (``ocr.decode``). ``level`` says what the image is: 'page' (a printed form: all stages), 'region' (a block
 of handwriting: no paragraph stage), 'line' or 'word' (the recogniser only; a word is read at several sizes and
-the most confident reading kept), or 'auto' (the default: decided from the image,
+the reading the sizes agree on kept), or 'auto' (the default: decided from the image,
 ``ocr.pipeline.preprocess.detect_level``; the result's ``level`` says which). Every box in a result is (x, y, w, h)
 in integer pixels of the image as given.
 """

@@ -12,7 +12,8 @@ upside down: a reader's confidence on a few text lines read both ways (the pipel
 without one the ink: Latin handwriting has more ink above its core (x-height) band than below it (ascenders,
 capitals, i-dots, t-bars outnumber descenders).
 """
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import cv2
@@ -41,6 +42,9 @@ SURE_PROFILE = 0.15        # |upside_down_score| of a page of MANY_BANDS lines o
 MANY_BANDS = 4             # (286 upright synthetic and IAM-OnDB test pages of 4-12 lines: signed score <= +0.074)
 AXIS_CERTAINTY = 5.0       # profile score ratio of the two axes below which the reader decides the axis too
 LONG_INK = 3.0             # ink this many times as wide as high runs along the rows: no doubt about the axis
+SMALL_SIDE = 32            # px: a thin strip (STRIP_RATIO times as long as high or more) less high is scaled up first
+MAX_UPSCALE = 4            # by a whole factor (at most this): at 28 px a line's core is 3-4 px, below MIN_CORE. Not
+STRIP_RATIO = 5            # more: at 64 px, word crops and 40-60 px lines read worse (specks grown to ink size)
 
 
 @dataclass
@@ -271,9 +275,13 @@ def detect_level(mask: np.ndarray) -> str:
     'region' (several text lines: line_bands with a core of MIN_CORE px or more, so a descender's tail, a row of dots
     under a word or the bits of the lines around a word crop are not lines, and for a word or a few not joined into
     one by their strokes, joined_bands), 'line' (one line with a gap as wide as its core is high, or eight times as
-    wide as that) or 'word'."""
-    if has_printed_rules(mask) and not few_words(mask):
-        return "page"
+    wide as that) or 'word'. The rules of a word or a few (an underline, the edge of a cut-out's paper) are not
+    lines."""
+    rules = rule_mask(mask)
+    if rules.any():
+        if not few_words(mask):
+            return "page"
+        mask = mask & ~rules
     bands = [band for band in line_bands(mask) if band[2] - band[1] + 1 >= MIN_CORE]
     if len(bands) > 1 and few_words(mask):
         bands = joined_bands(mask, bands)
@@ -288,8 +296,8 @@ def word_sizes(gray: np.ndarray, margins: tuple = WORD_SIZES) -> list:
     """uint8 gray (H, W) of a word with paper around it (normalise_page's) -> one uint8 gray image (H_k, W) per margin
     in ``margins``: the rows of its ink (faint strokes too, as a word crop is cut) with margin x ink height of paper
     (edge_grey) above and below, all W columns as given. A word alone does not show how tall its letters are ('one'
-    in small letters fills a tight crop as 'ONE' does): the reader reads each size and keeps its most confident
-    reading (Pipeline._read_word). No ink: [gray]."""
+    in small letters fills a tight crop as 'ONE' does): the reader reads each size and keeps the reading the sizes
+    agree on (Pipeline._read_word). No ink: [gray]."""
     box = ink_box(ink_mask(gray, depth=FAINT_INK))
     if box is None:
         return [gray]
@@ -364,10 +372,21 @@ def few_words(mask: np.ndarray) -> bool:
     return box[2] >= box[3] or len(line_bands(mask)) <= 1
 
 
+def upscale_factor(shape: tuple) -> int:
+    """(H, W) px of an image -> the whole factor (1 to MAX_UPSCALE) that brings the shorter side of a thin strip (at
+    least STRIP_RATIO times as long as wide) to SMALL_SIDE px or more; 1 for an image that large already or not a
+    strip (a small word crop is read as it is)."""
+    short, long = sorted(shape[:2])
+    if long < STRIP_RATIO * short:
+        return 1
+    return int(min(MAX_UPSCALE, max(1, math.ceil(SMALL_SIDE / max(1, short)))))
+
+
 def normalise_page(gray: np.ndarray, level: str = "auto", max_skew: float = MAX_SKEW, confidence=None) -> Prepared:
-    """uint8 gray (H, W) with dark ink (see fix_polarity) -> Prepared: turned upright and deskewed, ``level``
-    decided from the image when 'auto' (detect_level), and lines and words cut to their ink with LINE_MARGIN
-    (words: WORD_MARGIN) of its height in paper around. An image without ink gives ``blank``.
+    """uint8 gray (H, W) with dark ink (see fix_polarity) -> Prepared: scaled up first when small (upscale_factor),
+    turned upright and deskewed, ``level`` decided from the image when 'auto' (detect_level), and lines and words
+    cut to their ink with LINE_MARGIN (words: WORD_MARGIN) of its height in paper around. An image without ink
+    gives ``blank``. Its matrix maps pixels of ``gray`` as given, whatever the scaling.
 
     The axis and skew (up to ``max_skew`` degrees) come from estimate_orientation; upright vs upside down from
     upright_turns, with the reader's ``confidence`` (line crops -> mean confidence) when given. The reader also
@@ -377,6 +396,17 @@ def normalise_page(gray: np.ndarray, level: str = "auto", max_skew: float = MAX_
     it (an upside-down word is often a word too: 'your' / 'hnoʎ', 'of' / 'fo')."""
     if level != "auto" and level not in LEVELS:
         raise ValueError("unknown level %r (choose from auto, %s)" % (level, ", ".join(LEVELS)))
+    factor = upscale_factor(gray.shape)
+    if factor == 1:
+        return _normalise(gray, level, max_skew, confidence)
+    height, width = gray.shape
+    big = _normalise(cv2.resize(gray, (width * factor, height * factor), interpolation=cv2.INTER_CUBIC),
+                     level, max_skew, confidence)
+    return replace(big, matrix=big.matrix @ np.diag([factor, factor, 1.0]), source_shape=gray.shape)
+
+
+def _normalise(gray, level, max_skew, confidence):
+    """normalise_page of an image large enough (upscale_factor 1)."""
     mask = ink_mask(gray)
     if not mask.any():
         return Prepared(gray, np.eye(3), gray.shape, "page" if level == "auto" else level, blank=True)
