@@ -373,9 +373,9 @@ def few_words(mask: np.ndarray) -> bool:
 
 
 def upscale_factor(shape: tuple) -> int:
-    """(H, W) px of an image -> the whole factor (1 to MAX_UPSCALE) that brings the shorter side of a thin strip (at
-    least STRIP_RATIO times as long as wide) to SMALL_SIDE px or more; 1 for an image that large already or not a
-    strip (a small word crop is read as it is)."""
+    """(H, W) px of an image -> the whole factor (1 to MAX_UPSCALE) that brings the shorter side of a thin strip (its
+    longer side at least STRIP_RATIO times the shorter) to SMALL_SIDE px or more; 1 for an image that large already
+    or not a strip (a small word crop is read as it is)."""
     short, long = sorted(shape[:2])
     if long < STRIP_RATIO * short:
         return 1
