@@ -379,7 +379,7 @@ def upscale_factor(shape: tuple) -> int:
     short, long = sorted(shape[:2])
     if long < STRIP_RATIO * short:
         return 1
-    return int(min(MAX_UPSCALE, max(1, math.ceil(SMALL_SIDE / max(1, short)))))
+    return min(MAX_UPSCALE, math.ceil(SMALL_SIDE / max(1, short)))
 
 
 def normalise_page(gray: np.ndarray, level: str = "auto", max_skew: float = MAX_SKEW, confidence=None) -> Prepared:
