@@ -145,9 +145,10 @@ def _draw(rng: np.random.Generator, rows: int, count: int) -> np.ndarray:
 
 
 def render_spec(spec: LineSpec, pen_lines: list[OnlineLine], bank: dict[str, dict] | None,
-                size: tuple[int, int] | None) -> np.ndarray:
+                size: tuple[int, int] | None, warp: float = 0.0) -> np.ndarray:
     """uint8 line image of a 'pen' or 'composed' spec, fitted into ``size`` (H, W) unless that is None. A composed
-    spec of one word is cut to its ink with WORD_MARGIN, as the reader cuts a word crop."""
+    spec of one word is cut to its ink with WORD_MARGIN, as the reader cuts a word crop. ``warp``: the largest
+    shape-warp strength in body heights (``ocr.data.pen.render_line``; 0: none)."""
     rng = np.random.default_rng(spec.seed)
     if spec.kind == "pen":
         strokes = pen_lines[spec.ref].strokes
@@ -157,7 +158,7 @@ def render_spec(spec: LineSpec, pen_lines: list[OnlineLine], bank: dict[str, dic
             line_strokes = pen_lines[line_index].strokes
             words.append([line_strokes[i] for i in bank["groups"][line_index][word_index]])
         strokes = compose_line(words, rng)
-    image = render_line(strokes, rng)
+    image = render_line(strokes, rng, warp=warp)
     if spec.kind == "composed" and len(spec.ref) == 1:
         image = crop_to_ink(image, WORD_MARGIN)
     return image if size is None else resize_image(image, size)[0]
@@ -167,13 +168,14 @@ class MixedLineSet(gluon.data.Dataset):
     """Items (uint8 image (H, W) fitted into ``size``, int32 label) of ``specs``. Font specs read
     ``font_source[row][0]`` (already fitted), font word specs ``word_source.original_image(row)`` (cut to its ink
     with margins, then fitted), and augment it with ``augment`` (None: unchanged); pen specs render ``pen_lines``
-    strokes."""
+    strokes, their letter shapes warped up to ``pen_warp`` body heights (0: as written)."""
 
     def __init__(self, specs: list[LineSpec], labels: list[np.ndarray], font_source: Any,
                  pen_lines: list[OnlineLine], bank: dict[str, dict] | None, size: tuple[int, int],
-                 augment: AugmentParams | None = None, word_source: Any = None) -> None:
+                 augment: AugmentParams | None = None, word_source: Any = None, pen_warp: float = 0.0) -> None:
         self.specs, self.labels, self.font_source, self.word_source = specs, labels, font_source, word_source
         self.pen_lines, self.bank, self.size, self.augment = pen_lines, bank, size, augment
+        self.pen_warp = pen_warp
 
     def __len__(self) -> int:
         return len(self.specs)
@@ -188,7 +190,7 @@ class MixedLineSet(gluon.data.Dataset):
             if self.augment is not None:
                 image = augment_line(image, np.random.default_rng(spec.seed), self.augment)
         else:
-            image = render_spec(spec, self.pen_lines, self.bank, self.size)
+            image = render_spec(spec, self.pen_lines, self.bank, self.size, self.pen_warp)
         return image, self.labels[i]
 
 

@@ -4,7 +4,8 @@
 at the resolution of a 300 dpi scan: the points are smoothed into curves (Chaikin corner cutting), each stroke is
 drawn with a width that varies along it (speed read as pressure; a fountain pen's nib angle; a felt tip's
 evenness), with the writer's slant, rotation, x/y scale and word spacing (``WriterStyle``) and a little
-per-stroke jitter, supersampled and reduced. The ink coverage then goes through the data engine's paper, ink
+per-stroke jitter (and, for training, a smooth random warp of the letter shapes: ``warp_strokes``),
+supersampled and reduced. The ink coverage then goes through the data engine's paper, ink
 and scanner steps (``ocr.data.degrade``). Same strokes and same Generator state -> same image.
 
 Word groups (``word_groups``) are the clusters of strokes between the gaps of a line, accepted only when their
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from scipy.ndimage import map_coordinates
 
 from ocr.data import degrade
 
@@ -25,6 +27,7 @@ SUPERSAMPLE = 4              # strokes are drawn at 4x and reduced (anti-aliasin
 BODY_PX = (26.0, 44.0)       # height of the writing's body band (10th-90th percentile of y) at 300 dpi, pixels
 MIN_GAP_BODY = 0.25          # a word gap is at least this many body heights
 MAX_GAP_BODY = 1.5           # wider gaps (a whiteboard writer stepping aside) are narrowed to this before spacing
+WARP_CELL_BODY = (0.6, 1.2)  # spacing of the shape warp's random nodes, in body heights
 
 
 @dataclass
@@ -217,11 +220,34 @@ def _pixel_stroke(stroke: np.ndarray, origin: tuple, scale: float, style: Writer
     return np.stack([x + jitter[0], y + jitter[1], _pressure(stroke)], axis=1).astype(np.float32)
 
 
+def warp_strokes(laid: list[np.ndarray], strength: float, body_px: float,
+                 rng: np.random.Generator) -> list[np.ndarray]:
+    """Pixel strokes (N, 3) of x, y, pressure moved by a smooth random field, so letters take shapes this writer
+    never wrote: nodes every WARP_CELL_BODY body heights get Gaussian (dx, dy) of std ``strength`` body heights,
+    interpolated cubically between them; strokes stay connected and pressure is kept."""
+    allpts = np.concatenate(laid)
+    cell = body_px * rng.uniform(*WARP_CELL_BODY)
+    x0, y0 = allpts[:, 0].min(), allpts[:, 1].min()
+    rows = int((allpts[:, 1].max() - y0) / cell) + 2
+    cols = int((allpts[:, 0].max() - x0) / cell) + 2
+    nodes = rng.normal(0.0, strength * body_px, (2, rows, cols))
+    out = []
+    for stroke in laid:
+        at = np.stack([(stroke[:, 1] - y0) / cell, (stroke[:, 0] - x0) / cell])
+        dx, dy = (map_coordinates(nodes[k], at, order=3, mode="nearest") for k in range(2))
+        out.append(np.stack([stroke[:, 0] + dx, stroke[:, 1] + dy, stroke[:, 2]], axis=1).astype(np.float32))
+    return out
+
+
 def ink_coverage(strokes: list[np.ndarray], style: WriterStyle, rng: np.random.Generator,
-                 margin: tuple[int, int] = (12, 20)) -> np.ndarray:
+                 margin: tuple[int, int] = (12, 20), warp: float = 0.0) -> np.ndarray:
     """Float32 coverage (H, W) in 0..1 of the strokes drawn with ``style``'s pen; ``margin`` = (vertical,
-    horizontal) paper in pixels around the ink."""
-    return draw_coverage(_layout(strokes, style, rng), style, margin)[0]
+    horizontal) paper in pixels around the ink; ``warp`` > 0: the shapes are warped (``warp_strokes``) with a
+    strength drawn from [0, warp) body heights (no draw when 0, so images without warp are unchanged)."""
+    laid = _layout(strokes, style, rng)
+    if warp > 0:
+        laid = warp_strokes(laid, float(rng.uniform(0.0, warp)), style.body_px, rng)
+    return draw_coverage(laid, style, margin)[0]
 
 
 def draw_coverage(laid: list[np.ndarray], style: WriterStyle,
@@ -261,12 +287,14 @@ def ink_opacity(coverage: np.ndarray, style: WriterStyle, rng: np.random.Generat
     return degrade.ink_alpha(coverage, rng, pressure, variation)
 
 
-def render_line(strokes: list[np.ndarray], rng: np.random.Generator, style: WriterStyle | None = None) -> np.ndarray:
+def render_line(strokes: list[np.ndarray], rng: np.random.Generator, style: WriterStyle | None = None,
+                warp: float = 0.0) -> np.ndarray:
     """IAM-OnDB strokes (list of (N, 3) arrays: x, y tablet units, y down; time s) -> uint8 gray line image (H, W),
-    ink dark on paper, at about 300 dpi. ``style`` (default: drawn from ``rng``) is the writer's pen and habits."""
+    ink dark on paper, at about 300 dpi. ``style`` (default: drawn from ``rng``) is the writer's pen and habits;
+    ``warp``: the largest shape-warp strength in body heights (``ink_coverage``; 0: none)."""
     style = style or WriterStyle.draw(rng)
     margin = (int(rng.integers(6, 30)), int(rng.integers(8, 40)))
-    coverage = ink_coverage(strokes, style, rng, margin)
+    coverage = ink_coverage(strokes, style, rng, margin, warp)
     height, width = coverage.shape
     page = degrade.paper(height, width, rng, scale=2.0)
     page = page - np.float32(rng.uniform(0, 30))                     # paper from about 200 to 253

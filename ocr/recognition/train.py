@@ -96,6 +96,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="fraction of each epoch's font items that are single words of the --iam-root tree, cut to "
                         "their ink with the margins the reader gives word crops (validated on its validation "
                         "words: font_word_val_*)")
+    p.add_argument("--pen-warp", type=float, default=0.0,
+                   help="largest strength of a smooth random warp of the IAM-OnDB letter shapes, in body heights "
+                        "(drawn per training line from [0, value); 0: as written; validation and test never warp)")
     p.add_argument("--epoch-items", type=positive_int,
                    help="lines per epoch (None: the font training lines; with --iamondb, %d)" % PEN_EPOCH_ITEMS)
     args = p.parse_args(argv)
@@ -103,6 +106,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         fail("need 0 <= --stroke <= 1, --stroke-px >= 2 and --blur >= 0")
     if not all(0 <= share <= 1 for share in (args.pen_share, args.composed_share, args.short_share, args.word_share)):
         fail("need 0 <= --pen-share, --composed-share, --short-share, --word-share <= 1")
+    if not 0 <= args.pen_warp <= 0.5:
+        fail("need 0 <= --pen-warp <= 0.5")
     if args.word_share and args.line_or_word != "line":
         fail("--word-share mixes words into line training (-t line)")
     return args
@@ -268,7 +273,8 @@ class LineTrainer(StageTrainer):
     def hyperparameters(self) -> dict:
         args = self.args
         return {"lr_scale": args.lr_scale, "lr_period": args.lr_period, "clip_norm": CLIP_NORM,
-                "max_seq_len": self.max_len, "augmentation": None if args.no_augment else asdict(self.augment)}
+                "max_seq_len": self.max_len, "augmentation": None if args.no_augment else asdict(self.augment),
+                "pen_warp": 0.0 if args.no_augment else args.pen_warp}
 
     def training_record(self) -> dict:
         record = {"skipped": {role: lines.skipped for role, lines in self.data.items()}}
@@ -323,7 +329,8 @@ class LineTrainer(StageTrainer):
         labels = [font_labels[spec.kind][spec.ref] if spec.kind in font_labels else encode(text)
                   for spec, text in zip(specs, texts)]
         lines = MixedLineSet(specs, labels, RowView(train.dataset, train.rows), pen_lines, self.bank,
-                             self.input.fit_size, None if args.no_augment else self.augment, self._word_source("train"))
+                             self.input.fit_size, None if args.no_augment else self.augment, self._word_source("train"),
+                             0.0 if args.no_augment else args.pen_warp)
         return gluon.data.DataLoader(lines, batch_size=args.batch_size, shuffle=False, last_batch="discard",
                                      batchify_fn=self.collate, num_workers=args.num_workers)
 
