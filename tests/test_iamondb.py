@@ -139,10 +139,18 @@ def test_every_pen_kind_draws_ink(pen):
 
 def test_word_groups_follow_gaps_only_when_they_agree_with_the_word_count():
     strokes = line_strokes(4)
-    groups = word_groups(strokes, 4)
+    groups = word_groups(strokes, ["abc"] * 4)
     assert groups == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 10, 11]]
-    assert word_groups(strokes, 6) is None                      # two more words than gaps
-    assert word_groups(strokes, 2) is None                      # 3 equal gaps cannot make 2 words
+    assert word_groups(strokes, ["abc"] * 6) is None            # two more words than gaps
+    assert word_groups(strokes, ["abc"] * 2) is None            # 3 equal gaps cannot make 2 words
+
+
+def test_word_groups_whose_widths_disagree_with_their_words_are_refused():
+    """A stray mark before a line whose last two words run together gives the right count of wrong groups."""
+    stray = [np.array([[-400, 1000, 0], [-360, 1200, 0.01]], np.float32)]
+    run_together = word_strokes(0) + word_strokes(360) + word_strokes(1200)     # 'one two' with no gap, then 'six'
+    assert word_groups(stray + run_together, ["the", "one", "two"]) is None
+    assert word_groups(stray + run_together, [",", "onetwo", "six"]) is not None   # the same groups, texts that fit
 
 
 def test_composed_line_keeps_words_in_order_on_one_baseline():

@@ -25,7 +25,7 @@ from ocr.words.net import build_ssd
 from ocr.pipeline.outputs import ALTO_NS, PAGE_NS
 from ocr.core.paths import REPO_ROOT
 from ocr.pipeline.pipeline import Pipeline
-from ocr.pipeline.preprocess import normalise_illumination
+from ocr.core.ink import normalise_illumination
 from ocr.pipeline.word_boxes import aligned_word_boxes
 from ocr.core.card import InputSpec, ModelCard, write_card
 from ocr.core.training import save_params

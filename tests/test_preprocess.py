@@ -53,9 +53,10 @@ def test_a_word_crop_that_blurred_ink_mostly_fills_stays_dark_on_light_with_pape
     assert ink.grey_median(crop) < 128                                  # most of it is ink
     assert not pp.is_light_on_dark(crop) and not pp.fix_polarity(crop)[1]
     assert pp.is_light_on_dark(255 - text_image(["mean"]))             # a dark page with light writing still is
+    flat = ink.normalise_illumination(crop)                             # as the pipeline reads it
     cut = ink.crop_to_ink(crop, ink.WORD_MARGIN)
-    assert cut[0, 0] == ink.edge_grey(crop) > 200                       # margins of its paper, not of its median
-    assert pp.normalise_page(crop, level="word").image[0, 0] == cut[0, 0]
+    assert cut[0, 0] == ink.edge_grey(flat) > 200                       # margins of its paper, not of its median
+    assert pp.normalise_page(flat, level="word").image[0, 0] == cut[0, 0]
 
 
 @pytest.mark.parametrize("page", [np.full((600, 400), 255, np.uint8), np.zeros((600, 400), np.uint8),
@@ -397,3 +398,14 @@ def test_ink_mask_drops_specks_under_the_minimum_size_only(noise):
     assert np.array_equal(mask, large[labels]) and not mask[5:7, 5:7].any() and mask.any()
     specks = count - 1 - int(large[1:].sum())
     assert (specks > ink.FEW_SPECKS) == (noise == 60)                  # both ways of clearing them are tested
+
+
+def test_a_scan_shadow_along_an_edge_is_neither_cut_as_ink_nor_left_as_a_sharp_edge():
+    word = text_image(["mean"])
+    x, y, w, h = pp.ink_box(pp.ink_mask(word))
+    crop = word[y - 10:y + h + 10, x - 40:x + w + 10].astype(np.float32)
+    crop -= 70 * np.exp(-np.arange(crop.shape[1], dtype=np.float32) / 8)[None, :]      # dark towards the left edge
+    crop = np.clip(crop, 0, 255).astype(np.uint8)
+    cut = ink.crop_to_ink(crop, ink.WORD_MARGIN)
+    assert abs(cut.shape[1] - (w + 2 * round(ink.WORD_MARGIN * h))) <= 4               # the ink's box, not the shadow
+    assert abs(cut[:, :5].mean() - ink.edge_grey(cut)) < 10                           # no dark band at the edge

@@ -67,11 +67,11 @@ def held_out_specs(count: int) -> list[LineSpec]:
 
 def word_bank(lines: list[OnlineLine]) -> dict[str, dict]:
     """{form id: [(line index, word index, word text)]} of the IAM-OnDB lines whose stroke gaps agree with their
-    word count (``word_groups``); the groups are kept in ``groups`` for rendering."""
+    words (``word_groups``: count and widths); the groups are kept in ``groups`` for rendering."""
     bank, groups = {}, {}
     for index, line in enumerate(lines):
         words = line.text.split()
-        found = word_groups(line.strokes, len(words))
+        found = word_groups(line.strokes, words)
         if found is None:
             continue
         groups[index] = found

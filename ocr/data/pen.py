@@ -9,7 +9,7 @@ supersampled and reduced. The ink coverage then goes through the data engine's p
 and scanner steps (``ocr.data.degrade``). Same strokes and same Generator state -> same image.
 
 Word groups (``word_groups``) are the clusters of strokes between the gaps of a line, accepted only when their
-count is the transcript's word count; ``compose_line`` builds new lines from such words of one writer.
+count is the transcript's word count and their widths agree with the words' lengths; ``compose_line`` builds new lines from such words of one writer.
 """
 from __future__ import annotations
 
@@ -27,6 +27,11 @@ SUPERSAMPLE = 4              # strokes are drawn at 4x and reduced (anti-aliasin
 BODY_PX = (26.0, 44.0)       # height of the writing's body band (10th-90th percentile of y) at 300 dpi, pixels
 MIN_GAP_BODY = 0.25          # a word gap is at least this many body heights
 MAX_GAP_BODY = 1.5           # wider gaps (a whiteboard writer stepping aside) are narrowed to this before spacing
+NARROW_CHARS = frozenset("iIl1jtfr'.,:;!|\"-()")
+WIDE_CHARS = frozenset("mwMW")
+LETTER_WIDTHS = (0.45, 1.0, 1.4)   # expected width of a narrow, other and wide character, in letters (text_width)
+WIDTH_AGREEMENT = (0.25, 2.5)      # a word group's share of the ink width / its word's share of text_width: on the
+                                   # training lines whose gaps agree with the word count, 3% fall below, 3% above
 WARP_CELL_BODY = (0.6, 1.2)  # spacing of the shape warp's random nodes, in body heights
 
 
@@ -82,10 +87,19 @@ def stroke_clusters(strokes: list[np.ndarray], body: float) -> list[tuple[float,
     return clusters
 
 
-def word_groups(strokes: list[np.ndarray], words: int) -> list[list[int]] | None:
-    """Indices of the strokes of each of ``words`` words, left to right, or None when the line's gaps do not
-    agree with that count (the words-1 widest gaps must be clearly wider than the rest and than MIN_GAP_BODY
-    body heights)."""
+def text_width(word: str) -> float:
+    """The width a word is expected to take, in letters: NARROW_CHARS count LETTER_WIDTHS[0], WIDE_CHARS [2]."""
+    narrow, normal, wide = LETTER_WIDTHS
+    return sum(narrow if c in NARROW_CHARS else wide if c in WIDE_CHARS else normal for c in word)
+
+
+def word_groups(strokes: list[np.ndarray], texts: list[str]) -> list[list[int]] | None:
+    """Indices of the strokes of each word of ``texts`` (the line's words), left to right, or None when the line's
+    gaps do not agree with them: the len(texts)-1 widest gaps must be clearly wider than the rest and than
+    MIN_GAP_BODY body heights, and each group's share of the ink's width must agree with its word's share of the
+    text (within WIDTH_AGREEMENT, by text_width): a stray stroke or a gap inside a word, with two words run
+    together elsewhere, gives the right count of wrong groups."""
+    words = len(texts)
     body = body_height(strokes)
     clusters = stroke_clusters(strokes, body)
     if words < 1 or len(clusters) < words:
@@ -106,6 +120,11 @@ def word_groups(strokes: list[np.ndarray], words: int) -> list[list[int]] | None
         if k in splits or k == len(clusters) - 1:
             groups.append(sorted(current))
             current = []
+    widths = np.array([np.ptp(np.concatenate([strokes[i][:, 0] for i in group])) for group in groups])
+    expected = np.array([text_width(text) for text in texts])
+    agreement = (widths / max(widths.sum(), 1e-6)) / (expected / max(expected.sum(), 1e-6))
+    if words > 1 and not (WIDTH_AGREEMENT[0] <= agreement.min() and agreement.max() <= WIDTH_AGREEMENT[1]):
+        return None
     return groups
 
 

@@ -3,7 +3,7 @@
 A pen form of the synthetic tree takes one IAM-OnDB form of the matching split (``split_lines``: the same
 session-disjoint splits the recogniser trains and evaluates on), and the next forms of its recording session (one
 writer) while the page wants more words: their words, cut at stroke gaps from the lines whose gaps agree with their
-word count (``pen.word_groups``), in reading order, are both the printed prompt and the handwriting. The copy has
+words (``pen.word_groups``: count and widths), in reading order, are both the printed prompt and the handwriting. The copy has
 no writer ids and a session can join two writers recorded back to back, so a page occasionally shows two hands;
 each form's words are drawn at one size (its body band at the page's body height), so the page stays even.
 
@@ -62,7 +62,7 @@ def pen_form(form_id: str, session: int, lines: list[OnlineLine]) -> PenForm | N
     for line in lines:
         tokens = line.text.split()
         levelled = level_strokes(line.strokes)
-        groups = word_groups(levelled, len(tokens))
+        groups = word_groups(levelled, tokens)
         if groups is None:
             continue
         ys = np.concatenate([s[:, 1] for s in levelled])

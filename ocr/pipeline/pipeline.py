@@ -20,6 +20,7 @@ import numpy as np
 
 from ocr.core.geometry import box_to_xywh_px, expand_box
 from ocr.core.images import read_image, to_gray
+from ocr.core.ink import normalise_illumination
 from ocr.core.paths import MODELS_DIR
 from ocr.decode import get_decoder
 from ocr.paragraph.predictor import ParagraphSegmenter
@@ -68,7 +69,7 @@ def make_decoder(name):
 class Pipeline:
     """The chained stages. ``paragraph`` (ParagraphSegmenter) and ``detector`` (WordDetector) may be None when the
     levels used do not need them; ``recognizer`` (Recognizer); ``decode`` (probs T x C -> Decoded) and its name
-    ``decoder``; ``normalise``: apply preprocess.normalise_illumination; ``batch_size``: lines per recogniser batch."""
+    ``decoder``; ``normalise``: apply ocr.core.ink.normalise_illumination; ``batch_size``: lines per recogniser batch."""
 
     def __init__(self, recognizer, decode, decoder="custom", detector=None, paragraph=None, normalise=True,
                  batch_size=16):
@@ -115,7 +116,7 @@ class Pipeline:
         illumination normalised when ``normalise``."""
         gray = read_image(image) if isinstance(image, (str, os.PathLike)) else to_gray(image)
         gray, _ = preprocess.fix_polarity(gray)
-        return preprocess.normalise_illumination(gray) if self.normalise else gray
+        return normalise_illumination(gray) if self.normalise else gray
 
     def reading_confidence(self, crops):
         """Line crops (uint8 arrays) -> the recogniser's mean top probability over the time steps it reads a

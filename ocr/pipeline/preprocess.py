@@ -35,7 +35,6 @@ WORD_COMPONENTS = 30       # a word or a few has at most this many pieces of ink
 WORD_SIZES = (0.15, 0.3, 0.5, 0.8, 1.2, 1.6)   # paper above and below a word's ink that the reader tries (word_sizes),
                            # fraction of its ink height: 0.15 for a word with ascenders and descenders, 1.6 for one of
                            # small letters only; one fixed margin (WORD_MARGIN) read words 2x as badly as their lines
-MIN_DISC = 9               # px: the smallest disc normalise_illumination closes with (wider than strokes)
 SURE_READING = 0.9         # reader confidence of text as given above which it is not read upside down too (upright
                            # lines of 25 synth_v2 validation pages: median 0.91; the same upside down: at most 0.81)
 SURE_PROFILE = 0.15        # |upside_down_score| of a page of MANY_BANDS lines or more that decides up from down unread
@@ -440,30 +439,3 @@ def _normalise(gray, level, max_skew, confidence):
                                         row_depth=FAINT_INK if level == "word" else LINE_ROW_DEPTH)
         matrix, paper = scaled @ matrix, edge_grey(gray)
     return Prepared(warp(gray, matrix, shape, paper), matrix, gray.shape, level, quarter_turns=turns, skew=skew)
-
-
-def normalise_illumination(gray, background_side=512, min_paper=220):
-    """uint8 gray (H, W) -> uint8 gray (H, W) with even paper (scans and phone photos alike).
-
-    The background (paper and lighting) is estimated on a copy reduced to at most ``background_side`` pixels: a
-    grey closing with a disc of 1/30 of that side (at least MIN_DISC px, so that the strokes of a small crop are
-    erased too) erases the ink strokes, a blur smooths it. The page is divided
-    by it, which removes shading and colour casts, and scaled so that the paper takes its median grey level, at
-    least ``min_paper`` (a dim photo is brightened). Ink keeps its contrast to the paper, as in the training
-    pages: also stretching the ink to black hurt the first checkpoints on synthetic test pages (paragraph IoU
-    0.84 -> 0.81, line CER 40.1% -> 41.6%), while this leaves both unchanged."""
-    height, width = gray.shape
-    scale = min(1.0, background_side / max(height, width))
-    small = cv2.resize(gray, (max(1, round(width * scale)), max(1, round(height * scale))),
-                       interpolation=cv2.INTER_AREA)
-    side = max(MIN_DISC, round(max(small.shape) / 30)) | 1
-    background = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side)))
-    background = cv2.GaussianBlur(background, (0, 0), side / 2)
-    paper = max(float(np.median(background)), min_paper)
-    background = cv2.resize(background, (width, height), interpolation=cv2.INTER_LINEAR)
-    scale = np.maximum(background, 1).astype(np.float32)
-    np.divide(np.float32(paper), scale, out=scale)                      # in place: the same float32 steps as
-    flat = gray.astype(np.float32)                                      # gray * (paper / background) + 0.5,
-    flat *= scale                                                       # 1.5 ms less on a page
-    flat += 0.5
-    return np.clip(flat, 0, 255, out=flat).astype(np.uint8)
