@@ -242,13 +242,30 @@ def test_trainer_mixes_rendered_pen_lines_and_records_them(tmp_path):
     for k in range(40):        # 40 sessions of one form each (a day apart), two lines a form
         write_form(root, "x%02d-%03dz" % (k, k), ["one two three", "four five"], t0=86400.0 * k)
     iam = make_iam_tree(tmp_path / "iam")
-    history = cli.main(_cli_args(tmp_path, iam) + ["--iamondb", root, "--epoch-items", "12", "--pen-share", "0.5"])
+    history = cli.main(_cli_args(tmp_path, iam) + ["--iamondb", root, "--epoch-items", "12", "--pen-share", "0.5",
+                                                   "--pen-warp", "0.1"])
     assert len(history) == 1
     assert {"val_cer", "font_val_cer"} <= set(history[0])        # validation on pen lines and on font lines
     info = json.loads((tmp_path / "ckpt" / "line.json").read_text())
     record = info["training"]["iamondb"]
-    assert record["epoch_items"] == 12 and record["pen_share"] == 0.5
+    assert record["epoch_items"] == 12 and record["pen_share"] == 0.5 and info["hyperparameters"]["pen_warp"] == 0.1
     forms = record["forms"]
     assert forms["train"] and forms["validation"] and forms["test"]
     assert not set(forms["train"]) & (set(forms["validation"]) | set(forms["test"]))
     assert {"test_cer", "font_test_cer"} <= set(info["test_metrics"])
+
+
+def test_the_shape_warp_moves_strokes_smoothly_and_only_when_asked():
+    from ocr.data.pen import warp_strokes
+    stroke = np.stack([np.arange(300, dtype=np.float32), np.zeros(300, np.float32), np.ones(300, np.float32)], 1)
+    warped = warp_strokes([stroke], 0.1, 30.0, np.random.default_rng(0))[0]
+    moved = warped[:, :2] - stroke[:, :2]
+    assert 0.5 < np.abs(moved).max() < 5 * 0.1 * 30                 # visible, within a few standard deviations
+    assert np.abs(np.diff(moved, axis=0)).max() < 0.5                # neighbouring points move alike (1 px apart)
+    assert np.array_equal(warped[:, 2], stroke[:, 2])                # pressure kept
+    strokes = line_strokes(2)
+    plain = render_line(strokes, np.random.default_rng(5))
+    assert np.array_equal(plain, render_line(strokes, np.random.default_rng(5), warp=0.0))
+    shaped = render_line(strokes, np.random.default_rng(5), warp=0.12)
+    assert np.array_equal(shaped, render_line(strokes, np.random.default_rng(5), warp=0.12))   # seeded
+    assert plain.shape != shaped.shape or not np.array_equal(plain, shaped)

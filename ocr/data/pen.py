@@ -9,7 +9,8 @@ supersampled and reduced. The ink coverage then goes through the data engine's p
 and scanner steps (``ocr.data.degrade``). Same strokes and same Generator state -> same image.
 
 Word groups (``word_groups``) are the clusters of strokes between the gaps of a line, accepted only when their
-count is the transcript's word count and their widths agree with the words' lengths; ``compose_line`` builds new lines from such words of one writer.
+count is the transcript's word count and their widths agree with the words' lengths; ``compose_line`` builds new
+lines from such words of one writer.
 """
 from __future__ import annotations
 
