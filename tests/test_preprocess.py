@@ -135,6 +135,7 @@ def test_thin_strips_are_scaled_up_by_whole_factors():
     assert pp.upscale_factor((28, 952)) == 2 and pp.upscale_factor((952, 28)) == 2
     assert pp.upscale_factor((pp.SMALL_SIDE, 4000)) == 1 and pp.upscale_factor((3, 50)) == pp.MAX_UPSCALE
     assert pp.upscale_factor((20, 60)) == 1                                          # a small word crop stays
+    assert pp.upscale_factor((13, 12)) == 2 and pp.upscale_factor((16, 24)) == 2      # a tiny one is scaled up
 
 
 def test_crop_to_ink_cuts_words_and_lines_as_the_reader_does():
@@ -409,3 +410,16 @@ def test_a_scan_shadow_along_an_edge_is_neither_cut_as_ink_nor_left_as_a_sharp_e
     cut = ink.crop_to_ink(crop, ink.WORD_MARGIN)
     assert abs(cut.shape[1] - (w + 2 * round(ink.WORD_MARGIN * h))) <= 4               # the ink's box, not the shadow
     assert abs(cut[:, :5].mean() - ink.edge_grey(cut)) < 10                           # no dark band at the edge
+
+
+def test_a_word_cut_tiny_is_scaled_up_and_read_as_a_word():
+    word = text_image(["and"], thickness=3)
+    x, y, w, h = pp.ink_box(pp.ink_mask(word))
+    crop = word[y - 3:y + h + 3, x - 3:x + w + 3]
+    tiny = cv2.resize(crop, (round(crop.shape[1] * 16 / crop.shape[0]), 16), interpolation=cv2.INTER_AREA)
+    prepared = pp.normalise_page(tiny)
+    assert not prepared.blank and prepared.level == "word"
+    assert np.sqrt(abs(np.linalg.det(prepared.matrix[:2, :2]))) == 2                  # read at twice its size
+    full = (0, 0, prepared.image.shape[1], prepared.image.shape[0])
+    x1, y1, bw, bh = prepared.box_to_source(full)
+    assert x1 <= 0 and y1 <= 0 and x1 + bw >= tiny.shape[1] - 1 and y1 + bh >= tiny.shape[0] - 1   # in its pixels
