@@ -3,8 +3,8 @@
 A pen form of the synthetic tree takes one IAM-OnDB form of the matching split (``split_lines``: the same
 session-disjoint splits the recogniser trains and evaluates on), and the next forms of its recording session (one
 writer) while the page wants more words: their words, cut at stroke gaps from the lines whose gaps agree with their
-words (``pen.word_groups``: count and widths), in reading order, are both the printed prompt and the handwriting. The copy has
-no writer ids and a session can join two writers recorded back to back, so a page occasionally shows two hands;
+words (``pen.word_groups``: count and widths), in reading order, are both the printed prompt and the handwriting. The
+copy has no writer ids and a session can join two writers recorded back to back, so a page occasionally shows two hands;
 each form's words are drawn at one size (its body band at the page's body height), so the page stays even.
 
 ``PenWriter`` offers the layout habits a font ``Writer`` offers (x-height, margins, spacing, line pitch, slope,
