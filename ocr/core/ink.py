@@ -1,6 +1,6 @@
 """Ink on paper in uint8 gray images (H, W), dark ink on light paper: grey-level statistics, the ink mask and its
-box, affine warps that fill with paper, and line or word crops cut to their ink with margins: what the pipeline's
-preprocessing (ocr.pipeline.preprocess) and the recogniser's training data (ocr.data.line_mix) share.
+box, the paper's shading flattened, affine warps that fill with paper, and line or word crops cut to their ink with
+margins: what the pipeline (ocr.pipeline) and the recogniser's training data (ocr.data.line_mix) share.
 """
 import cv2
 import numpy as np
@@ -135,7 +135,7 @@ def crop_to_ink(gray: np.ndarray, margin: float) -> np.ndarray:
     return warp(flat, matrix, shape, edge_grey(flat))
 
 
-def normalise_illumination(gray, background_side=512, min_paper=220):
+def normalise_illumination(gray: np.ndarray, background_side: int = 512, min_paper: float = 220) -> np.ndarray:
     """uint8 gray (H, W) -> uint8 gray (H, W) with even paper (scans and phone photos alike).
 
     The background (paper and lighting) is estimated on a copy reduced to at most ``background_side`` pixels: a
