@@ -206,6 +206,7 @@ class LineTrainer(StageTrainer):
                                      scale_x=args.random_x_scaling, scale_y=args.random_y_scaling,
                                      shear=args.random_shearing, gamma=args.random_gamma, stroke=args.stroke,
                                      stroke_px=args.stroke_px, blur=args.blur)
+        self.pen_warp = 0.0 if args.no_augment else args.pen_warp      # training lines only
         self.pen = self.bank = self.words = None
 
     @property
@@ -274,7 +275,7 @@ class LineTrainer(StageTrainer):
         args = self.args
         return {"lr_scale": args.lr_scale, "lr_period": args.lr_period, "clip_norm": CLIP_NORM,
                 "max_seq_len": self.max_len, "augmentation": None if args.no_augment else asdict(self.augment),
-                "pen_warp": 0.0 if args.no_augment else args.pen_warp}
+                "pen_warp": self.pen_warp}
 
     def training_record(self) -> dict:
         record = {"skipped": {role: lines.skipped for role, lines in self.data.items()}}
@@ -330,7 +331,7 @@ class LineTrainer(StageTrainer):
                   for spec, text in zip(specs, texts)]
         lines = MixedLineSet(specs, labels, RowView(train.dataset, train.rows), pen_lines, self.bank,
                              self.input.fit_size, None if args.no_augment else self.augment, self._word_source("train"),
-                             0.0 if args.no_augment else args.pen_warp)
+                             self.pen_warp)
         return gluon.data.DataLoader(lines, batch_size=args.batch_size, shuffle=False, last_batch="discard",
                                      batchify_fn=self.collate, num_workers=args.num_workers)
 
