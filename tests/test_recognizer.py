@@ -11,9 +11,10 @@ from ocr.recognition.augment import AugmentParams, augment_line, elastic_warp
 from ocr.core.geometry import resize_image
 from ocr.recognition.net import build_recognizer, sequence_length
 from ocr.recognition.widen import widen_recognizer, widen_rnn_params
-from ocr.recognition.predictor import Recognizer, agreed_reading, greedy_decode, reading_score, standardise
+from ocr.recognition.predictor import (Recognizer, agreed_reading, greedy_decode, reading_score, standardise,
+                                      stretch_width)
 from ocr.core.alphabet import ALPHABET
-from ocr.core.card import InputSpec, ModelCard, write_card
+from ocr.core.card import InputSpec, ModelCard, read_card, write_card
 from ocr.core.training import save_params
 from ocr.decode.ctc import softmax
 
@@ -145,6 +146,52 @@ def test_lines_batched_by_width_keep_their_conv_features_and_their_place(tmp_pat
         inner = slice(cut // 4 + 6, (cut + window) // 4 - 6)       # away from the window's edges (receptive field)
         np.testing.assert_allclose(trunk(mx.nd.array(fitted[..., cut:cut + window])).asnumpy()[..., 6:-6],
                                    trunk(mx.nd.array(fitted)).asnumpy()[..., inner], atol=1e-5)
+
+
+def test_stretch_width_scales_the_width_only():
+    line = render_line("dab cab")
+    assert stretch_width(line, 1.0) is line
+    assert stretch_width(line, 1.5).shape == (line.shape[0], round(1.5 * line.shape[1]))
+    assert stretch_width(line, 0.5).shape == (line.shape[0], round(0.5 * line.shape[1]))
+
+
+def test_read_lines_keeps_the_reading_its_stretches_agree_on(tmp_path, monkeypatch):
+    save_tiny_model(str(tmp_path / "m"), tiny_net())
+    recognizer = Recognizer.load(str(tmp_path / "m"))
+    lines = [render_line(w) for w in ("dab cab", "ab")]
+    once = recognizer.read_lines(lines)                                  # a card without stretches: read as given
+    assert (recognizer.stretches, recognizer.vote_below) == ((1.0,), None)
+    assert [shape for _, _, shape in once] == [line.shape for line in lines]
+    for (text, probs, _), (given_text, given_probs) in zip(once, recognizer.recognize(lines)):
+        assert text == given_text and np.array_equal(probs, given_probs)
+
+    card = read_card(str(tmp_path / "m.json"))
+    card.input.stretches = (1.0, 1.5, 2.0)
+    write_card(str(tmp_path / "m.json"), card)
+    assert Recognizer.load(str(tmp_path / "m")).stretches == (1.0,)            # the card's widths only when asked
+    recognizer = Recognizer.load(str(tmp_path / "m"), widths=True)
+    assert recognizer.stretches == (1.0, 1.5, 2.0)
+    seen, choices = [], iter([2, 0])
+
+    def vote(readings, jury=3):
+        seen.append(len(readings))
+        return next(choices)
+    monkeypatch.setattr("ocr.recognition.predictor.agreed_reading", vote)
+    read = recognizer.read_lines(lines)                                  # vote_below None: every line votes
+    assert seen == [3, 3]                                                # each line among its 3 widths
+    assert read[0][2] == (lines[0].shape[0], round(2.0 * lines[0].shape[1]))     # the width it kept
+    assert read[1][2] == lines[1].shape
+    np.testing.assert_array_equal(read[0][1], recognizer.recognize([stretch_width(lines[0], 2.0)])[0][1])
+
+    scores = [reading_score(probs) for _, probs in recognizer.recognize(lines)]
+    recognizer.vote_below = (min(scores) + max(scores)) / 2             # only the less sure line votes
+    seen.clear()
+    choices = iter([1])
+    read = recognizer.read_lines(lines)
+    unsure = int(np.argmin(scores))
+    assert seen == [3]
+    assert read[unsure][2] == (lines[unsure].shape[0], round(1.5 * lines[unsure].shape[1]))
+    assert read[1 - unsure][2] == lines[1 - unsure].shape
 
 
 def test_greedy_decode_collapses_repeats_and_drops_blanks():

@@ -69,7 +69,11 @@ def test_version_1_cards_are_upgraded_with_the_values_of_their_time():
 @pytest.mark.parametrize("data, reason", [
     ([], "JSON object"), ({"format": "something/9"}, "unknown model card format"),
     ({"format": "ocr-line-recognizer/1", "network": {}, "normalisation": {}}, "no 'alphabet'"),
-    ({"format": CARD_FORMAT, "stage": "nowhere", "network": {}, "input": {"fit_size": [1, 1]}}, "unknown stage")])
+    ({"format": CARD_FORMAT, "stage": "nowhere", "network": {}, "input": {"fit_size": [1, 1]}}, "unknown stage"),
+    ({"format": CARD_FORMAT, "stage": "recognition", "network": {}, "input": {"fit_size": [1, 1], "stretches": []}},
+     "stretches must be positive"),
+    ({"format": CARD_FORMAT, "stage": "recognition", "network": {}, "input": {"fit_size": [1, 1], "stretches": 1.1}},
+     "not iterable")])
 def test_a_bad_card_is_one_clear_error(data, reason):
     with pytest.raises(CardError, match=reason):
         ModelCard.from_dict(data)

@@ -36,8 +36,8 @@ def recognise_split(root, split, model, max_items, batch_size=16):
     results = []
     for start in tqdm(range(0, count, batch_size), desc="recognise %s" % split):
         items = [(dataset.original_image(i), dataset.text(i)) for i in range(start, min(count, start + batch_size))]
-        outputs = recognizer.recognize([image for image, _ in items], batch_size=batch_size)
-        results.extend((probs, text) for (_, probs), (_, text) in zip(outputs, items))
+        outputs = recognizer.read_lines([image for image, _ in items], batch_size=batch_size)
+        results.extend((probs, text) for (_, probs, _), (_, text) in zip(outputs, items))
     return results
 
 
@@ -49,8 +49,8 @@ def recognise_pen_validation(root, model, max_items, batch_size=16):
     results = []
     for start in tqdm(range(0, len(lines), batch_size), desc="recognise IAM-OnDB validation"):
         images = [render_spec(spec, lines, None, None) for spec in specs[start:start + batch_size]]
-        outputs = recognizer.recognize(images, batch_size=batch_size)
-        results.extend((probs, lines[start + k].text) for k, (_, probs) in enumerate(outputs))
+        outputs = recognizer.read_lines(images, batch_size=batch_size)
+        results.extend((probs, lines[start + k].text) for k, (_, probs, _) in enumerate(outputs))
     return results
 
 

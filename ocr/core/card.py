@@ -30,17 +30,25 @@ class CardError(ValueError):
 class InputSpec:
     """How an image becomes the net's input: made uint8 gray, letterboxed into ``fit_size`` = (H, W) pixels
     (ocr.core.geometry.resize_image), reduced to the net's own input size where that is smaller (the paragraph net
-    and the SSD), then encoded: 'grey' = (grey / 255 - mean) / std, 'ink' = 1 - grey / 255."""
+    and the SSD), then encoded: 'grey' = (grey / 255 - mean) / std, 'ink' = 1 - grey / 255. ``stretches``,
+    ``vote_below`` (recognition; ocr.recognition.predictor.Recognizer.read_lines): a line is read with its width
+    scaled by the first stretch; when that reading's score (reading_score) is below ``vote_below`` (None: always),
+    it is read at the other stretches too and the readings vote on its text. (1.0,): read once, as given."""
     fit_size: tuple[int, int]
     encoding: str = "grey"
     mean: float = 0.0
     std: float = 1.0
     note: str = ""
+    stretches: tuple[float, ...] = (1.0,)
+    vote_below: float | None = None
 
     def __post_init__(self):
         self.fit_size = (int(self.fit_size[0]), int(self.fit_size[1]))
         if self.encoding not in ENCODINGS:
             raise CardError("unknown input encoding %r (choose from %s)" % (self.encoding, ", ".join(ENCODINGS)))
+        self.stretches = tuple(float(f) for f in self.stretches)
+        if not self.stretches or min(self.stretches) <= 0:
+            raise CardError("input stretches must be positive factors, got %r" % (self.stretches,))
 
 
 @dataclass
@@ -86,6 +94,7 @@ class ModelCard:
         """The card as the JSON object written beside the weights (``format`` first)."""
         card = asdict(self)
         card["input"]["fit_size"] = list(self.input.fit_size)
+        card["input"]["stretches"] = list(self.input.stretches)
         return {"format": CARD_FORMAT, **card}
 
     @classmethod

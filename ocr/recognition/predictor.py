@@ -7,6 +7,7 @@ ocr.core.loading).
 """
 from typing import TYPE_CHECKING
 
+import cv2
 import numpy as np
 
 from ocr.core import loading
@@ -52,6 +53,15 @@ def greedy_decode(scores: np.ndarray) -> str:
     return "".join(ALPHABET[c] for c in columns)
 
 
+def stretch_width(gray: np.ndarray, factor: float) -> np.ndarray:
+    """uint8 gray (H, W) -> (H, round(W * factor)), its width scaled by ``factor`` (cubic when widening, pixel area
+    when narrowing); the image itself when ``factor`` is 1."""
+    if factor == 1.0:
+        return gray
+    width = max(1, round(gray.shape[1] * factor))
+    return cv2.resize(gray, (width, gray.shape[0]), interpolation=cv2.INTER_CUBIC if factor > 1 else cv2.INTER_AREA)
+
+
 def character_tops(probs: np.ndarray) -> np.ndarray:
     """float32 softmax (T, C), blank last -> the top probabilities (K,) of the K steps whose best class is a
     character (not the blank): the evidence of the best-path text."""
@@ -80,6 +90,12 @@ def agreed_reading(readings: list[tuple[str, np.ndarray]], jury: int = AGREEMENT
     return max(range(len(readings)), key=support)
 
 
+def needs_vote(probs: np.ndarray, vote_below: float | None) -> bool:
+    """Whether a line whose reading at the first stretch gave ``probs`` (float32 softmax (T, C), blank last) is read
+    at the other stretches too: its reading_score is below ``vote_below`` (None: always)."""
+    return vote_below is None or reading_score(probs) < vote_below
+
+
 def resolve_model(name_or_path: str | None = None) -> tuple[str, str]:
     """Model name or path (stem, .params or .json; None = the shipped default) -> (params path, json path)."""
     return loading.resolve_model(name_or_path, DEFAULT_MODEL, "recogniser")
@@ -104,23 +120,27 @@ class Recognizer:
     export), its ``card`` (ocr.core.card.ModelCard), ``ctx`` (where a Gluon net runs; None: the CPU); ``margin``:
     px of paper kept each side of a batch's widest line when batching by width (MARGIN). From the card:
     ``input_size`` (the letterbox a line is fitted into, H, W pixels), ``mean``/``std``, the alphabet (the decoders'
-    must match)."""
+    must match), and, with ``widths``, the ``stretches`` and ``vote_below`` read_lines reads at (else (1.0,): once)."""
 
-    def __init__(self, net, card: ModelCard, ctx: "mx.Context | None" = None):
+    def __init__(self, net, card: ModelCard, ctx: "mx.Context | None" = None, widths: bool = False):
         loading.check_stage(card, "recognition", "line recogniser")
         if card.alphabet != ALPHABET:
             raise loading.ModelLoadError("the model's alphabet differs from ocr.core.alphabet.ALPHABET")
         self.net, self.card, self.ctx = net, card, ctx
         self.input_size = card.input.fit_size
         self.mean, self.std = card.input.mean, card.input.std
+        self.stretches = card.input.stretches if widths else (1.0,)
+        self.vote_below = card.input.vote_below
         self.margin = MARGIN
 
     @classmethod
     def load(cls, name_or_path: str | None = None, ctx: "mx.Context | None" = None,
-             engine: str = "mxnet") -> "Recognizer":
+             engine: str = "mxnet", widths: bool = False) -> "Recognizer":
         """Load ``<name>.params`` + ``<name>.json`` (see resolve_model) on ``ctx`` (default CPU); ``engine``: 'mxnet',
-        'onnx' (onnxruntime on the model's ONNX export) or 'onnx-int8' (its LSTMs in int8; see loading.load_net)."""
-        return cls(*loading.load_net(name_or_path, DEFAULT_MODEL, "recogniser", build_net, ctx, engine, onnx_graph))
+        'onnx' (onnxruntime on the model's ONNX export) or 'onnx-int8' (its LSTMs in int8; see loading.load_net).
+        ``widths``: read_lines reads at the card's stretches; else each line once, as given."""
+        return cls(*loading.load_net(name_or_path, DEFAULT_MODEL, "recogniser", build_net, ctx, engine, onnx_graph),
+                   widths=widths)
 
     def prepare(self, image: np.ndarray) -> np.ndarray:
         """Any line image (any size, colour, dtype; see to_gray) -> uint8 (H, W) fitted into the input size."""
@@ -165,4 +185,27 @@ class Recognizer:
             cut = (self.input_size[1] - window) // 2
             for i, probs in zip(batch, self.predict(np.stack([fitted[i][:, cut:cut + window] for i in batch]))):
                 results[i] = (greedy_decode(probs), probs)
+        return results
+
+    def read_lines(self, images: list, batch_size: int = 16) -> list[tuple[str, np.ndarray, tuple[int, int]]]:
+        """Line images (any size/colour/dtype) -> list of (text, probs (T, C) float32 softmax, (H, W) of the image
+        read), in the order given. Each line is read with its width scaled by the card's first stretch
+        (stretch_width); a line whose reading scores below the card's ``vote_below`` (reading_score; None: every
+        line) is read at the other stretches too, and the reading they agree on is kept (agreed_reading). The probs
+        map onto the image read (content_span of its shape) and so, by the fraction of its width, onto the line as
+        given."""
+        grays = [to_gray(image) for image in images]
+        first, *others = self.stretches
+        variants = [[stretch_width(gray, first)] for gray in grays]
+        readings = [[reading] for reading in self.recognize([v[0] for v in variants], batch_size)]
+        unsure = [i for i, group in enumerate(readings) if others and needs_vote(group[0][1], self.vote_below)]
+        for i in unsure:
+            variants[i] += [stretch_width(grays[i], factor) for factor in others]
+        more = iter(self.recognize([v for i in unsure for v in variants[i][1:]], batch_size))
+        for i in unsure:
+            readings[i] += [next(more) for _ in others]
+        results = []
+        for group, shapes in zip(readings, variants):
+            best = agreed_reading(group) if len(group) > 1 else 0
+            results.append((*group[best], shapes[best].shape))
         return results
