@@ -128,28 +128,30 @@ def iam_samples(root: str, split: str, level: str) -> list[Sample]:
 
 
 def make_transcriber(level: str, decoders: list[str], model: str | None = None, batch_size: int = 16,
-                     lm: str | None = "default", engine: str = "mxnet", prepare: bool = False) -> Transcriber:
+                     lm: str | None = "default", engine: str = "mxnet", prepare: bool = False,
+                     widths: bool = False) -> Transcriber:
     """A function ``images -> [{decoder: text}]`` (line level) or ``pages -> [{decoder: [line texts]}]`` (region
-    and page levels). Lines: ``ocr.recognition.predictor.Recognizer.load(model).recognize`` then each
+    and page levels). Lines: ``ocr.recognition.predictor.Recognizer.load(model).read_lines`` then each
     ``ocr.decode.get_decoder``. Regions and pages: ``ocr.pipeline.Pipeline.load(level=level, recognizer=model)``
     whose ``transcribe_lines(image, level)`` gives the lines in reading order as ``(text, probs)`` like
     ``Recognizer.recognize``; each line's probs are decoded by each decoder.
     ``lm``: the character language model of the beam decoder ('default': the shipped one; None: no LM).
     ``engine``: what runs the nets, one of ocr.core.loading.ENGINES. ``prepare``: line images go
     through the pipeline's preprocessing first (polarity, illumination, orientation, deskew, cut to the ink with
-    margins: what ``python -m ocr.pipeline --level line`` reads) instead of straight to the recogniser."""
+    margins: what ``python -m ocr.pipeline --level line`` reads) instead of straight to the recogniser. ``widths``:
+    lines the recogniser is unsure of are read at its card's stretches too (Recognizer.read_lines)."""
     decode = {name: get_decoder(name, lm=lm) if name == "beam" else get_decoder(name) for name in decoders}
     try:
         if level == "line" and not prepare:
-            recognizer = Recognizer.load(model, engine=engine)
+            recognizer = Recognizer.load(model, engine=engine, widths=widths)
         else:
-            pipeline = Pipeline.load(level=level, recognizer=model, engine=engine)
+            pipeline = Pipeline.load(level=level, recognizer=model, engine=engine, widths=widths)
     except (FileNotFoundError, ModelLoadError) as error:
         raise EvaluationError(str(error)) from None
 
     def transcribe_lines(images: list[np.ndarray]) -> list[dict[str, Reference]]:
         return [{name: f(probs).text for name, f in decode.items()}
-                for _, probs in recognizer.recognize(images, batch_size)]
+                for _, probs, _ in recognizer.read_lines(images, batch_size)]
 
     def transcribe_pages(pages: list[np.ndarray]) -> list[dict[str, Reference]]:
         results = []
@@ -311,6 +313,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--overwrite", action="store_true", help="replace existing files in --out")
     parser.add_argument("--max-items", type=int, help="score only the first N items")
     parser.add_argument("--batch-size", type=int, default=16, help="lines per recogniser batch")
+    parser.add_argument("--widths", action="store_true",
+                        help="lines the recogniser is unsure of are read at several widths too (as the pipeline's)")
     parser.add_argument("--engine", choices=ENGINES, default=DEFAULT_CPU_ENGINE,
                         help="what runs the nets: onnx-int8 (default: onnxruntime on their ONNX export, the "
                              "recogniser's LSTMs in int8), onnx (all float32: MXNet's text) or mxnet")
@@ -339,7 +343,7 @@ def evaluate(args: argparse.Namespace) -> str:
             raise EvaluationError("no %s items in split %r of %s" % (args.level, args.split, args.iam_root))
     samples = samples[:args.max_items]
     transcribe = make_transcriber(args.level, decoders, args.model, args.batch_size,
-                                  lm=None if args.no_lm else "default", engine=args.engine)
+                                  lm=None if args.no_lm else "default", engine=args.engine, widths=args.widths)
     batch_size = args.batch_size if args.level == "line" else 1
     references, outputs = transcribe_all(samples, transcribe, batch_size, progress=not args.no_progress)
     ids = [sample.id for sample in samples]

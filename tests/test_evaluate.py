@@ -62,7 +62,7 @@ def _folder(tmp_path, gts):
 
 
 def _fake(outputs_by_width):
-    def make_transcriber(level, decoders, model=None, batch_size=16, lm="default", engine="mxnet"):
+    def make_transcriber(level, decoders, model=None, batch_size=16, lm="default", engine="mxnet", widths=False):
         return lambda images: [{d: outputs_by_width[d][image.shape[1]] for d in decoders} for image in images]
     return make_transcriber
 
@@ -108,16 +108,16 @@ def test_cli_page_level_missed_line(tmp_path, monkeypatch, capsys):
     assert _row(table, "greedy", "free")[0] == round(1100 / 43, 2)
 
 
-def test_cli_region_level_passes_the_level_to_the_pipeline(tmp_path, monkeypatch, capsys):
+def test_cli_region_level_passes_the_level_and_widths_to_the_pipeline(tmp_path, monkeypatch, capsys):
     folder = _folder(tmp_path, {"block": "hello world\nsecond line\n"})
     levels = []
 
-    def make_transcriber(level, decoders, model=None, batch_size=16, lm="default", engine="mxnet"):
-        levels.append(level)
+    def make_transcriber(level, decoders, model=None, batch_size=16, lm="default", engine="mxnet", widths=False):
+        levels.append((level, widths))
         return lambda images: [{"greedy": ["hello world", "secnd line"]} for _ in images]
     monkeypatch.setattr(evaluate, "make_transcriber", make_transcriber)
-    assert evaluate.main(["--folder", str(folder), "--level", "region", "--no-progress"]) == 0
-    assert levels == ["region"]
+    assert evaluate.main(["--folder", str(folder), "--level", "region", "--no-progress", "--widths"]) == 0
+    assert levels == [("region", True)]
     table = capsys.readouterr().out
     # paired: one deleted "o" in 11 + 11 = 22 characters; 1 of 4 words wrong.
     assert _row(table, "greedy", "paired")[:2] == [round(100 / 22, 2), 25.0]

@@ -24,10 +24,13 @@ from ocr.recognition.net import build_recognizer
 from ocr.words.net import build_ssd
 from ocr.pipeline.outputs import ALTO_NS, PAGE_NS
 from ocr.core.paths import REPO_ROOT
+from ocr.pipeline.cli import load_pipeline
+from ocr.pipeline.distributed import PipelineOptions
 from ocr.pipeline.pipeline import Pipeline
+from ocr.recognition.predictor import Recognizer
 from ocr.core.ink import normalise_illumination
 from ocr.pipeline.word_boxes import aligned_word_boxes
-from ocr.core.card import InputSpec, ModelCard, write_card
+from ocr.core.card import InputSpec, ModelCard, read_card, write_card
 from ocr.core.training import save_params
 
 PARAGRAPH = {"input_size": [96, 64], "stem_channels": 4, "channels": [4, 4], "context_channels": 4, "dilations": [2],
@@ -278,6 +281,34 @@ def test_level_line_needs_only_the_recogniser(tmp_path):
         pipeline.transcribe(fake_page(), level="page")
     with pytest.raises(cli.MissingModelError, match="paragraph segmentation model .*paragraph_segmentation.params"):
         Pipeline.load("greedy", models_dir=folder)
+
+
+def test_lines_are_read_at_the_cards_stretches_with_widths(tmp_path, monkeypatch):
+    folder = write_models(tmp_path / "stretched", stages=("recognizer",))
+    card_path = os.path.join(folder, "handwriting_line.json")
+    card = read_card(card_path)
+    card.input.stretches = (1.0, 1.3, 1.6)
+    write_card(card_path, card)
+    read = []
+    monkeypatch.setattr(Recognizer, "recognize", lambda self, images, batch_size=16, by_width=False: [
+        read.append(np.shape(image)) or ("ab cd ef", np.eye(NUM_CLASSES, dtype=np.float32)[:8]) for image in images])
+    line = np.full((40, 200), 235, np.uint8)
+    line[15:25, 20:180:12] = 30                                     # a row of 14 strokes: a line, not a word
+    counts = []
+    for widths, factors in ((True, (1.0, 1.3, 1.6)), (False, (1.0,))):
+        read.clear()
+        pipeline = Pipeline.load("greedy", level="line", models_dir=folder, widths=widths)
+        assert pipeline.recognizer.stretches == factors
+        pipeline.transcribe(line, level="line")
+        counts.append(len(read))
+        widths = [width for _, width in read[-len(factors):]]           # the line read at each of its widths
+        assert len({height for height, _ in read[-len(factors):]}) == 1
+        assert widths == [round(f * widths[0]) for f in factors]
+    assert counts[0] - counts[1] == 2                        # without widths: the same reads, but one for the line
+    args = cli.parse_args(["line.png", "--widths", "--models", folder, "--level", "line"])
+    assert args.widths and load_pipeline(args).recognizer.stretches == (1.0, 1.3, 1.6)
+    assert load_pipeline(cli.parse_args(["line.png", "--models", folder, "--level", "line"])).recognizer.stretches == (1.0,)
+    assert PipelineOptions.from_args(args).widths and not PipelineOptions.from_args(cli.parse_args(["x.png"])).widths
 
 
 # ---- CLI ------------------------------------------------------------------------------------------------------

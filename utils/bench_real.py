@@ -2,7 +2,7 @@
 
     python utils/bench_real.py [--models models/handwriting_line git:HEAD~1] [--iamondb data/iamondb]
                                [--synth data/synth_v2] [--real ../shared/testdata/real_visible]
-                               [--max-items N] [--engines mxnet] [--json OUT.json]
+                               [--max-items N] [--engines mxnet] [--widths] [--json OUT.json]
 
 Each ``--models`` entry is a model path (stem, .params or .json) or ``git:REV`` (the shipped recogniser as
 committed at REV, e.g. the previous version). In one run, every model reads:
@@ -12,7 +12,8 @@ committed at REV, e.g. the previous version). In one run, every model reads:
 (b) the IAM-OnDB test split (``ocr.data.line_mix.pen_splits``: forms the recogniser never trained on, reserved
     forms left out), rendered with fixed seeds;
 (c) the synthetic test lines of ``--synth`` (unseen font writers).
-With several ``--engines`` (ocr.core.loading.ENGINES) every model is read by each of them, a column each.
+With several ``--engines`` (ocr.core.loading.ENGINES) every model is read by each of them, a column each; with
+``--widths`` every model is also read as the pipeline's ``--widths`` reads (Recognizer.read_lines), a column each.
 Figures are pooled (spaces count in CER), in percent.
 """
 import argparse
@@ -64,11 +65,11 @@ def pen_samples(root: str, limit: int | None) -> list:
             for spec, line in zip(held_out_specs(len(test)), test)]
 
 
-def measure(model: str, sets: dict, engine: str = "mxnet") -> dict:
-    """{set name: {decoder: (CER %, WER %)}} of one model run by ``engine``."""
+def measure(model: str, sets: dict, engine: str = "mxnet", widths: bool = False) -> dict:
+    """{set name: {decoder: (CER %, WER %)}} of one model run by ``engine`` (``widths``: see make_transcriber)."""
     out = {}
     for name, (samples, level, prepare) in sets.items():
-        transcribe = make_transcriber(level, DECODERS, model, engine=engine, prepare=prepare)
+        transcribe = make_transcriber(level, DECODERS, model, engine=engine, prepare=prepare, widths=widths)
         references, outputs = transcribe_all(samples, transcribe, 16 if level == "line" else 1, progress=False)
         scored = {d: score([s.id for s in samples], references, outputs, d, level) for d in DECODERS}
         out[name] = {d: (100 * next(iter(s.values())).summary.cer, 100 * next(iter(s.values())).summary.wer)
@@ -85,6 +86,7 @@ def main(argv=None) -> int:
     parser.add_argument("--max-items", type=int, help="at most this many IAM-OnDB and synthetic test lines")
     parser.add_argument("--engines", nargs="+", default=["mxnet"], choices=ENGINES,
                         help="what runs the nets, a column per model and engine (default: mxnet)")
+    parser.add_argument("--widths", action="store_true", help="also read each model with --widths, a column each")
     parser.add_argument("--json", help="also write the figures here: {column: {set: {decoder: [CER %%, WER %%]}}}, "
                                        "a column being the model (with one engine) or model@engine")
     args = parser.parse_args(argv)
@@ -106,11 +108,12 @@ def main(argv=None) -> int:
     if not sets:
         print("error: nothing to measure (no --real, --iamondb or --synth data found)", file=sys.stderr)
         return 1
-    columns = {(spec if len(args.engines) == 1 else "%s@%s" % (spec, engine)): (spec, engine)
-               for spec in args.models for engine in args.engines}
+    columns = {(spec if len(args.engines) == 1 else "%s@%s" % (spec, engine)) + (" +widths" if widths else ""):
+               (spec, engine, widths)
+               for spec in args.models for engine in args.engines for widths in (False, True)[:1 + args.widths]}
     with tempfile.TemporaryDirectory() as folder:
-        figures = {column: measure(model_path(spec, folder), sets, engine)
-                   for column, (spec, engine) in columns.items()}
+        figures = {column: measure(model_path(spec, folder), sets, engine, widths)
+                   for column, (spec, engine, widths) in columns.items()}
     print("CER / WER %% pooled; %s" % ", ".join("%s: %d items" % (n, len(s[0])) for n, s in sets.items()))
     print("%-21s %-8s" % ("set", "decoder") + "".join(" %24s" % column[-24:] for column in columns))
     for name in sets:

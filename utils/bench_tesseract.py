@@ -2,6 +2,7 @@
 same pages, in one run.
 
     python utils/bench_tesseract.py [--pages 5] [--iam-root data/synth_v2] [--rounds 3] [--engines mxnet onnx onnx-int8]
+                                    [--with-widths]
 
 Pages: samples/page.png and the first ``--pages`` test forms of ``--iam-root``. Ours: one process, models loaded
 once, one warm-up page, then ``Pipeline.transcribe`` page by page. Tesseract: ``tesseract PAGE stdout`` per page
@@ -37,9 +38,9 @@ def page_files(root: str, count: int, folder: str) -> list[str]:
     return paths
 
 
-def ours(decoder: str, engine: str):
-    """A reader: pages -> (seconds, lines read) with the pipeline (``decoder``, ``engine``), warmed up."""
-    pipeline = Pipeline.load(decoder=decoder, engine=engine)
+def ours(decoder: str, engine: str, widths: bool = False):
+    """A reader: pages -> (seconds, lines read) with the pipeline (``decoder``, ``engine``, ``widths``)."""
+    pipeline = Pipeline.load(decoder=decoder, engine=engine, widths=widths)
 
     def read(paths):
         started, lines = time.perf_counter(), 0
@@ -65,6 +66,8 @@ def main(argv=None) -> int:
     parser.add_argument("--iam-root", default=os.path.join(REPO_ROOT, "data", "synth_v2"))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--engines", nargs="+", default=list(ENGINES), choices=ENGINES)
+    parser.add_argument("--with-widths", action="store_true",
+                        help="also time each engine and decoder with --widths (unsure lines read at several widths)")
     args = parser.parse_args(argv)
     if not shutil.which("tesseract"):
         print("error: tesseract is not installed (Debian: apt-get install tesseract-ocr)", file=sys.stderr)
@@ -74,9 +77,10 @@ def main(argv=None) -> int:
         readers = {"tesseract (1 thread)": tesseract}
         for engine in args.engines:
             for decoder in ("greedy", "beam"):
-                read = ours(decoder, engine)
-                read(paths[:1])                                  # warm-up
-                readers["ours %s %s" % (decoder, engine)] = read
+                for widths in (False, True) if args.with_widths else (False,):
+                    read = ours(decoder, engine, widths)
+                    read(paths[:1])                              # warm-up
+                    readers["ours %s %s%s" % (decoder, engine, " widths" if widths else "")] = read
         best = {}
         for _ in range(args.rounds):
             for name, read in readers.items():
@@ -86,9 +90,9 @@ def main(argv=None) -> int:
     base = len(paths) / best["tesseract (1 thread)"][0]
     print("%d pages (samples/page.png + %d synth test forms), best of %d rounds, %d CPU cores"
           % (len(paths), len(paths) - 1, args.rounds, os.cpu_count()))
-    print("%-22s %8s %8s %8s %12s" % ("reader", "s/page", "pages/s", "lines/s", "vs tesseract"))
+    print("%-28s %8s %8s %8s %12s" % ("reader", "s/page", "pages/s", "lines/s", "vs tesseract"))
     for name, (seconds, lines) in best.items():
-        print("%-22s %8.3f %8.2f %8.1f %11.2fx" % (name, seconds / len(paths), len(paths) / seconds, lines / seconds,
+        print("%-28s %8.3f %8.2f %8.1f %11.2fx" % (name, seconds / len(paths), len(paths) / seconds, lines / seconds,
                                                    len(paths) / seconds / base))
     return 0
 

@@ -1,7 +1,7 @@
 """The command line of the pipeline: ``python -m ocr.pipeline`` (the Python API is ocr.pipeline.Pipeline).
 
 python -m ocr.pipeline IMAGES_OR_FOLDERS... [--decoder beam|greedy|lexicon] [--level auto|page|region|line|word]
-        [--format text|json|page-xml|alto] [--out DIR] [--overwrite] [--batch-size N] [-g GPU] [--models DIR]
+        [--format text|json|page-xml|alto] [--out DIR] [--overwrite] [--batch-size N] [--widths] [-g GPU] [--models DIR]
         [--engine mxnet|onnx|onnx-int8] [--workers N | --scheduler ADDRESS]
 
 prints each page's transcription, one line of text per handwritten line (a ``==> file <==`` header before each
@@ -66,6 +66,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace files that already exist in --out and redo pages done before")
     parser.add_argument("--batch-size", type=int, default=16, help="lines per recogniser batch (default 16)")
+    parser.add_argument("--widths", action="store_true",
+                        help="read a line the recogniser is unsure of at several widths too (its card's "
+                             "input.stretches) and keep the reading they agree on: slower; better on IAM-OnDB "
+                             "test lines and real blocks, worse on real single lines (models/README.md)")
     parser.add_argument("-g", "--gpu", type=int, default=-1, help="GPU id (default -1: CPU)")
     parser.add_argument("--engine", choices=ENGINES,
                         help="what runs the nets: onnx-int8 (the default on the CPU: onnxruntime on their ONNX "
@@ -158,12 +162,12 @@ def render(result: PageResult, path: str, fmt: str, header: bool, extra: dict[st
 
 
 def load_pipeline(args: argparse.Namespace) -> Pipeline | None:
-    """The Pipeline the CLI arguments ask for (their decoder, gpu, level, models, engine, batch_size), or None after
-    a one-line error on stderr (a model is missing or damaged)."""
+    """The Pipeline the CLI arguments ask for (their decoder, gpu, level, models, engine, batch_size, widths), or None
+    after a one-line error on stderr (a model is missing or damaged)."""
     try:
         ctx = pick_context(args.gpu) if args.gpu >= 0 else None       # None: the CPU, without importing MXNet
         return Pipeline.load(args.decoder, ctx, args.level, args.models, engine=args.engine,
-                             batch_size=args.batch_size)
+                             batch_size=args.batch_size, widths=args.widths)
     except MissingModelError as error:
         hint = " (use --level region for an image of the handwritten block only)" if "paragraph" in str(error) else ""
         print("error: %s%s" % (error, hint), file=sys.stderr)

@@ -55,11 +55,13 @@ class PipelineOptions:
     models: str
     engine: str
     batch_size: int
+    widths: bool = False
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "PipelineOptions":
         """The options of parsed CLI arguments (--models made absolute: workers may run elsewhere)."""
-        return cls(args.decoder, args.gpu, args.level, os.path.abspath(args.models), args.engine, args.batch_size)
+        return cls(args.decoder, args.gpu, args.level, os.path.abspath(args.models), args.engine, args.batch_size,
+                   args.widths)
 
 
 @dataclass(frozen=True)

@@ -79,21 +79,23 @@ class Pipeline:
 
     @classmethod
     def load(cls, decoder=DEFAULT_DECODER, ctx=None, level="auto", models_dir=MODELS_DIR, recognizer=None,
-             engine="mxnet", **options):
+             engine="mxnet", widths=False, **options):
         """Load, once, the models ``level`` needs (auto, page: all three; region: detector + recogniser; line,
         word: recogniser) from ``models_dir`` on ``ctx`` (default CPU); ``recognizer``: a recogniser name or path to
         use instead of the one in ``models_dir``. ``decoder``: a name of ocr.decode.DECODERS or a callable probs -> Decoded.
         ``engine``: what runs the nets, one of ocr.core.loading.ENGINES (the command line's default on the CPU is
-        onnx-int8, this API's mxnet). ``options``: normalise, batch_size. Raises MissingModelError naming a missing
-        model."""
+        onnx-int8, this API's mxnet). ``widths``: the recogniser reads a line at each of its card's stretches, the
+        readings voting (Recognizer.read_lines), not once as given. ``options``: normalise, batch_size. Raises
+        MissingModelError naming a missing model."""
         _check_level(level)
-        loaders = {"paragraph": ParagraphSegmenter.load, "detector": WordDetector.load, "recognizer": Recognizer.load}
+        loaders = {"paragraph": ParagraphSegmenter.load, "detector": WordDetector.load,
+                   "recognizer": lambda path, **where: Recognizer.load(path, widths=widths, **where)}
         models = {}
         for stage, (stem, what, levels) in STAGES.items():
             if level not in levels:
                 continue
             if stage == "recognizer" and recognizer:
-                models[stage] = Recognizer.load(recognizer, ctx=ctx, engine=engine)
+                models[stage] = Recognizer.load(recognizer, ctx=ctx, engine=engine, widths=widths)
                 continue
             path = os.path.join(models_dir, stem)
             missing = [path + ext for ext in (".params", ".json") if not os.path.isfile(path + ext)]
@@ -177,12 +179,11 @@ class Pipeline:
         """[(text, probs, (H, W) of the image read)] of the line crops of ``page`` (_layout's, rules erased) at the
         ``lines`` boxes. A word, or a line that is a word or a few (preprocess.few_words: a long word, or one with a
         gap between its letters), is read at several sizes (_read_word); so is a line the reader reads as one or two
-        words (LONG_WORD_SPACES)."""
+        words (LONG_WORD_SPACES). Other lines: Recognizer.read_lines."""
         crops = [page[y:y + h, x:x + w] for (x, y, w, h), _ in lines]
         if level == "word" or (level == "line" and crops and preprocess.few_words(preprocess.ink_mask(crops[0]))):
             return [self._read_word(crop) for crop in crops]
-        readings = [(text, probs, crop.shape) for (text, probs), crop in
-                    zip(self.recognizer.recognize(crops, self.batch_size), crops)]
+        readings = self.recognizer.read_lines(crops, self.batch_size)
         if level == "line" and readings and readings[0][0].strip().count(" ") <= LONG_WORD_SPACES:
             return [self._read_word(crops[0])]
         return readings
