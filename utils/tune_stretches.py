@@ -1,7 +1,7 @@
 """Choose the widths a recogniser reads each line at (its card's ``input.stretches`` and ``input.vote_below``).
 
     python utils/tune_stretches.py [--model models/handwriting_line] [--iamondb data/iamondb] [--synth data/synth_v2]
-                                   [--grid 1.0,1.1,1.2,1.3,1.45] [--save]
+                                   [--grid 1.0,1.1,1.2,1.3,1.45] [--tolerance 0.1] [--save]
 
 Every validation line (rendered IAM-OnDB validation lines as in training, and synth_v2 validation lines) is read
 once at each width factor of ``--grid`` (ocr.recognition.predictor.stretch_width). Each first k factors of the grid

@@ -49,6 +49,8 @@ class InputSpec:
         self.stretches = tuple(float(f) for f in self.stretches)
         if not self.stretches or min(self.stretches) <= 0:
             raise CardError("input stretches must be positive factors, got %r" % (self.stretches,))
+        if self.vote_below is not None:
+            self.vote_below = float(self.vote_below)
 
 
 @dataclass

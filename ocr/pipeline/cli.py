@@ -1,8 +1,8 @@
 """The command line of the pipeline: ``python -m ocr.pipeline`` (the Python API is ocr.pipeline.Pipeline).
 
 python -m ocr.pipeline IMAGES_OR_FOLDERS... [--decoder beam|greedy|lexicon] [--level auto|page|region|line|word]
-        [--format text|json|page-xml|alto] [--out DIR] [--overwrite] [--batch-size N] [--widths] [-g GPU] [--models DIR]
-        [--engine mxnet|onnx|onnx-int8] [--workers N | --scheduler ADDRESS]
+        [--format text|json|page-xml|alto] [--out DIR] [--overwrite] [--batch-size N] [--widths] [-g GPU]
+        [--models DIR] [--engine mxnet|onnx|onnx-int8] [--workers N | --scheduler ADDRESS]
 
 prints each page's transcription, one line of text per handwritten line (a ``==> file <==`` header before each
 page when there are several); without --out, --format json prints one JSON object per page per line and

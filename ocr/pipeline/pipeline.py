@@ -84,9 +84,9 @@ class Pipeline:
         word: recogniser) from ``models_dir`` on ``ctx`` (default CPU); ``recognizer``: a recogniser name or path to
         use instead of the one in ``models_dir``. ``decoder``: a name of ocr.decode.DECODERS or a callable probs -> Decoded.
         ``engine``: what runs the nets, one of ocr.core.loading.ENGINES (the command line's default on the CPU is
-        onnx-int8, this API's mxnet). ``widths``: the recogniser reads a line at each of its card's stretches, the
-        readings voting (Recognizer.read_lines), not once as given. ``options``: normalise, batch_size. Raises
-        MissingModelError naming a missing model."""
+        onnx-int8, this API's mxnet). ``widths``: a line the recogniser is unsure of is read at each of its card's
+        stretches too, the readings voting (Recognizer.read_lines); without, each line is read once. ``options``:
+        normalise, batch_size. Raises MissingModelError naming a missing model."""
         _check_level(level)
         loaders = {"paragraph": ParagraphSegmenter.load, "detector": WordDetector.load,
                    "recognizer": lambda path, **where: Recognizer.load(path, widths=widths, **where)}
