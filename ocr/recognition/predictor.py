@@ -1,4 +1,5 @@
-"""Inference API of the line recogniser: ``Recognizer.load(name_or_path).recognize(images)``.
+"""Inference API of the line recogniser: ``Recognizer.load(name_or_path).recognize(images)`` (each line read once),
+or ``Recognizer.load(name_or_path, widths=True).read_lines(images)`` (unsure lines read at several widths too).
 
 A model is two files, ``<name>.params`` (weights) and ``<name>.json`` (everything else: network config, alphabet,
 input size, normalisation, training command and data, metrics); the net is rebuilt from the JSON alone. MXNet is
