@@ -108,9 +108,9 @@ def main(argv=None) -> int:
     if not sets:
         print("error: nothing to measure (no --real, --iamondb or --synth data found)", file=sys.stderr)
         return 1
+    readings = (False, True) if args.widths else (False,)
     columns = {(spec if len(args.engines) == 1 else "%s@%s" % (spec, engine)) + (" +widths" if widths else ""):
-               (spec, engine, widths)
-               for spec in args.models for engine in args.engines for widths in (False, True)[:1 + args.widths]}
+               (spec, engine, widths) for spec in args.models for engine in args.engines for widths in readings}
     with tempfile.TemporaryDirectory() as folder:
         figures = {column: measure(model_path(spec, folder), sets, engine, widths)
                    for column, (spec, engine, widths) in columns.items()}

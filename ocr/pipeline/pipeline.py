@@ -14,6 +14,7 @@ the reading the sizes agree on kept), or 'auto' (the default: decided from the i
 ``ocr.pipeline.preprocess.detect_level``; the result's ``level`` says which). Every box in a result is (x, y, w, h)
 in integer pixels of the image as given.
 """
+import functools
 import os
 
 import numpy as np
@@ -89,7 +90,7 @@ class Pipeline:
         normalise, batch_size. Raises MissingModelError naming a missing model."""
         _check_level(level)
         loaders = {"paragraph": ParagraphSegmenter.load, "detector": WordDetector.load,
-                   "recognizer": lambda path, **where: Recognizer.load(path, widths=widths, **where)}
+                   "recognizer": functools.partial(Recognizer.load, widths=widths)}
         models = {}
         for stage, (stem, what, levels) in STAGES.items():
             if level not in levels:
