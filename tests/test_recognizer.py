@@ -10,7 +10,7 @@ from ocr.core.alphabet import BLANK, NUM_CLASSES, encode
 from ocr.recognition.augment import AugmentParams, augment_line, elastic_warp
 from ocr.core.geometry import resize_image
 from ocr.recognition.net import build_recognizer, sequence_length
-from ocr.recognition.widen import widen_recognizer, widen_rnn_params
+from ocr.recognition.widen import widen_recognizer, widen_params
 from ocr.recognition.predictor import (Recognizer, agreed_reading, greedy_decode, reading_score, standardise,
                                       stretch_width)
 from ocr.core.alphabet import ALPHABET
@@ -100,20 +100,31 @@ def test_widened_recogniser_gives_the_same_scores_and_its_new_units_learn():
     net = build_recognizer(network)
     net.initialize(mx.init.Xavier())
     images, labels = tiny_batch()
+    net(images)
+    with autograd.record():                     # a training step, so the batch-norm statistics are not the defaults
+        gluon.loss.CTCLoss()(net(images), labels).mean().backward()
     before = net(images).asnumpy()
-    wide, wide_network = widen_recognizer(net, network, TINY_SIZE, rnn_hidden=24, dropout=0.0)
-    assert wide_network == dict(network, rnn_hidden=24, dropout=0.0)
+    wide, wide_network = widen_recognizer(net, network, TINY_SIZE, rnn_hidden=24, dropout=0.0, width=2)
+    assert wide_network == dict(network, rnn_hidden=24, dropout=0.0, width=2)
     np.testing.assert_allclose(wide(images).asnumpy(), before, atol=1e-5)
     classifier = wide.classifier.weight
     assert classifier.shape == (NUM_CLASSES, 48) and not classifier.data()[:, 16:24].asnumpy().any()
+    first_conv = wide.trunk[0][0].weight
+    assert first_conv.shape[0] == 8 and first_conv.data()[4:].asnumpy().any()     # 4 -> 8 channels, new ones fresh
     trainer = gluon.Trainer(wide.collect_params(), "adam", {"learning_rate": 0.01})
     with autograd.record():
         loss = gluon.loss.CTCLoss()(wide(images), labels).mean()
     loss.backward()
     trainer.step(1)
     assert classifier.data()[:, 16:24].asnumpy().any()      # the new units' outgoing weights moved
+    lstm_input_name = "rnn._unfused.0.l_cell.i2h_weight"
+    lstm_input = wide._collect_params_with_prefix()[lstm_input_name].data().asnumpy()
+    old_features = net._collect_params_with_prefix()[lstm_input_name].shape[1]
+    assert lstm_input[:, old_features:].any()               # the LSTM now reads the new channels' features
     with pytest.raises(ValueError):
-        widen_rnn_params({}, {}, 24, 16)
+        widen_params({}, {}, 24, 16)
+    with pytest.raises(ValueError):
+        widen_recognizer(wide, wide_network, TINY_SIZE, width=1)
 
 
 def test_recognize_accepts_any_image(tmp_path):

@@ -1,6 +1,7 @@
-"""Grow a trained line recogniser's biLSTM without changing what it outputs, to warm-start a bigger model.
+"""Grow a trained line recogniser's CNN trunk and/or biLSTM without changing what it outputs, to warm-start a bigger
+model.
 
-    python utils/widen_recognizer.py --model models/handwriting_line --rnn-hidden 256 --dropout 0.2 \\
+    python utils/widen_recognizer.py --model models/handwriting_line [--width 6] [--rnn-hidden 512] [--dropout 0.2] \\
         --out runs/widened/handwriting_line
 
 Writes ``<out>.params`` + ``<out>.json`` (the old model card with the new ``network``, its parameter count and
@@ -29,7 +30,9 @@ TOLERANCE = 1e-3      # largest allowed score difference between the old and the
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", default="handwriting_line", help="recogniser to widen (name or path)")
-    p.add_argument("--rnn-hidden", type=int, required=True, help="LSTM units per direction of the widened net")
+    p.add_argument("--rnn-hidden", type=int, help="LSTM units per direction of the widened net (default: keep)")
+    p.add_argument("--width", type=int, help="trunk width unit of the widened net (channels = (4, 8, 16, 24) x it; "
+                   "default: keep)")
     p.add_argument("--dropout", type=float, help="dropout of the widened net (default: keep)")
     p.add_argument("--out", required=True, help="output model stem (writes .params and .json)")
     p.add_argument("--seed", type=int, default=0)
@@ -40,7 +43,7 @@ def main(argv=None):
             refuse_overwrite(args.out + suffix, args.overwrite)
         recognizer = Recognizer.load(args.model)
         wide, network = widen_recognizer(recognizer.net, recognizer.card.network, recognizer.input_size,
-                                         args.rnn_hidden, args.dropout, args.seed)
+                                         args.rnn_hidden, args.dropout, args.seed, args.width)
     except (FileExistsError, FileNotFoundError, ModelLoadError, ValueError) as error:
         sys.exit("error: %s" % error)
     height, width = recognizer.input_size
@@ -50,7 +53,7 @@ def main(argv=None):
     if difference > TOLERANCE:
         sys.exit("error: the widened net does not reproduce the original (difference %.2e)" % difference)
     card = recognizer.card
-    widened_from = {"model": args.model, "rnn_hidden": card.network["rnn_hidden"]}
+    widened_from = {"model": args.model, "rnn_hidden": card.network["rnn_hidden"], "width": card.network["width"]}
     card = replace(card, network=network, parameters=sum(v.data().size for v in wide.collect_params().values()),
                    training=dict(card.training, widened_from=widened_from))
     save_params(wide, args.out + ".params")
