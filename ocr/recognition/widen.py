@@ -55,7 +55,7 @@ def _grown_trunk_param(source: np.ndarray, fresh: np.ndarray) -> np.ndarray:
 
 
 def widen_params(old: dict[str, np.ndarray], fresh: dict[str, np.ndarray], old_hidden: int,
-                     new_hidden: int) -> dict[str, np.ndarray]:
+                 new_hidden: int) -> dict[str, np.ndarray]:
     """Widened parameters: {name: array} of the wide net, from ``old`` (the trained narrow net's arrays) and
     ``fresh`` (a freshly initialised wide net's arrays, same names, wide shapes). Trunk parameters with more
     channels grow as the module docstring says (the LSTM's first layer then reads the new features through zero
@@ -116,7 +116,7 @@ def widen_recognizer(net: LineRecognizer, network: dict, input_size: tuple[int, 
     old = {k: v.data().asnumpy() for k, v in net._collect_params_with_prefix().items()}
     params = wide._collect_params_with_prefix()
     widened = widen_params(old, {k: v.data().asnumpy() for k, v in params.items()}, network["rnn_hidden"],
-                               wide_network["rnn_hidden"])
+                           wide_network["rnn_hidden"])
     for name, param in params.items():
         param.set_data(mx.nd.array(widened[name]))
     wide.hybridize(static_alloc=True)
