@@ -1,19 +1,22 @@
 """The training loop (logs, keep-best, resume) and the line-recognition CLI end to end on a tiny IAM-format tree."""
+import importlib.util
 import json
 import os
 
 import cv2
+import mxnet as mx
 import numpy as np
 import pytest
 from mxnet import gluon
 
 from ocr.recognition import train as cli
 from ocr.core.alphabet import ALPHABET
-from ocr.core.card import InputSpec, ModelCard, read_card
+from ocr.core.card import InputSpec, ModelCard, read_card, write_card
 from ocr.core.geometry import LINE_SIZE
+from ocr.core.paths import REPO_ROOT
 from ocr.recognition.net import sequence_length
 from ocr.recognition.predictor import Recognizer
-from ocr.core.training import fit, load_checkpoint
+from ocr.core.training import average_params, fit, load_checkpoint, save_params
 from tests.test_recognizer import TINY, TINY_SIZE, WORDS, render_line, tiny_batch, tiny_net
 
 FORM_XML = """<?xml version="1.0" encoding="ISO-8859-1"?>
@@ -166,3 +169,31 @@ def test_cli_word_share_without_word_images_exits_2(tmp_path, iam_root, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(_cli_args(tmp_path, iam_root) + ["--word-share", "0.5"])
     assert exit_info.value.code == 2 and "words/" in capsys.readouterr().err
+
+
+def test_average_weights_writes_the_mean_of_the_snapshots(tmp_path):
+    spec = importlib.util.spec_from_file_location("average_weights", os.path.join(REPO_ROOT, "utils",
+                                                                                "average_weights.py"))
+    average_weights = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(average_weights)
+    nets = [tiny_net(seed=seed) for seed in (1, 2)]
+    card_path = str(tmp_path / "net.json")
+    write_card(card_path, TINY_CARD)
+    paths = []
+    for k, net in enumerate(nets):
+        paths.append(str(tmp_path / ("ep%d.params" % k)))
+        save_params(net, paths[-1])
+    out = str(tmp_path / "averaged" / "net")
+    assert average_weights.main(["--card", card_path, "--params", *paths, "--out", out]) == 0
+    averaged = mx.nd.load(out + ".params")
+    for name, param in nets[0]._collect_params_with_prefix().items():
+        expected = (param.data().asnumpy() + nets[1]._collect_params_with_prefix()[name].data().asnumpy()) / 2
+        np.testing.assert_allclose(averaged[name].asnumpy(), expected, rtol=1e-6, atol=1e-7)
+    assert read_card(out + ".json").training["averaged_from"] == paths
+    Recognizer.load(out + ".json")                                   # loads as any model
+    with pytest.raises(SystemExit, match="exists"):                  # nothing overwritten without --overwrite
+        average_weights.main(["--card", card_path, "--params", *paths, "--out", out])
+    with pytest.raises(ValueError, match="shape"):
+        average_params([{"w": np.zeros(2)}, {"w": np.zeros(3)}])
+    with pytest.raises(ValueError, match="other parameters"):
+        average_params([{"w": np.zeros(2)}, {"v": np.zeros(2)}])

@@ -98,6 +98,25 @@ def save_params(net: gluon.Block, path: str) -> None:
     atomic_write_bytes(path, _saved_bytes(net.save_parameters))
 
 
+def average_params(snapshots: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """{name: array} of the element-wise means of weight ``snapshots`` of one network (dicts with the same names and
+    shapes: the epochs of one run, say), batch-norm statistics included, in the first snapshot's dtypes. Raises
+    ValueError naming the first mismatch."""
+    if not snapshots:
+        raise ValueError("no snapshots to average")
+    first = snapshots[0]
+    for k, snapshot in enumerate(snapshots[1:], 2):
+        if set(snapshot) != set(first):
+            raise ValueError("snapshot %d holds other parameters than the first: %s"
+                             % (k, ", ".join(sorted(set(snapshot) ^ set(first))[:3])))
+        for name, array in snapshot.items():
+            if array.shape != first[name].shape:
+                raise ValueError("snapshot %d: %s has shape %s, the first %s"
+                                 % (k, name, array.shape, first[name].shape))
+    return {name: np.mean([s[name].astype(np.float64) for s in snapshots], axis=0).astype(array.dtype)
+            for name, array in first.items()}
+
+
 def save_json(path: str, obj) -> None:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
