@@ -2,6 +2,7 @@
 import importlib.util
 import json
 import os
+from dataclasses import replace
 
 import cv2
 import mxnet as mx
@@ -178,7 +179,7 @@ def test_average_weights_writes_the_mean_of_the_snapshots(tmp_path):
     spec.loader.exec_module(average_weights)
     nets = [tiny_net(seed=seed) for seed in (1, 2)]
     card_path = str(tmp_path / "net.json")
-    write_card(card_path, TINY_CARD)
+    write_card(card_path, replace(TINY_CARD, best_epoch=3, metrics={"val_cer": 0.1}, history=[{"epoch": 1}]))
     paths = []
     for k, net in enumerate(nets):
         paths.append(str(tmp_path / ("ep%d.params" % k)))
@@ -189,7 +190,9 @@ def test_average_weights_writes_the_mean_of_the_snapshots(tmp_path):
     for name, param in nets[0]._collect_params_with_prefix().items():
         expected = (param.data().asnumpy() + nets[1]._collect_params_with_prefix()[name].data().asnumpy()) / 2
         np.testing.assert_allclose(averaged[name].asnumpy(), expected, rtol=1e-6, atol=1e-7)
-    assert read_card(out + ".json").training["averaged_from"] == paths
+    card = read_card(out + ".json")
+    assert card.training["averaged_from"] == paths
+    assert card.best_epoch is None and not card.metrics and card.history == [{"epoch": 1}]   # no snapshot's figures
     Recognizer.load(out + ".json")                                   # loads as any model
     with pytest.raises(SystemExit, match="exists"):                  # nothing overwritten without --overwrite
         average_weights.main(["--card", card_path, "--params", *paths, "--out", out])

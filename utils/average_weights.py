@@ -6,7 +6,8 @@
 Every parameter, batch-norm running statistics included, becomes the mean of its values in the ``--params`` files
 (MXNet .params, as ``save_parameters`` or a training checkpoint's weights write them); they must hold the same names
 and shapes. Writes ``<out>.params`` and ``<out>.json``: the ``--card`` model card with ``training.averaged_from``
-naming the snapshots. Averaging the snapshots of the end of a run often finds a flatter, better point than any one
+naming the snapshots, and without the best epoch's and the final evaluation's figures (they were a snapshot's; the
+per-epoch history stays). Averaging the snapshots of the end of a run often finds a flatter, better point than any one
 of them; check it on validation data as any other model.
 """
 import argparse
@@ -47,7 +48,9 @@ def main(argv=None) -> int:
     partial = args.out + ".params.partial"          # written whole, then renamed: never a half-written .params
     mx.nd.save(partial, {name: mx.nd.array(array, dtype=array.dtype) for name, array in averaged.items()})
     os.replace(partial, args.out + ".params")
-    write_card(args.out + ".json", replace(card, training=dict(card.training, averaged_from=list(args.params))))
+    write_card(args.out + ".json", replace(card, training=dict(card.training, averaged_from=list(args.params)),
+                                           best_epoch=None, step=None, metrics={}, validation_metrics={},
+                                           test_metrics={}))
     print("wrote %s.params / .json: the mean of %d snapshots" % (args.out, len(snapshots)))
     return 0
 
