@@ -56,7 +56,7 @@ def make_iam_tree(root, forms=6, lines_per_form=3, seed=0):
 TINY_CARD = ModelCard(stage="recognition", network=TINY, input=InputSpec(TINY_SIZE), alphabet=ALPHABET)
 
 
-def _run_fit(tmp_path, epochs, resume=None):
+def _run_fit(tmp_path, epochs, resume=None, keep_epochs=False):
     """Fit a tiny net on two fixed batches per epoch; return (net, trainer, history, losses seen by evaluate)."""
     net = tiny_net(seed=1)
     trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 0.01})
@@ -72,7 +72,7 @@ def _run_fit(tmp_path, epochs, resume=None):
     history = fit(net, trainer, make_batches, lambda n, b: ctc(n(b[0]), b[1]).mean(), evaluate, epochs=epochs,
                   checkpoint_dir=str(tmp_path / "ckpt"), log_dir=str(tmp_path / "logs"), name="tiny",
                   best_metric="val_loss", card=TINY_CARD, clip_norm=5.0, seed=7,
-                  resume=resume, log=lambda *_: None)
+                  resume=resume, keep_epochs=keep_epochs, log=lambda *_: None)
     return net, trainer, history
 
 
@@ -86,7 +86,7 @@ def test_fit_logs_checkpoints_and_keeps_best(tmp_path):
     card = read_card(str(tmp_path / "ckpt" / "tiny.json"))
     assert card.network == TINY and card.best_epoch == min(history, key=lambda h: h["val_loss"])["epoch"]
     assert card.metrics["val_loss"] == min(h["val_loss"] for h in history)
-    assert not [f for f in os.listdir(tmp_path / "ckpt") if f.endswith(".tmp")]
+    assert not [f for f in os.listdir(tmp_path / "ckpt") if f.endswith(".tmp") or "_epoch" in f]
 
 
 def test_resume_continues_from_step_with_optimizer_state(tmp_path):
@@ -200,3 +200,14 @@ def test_average_weights_writes_the_mean_of_the_snapshots(tmp_path):
         average_params([{"w": np.zeros(2)}, {"w": np.zeros(3)}])
     with pytest.raises(ValueError, match="other parameters"):
         average_params([{"w": np.zeros(2)}, {"v": np.zeros(2)}])
+
+
+def test_fit_keeps_every_epochs_weights_when_asked(tmp_path):
+    net, _, _ = _run_fit(tmp_path, epochs=3, keep_epochs=True)
+    kept = sorted(f for f in os.listdir(tmp_path / "ckpt") if "_epoch" in f)
+    assert kept == ["tiny_epoch1.params", "tiny_epoch2.params", "tiny_epoch3.params"]
+    last = mx.nd.load(str(tmp_path / "ckpt" / "tiny_epoch3.params"))
+    first = mx.nd.load(str(tmp_path / "ckpt" / "tiny_epoch1.params"))
+    for name, param in net._collect_params_with_prefix().items():
+        np.testing.assert_array_equal(last[name].asnumpy(), param.data().asnumpy())
+    assert any(not np.array_equal(first[name].asnumpy(), last[name].asnumpy()) for name in last)

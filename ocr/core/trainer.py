@@ -140,6 +140,9 @@ def parser(entry_point: str, description: str, *, epochs: int, checkpoint_name: 
     p.add_argument("--seed", type=int, default=seed,
                    help="seed of the weights' initialisation, the subsets, batch order and augmentation")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run of the same name")
+    p.add_argument("--keep-epochs", action="store_true",
+                   help="also keep every epoch's weights, as <checkpoint_dir>/<name>_epoch<N>.params (to average them: "
+                        "utils/average_weights.py)")
     if num_workers:
         p.add_argument("--num-workers", type=non_negative_int, default=0,
                        help="data loader worker processes (0 = in-process)")
@@ -311,7 +314,8 @@ class StageTrainer:
         history = fit(net, trainer, self.make_batches, self.loss, self.evaluate, epochs=args.epochs,
                       checkpoint_dir=args.checkpoint_dir, log_dir=args.log_dir, name=self.name,
                       best_metric=self.best_metric, lower_is_better=self.lower_is_better, card=self.card,
-                      clip_norm=self.clip_norm, seed=args.seed, resume=self.checkpoint)
+                      clip_norm=self.clip_norm, seed=args.seed, resume=self.checkpoint,
+                      keep_epochs=args.keep_epochs)
         if history:
             self._finish(history)
         return history

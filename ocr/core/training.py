@@ -256,7 +256,7 @@ def continue_training_record(card: ModelCard, previous: dict | None) -> ModelCar
 def fit(net: gluon.Block, trainer: gluon.Trainer, make_batches: Callable[[int, np.random.Generator], Iterable],
         loss_fn: Callable, evaluate: Callable[[gluon.Block], dict], *, epochs: int, checkpoint_dir: str,
         log_dir: str, name: str, best_metric: str, card: ModelCard, lower_is_better: bool = True,
-        clip_norm: float | None = None, seed: int = 0, resume: dict | None = None,
+        clip_norm: float | None = None, seed: int = 0, resume: dict | None = None, keep_epochs: bool = False,
         log: Callable[[str], None] = print) -> list[dict]:
     """Train ``net`` with the gluon ``trainer`` for epochs [start, epochs); return the history: one dict per epoch
     (epoch, step, train_loss, lr, the metrics of ``evaluate``, seconds).
@@ -268,7 +268,8 @@ def fit(net: gluon.Block, trainer: gluon.Trainer, make_batches: Callable[[int, n
     weights as ``<name>.json``, and stored as a dict in the checkpoint as ``extra``. clip_norm: global
     gradient-norm clip (None = off). resume: a checkpoint dict (load_checkpoint) whose params/optimizer
     states/epoch/step/best/history/RNG are restored before training; the card's ``training`` record then keeps
-    the first run's command (continue_training_record).
+    the first run's command (continue_training_record). keep_epochs: also write every epoch's weights as
+    ``<checkpoint_dir>/<name>_epoch<N>.params`` (to average them later: utils/average_weights.py).
 
     Ctrl-C (KeyboardInterrupt) during an epoch writes the checkpoint with that epoch's state as it is (weights,
     optimizer, the batches done, the epoch's loss so far, the RNG state the epoch started from) and re-raises
@@ -331,6 +332,8 @@ def fit(net: gluon.Block, trainer: gluon.Trainer, make_batches: Callable[[int, n
                 save_params(net, os.path.join(checkpoint_dir, name + ".params"))
                 write_card(os.path.join(checkpoint_dir, name + ".json"),
                            replace(card, best_epoch=epoch + 1, step=step, metrics=record))
+            if keep_epochs:
+                save_params(net, os.path.join(checkpoint_dir, "%s_epoch%d.params" % (name, epoch + 1)))
             checkpoint(epoch=epoch + 1, best=best, history=history, rng=rng.bit_generator.state)
             written = True
             atomic_write_text(log_path, "".join(json.dumps(h) + "\n" for h in history))
