@@ -1,14 +1,15 @@
 """Average the weights of several snapshots of one network (the epochs of one run) into one model.
 
     python utils/average_weights.py --card runs/x/ckpt/handwriting_line.json \\
-        --params runs/x/epochs/ep5.params runs/x/epochs/ep6.params --out runs/x/averaged/handwriting_line
+        --params runs/x/ckpt/handwriting_line_epoch5.params runs/x/ckpt/handwriting_line_epoch6.params \\
+        --out runs/x/averaged/handwriting_line
 
 Every parameter, batch-norm running statistics included, becomes the mean of its values in the ``--params`` files
-(MXNet .params, as ``save_parameters`` or a training checkpoint's weights write them); they must hold the same names
+(MXNet .params, as a trainer's ``--keep-epochs`` or ``save_parameters`` write them); they must hold the same names
 and shapes. Writes ``<out>.params`` and ``<out>.json``: the ``--card`` model card with ``training.averaged_from``
 naming the snapshots, and without the best epoch's and the final evaluation's figures (they were a snapshot's; the
-per-epoch history stays). Averaging the snapshots of the end of a run often finds a flatter, better point than any one
-of them; check it on validation data as any other model.
+per-epoch history stays). Check the result on validation data as any other model (models/README.md, "A wider CNN
+trunk and averaged weights", has what it did for one recogniser run).
 """
 import argparse
 import os
@@ -37,6 +38,8 @@ def main(argv=None) -> int:
         card = read_card(args.card)
         snapshots = []
         for path in args.params:
+            if not os.path.isfile(path):
+                raise FileNotFoundError("%s: no such file" % path)
             try:
                 snapshots.append({k: v.asnumpy() for k, v in mx.nd.load(path).items()})
             except mx.base.MXNetError:
