@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ocr.core.card import CardError, read_card, write_card  # noqa: E402
 from ocr.core.paths import refuse_overwrite  # noqa: E402
-from ocr.core.training import average_params  # noqa: E402
+from ocr.core.training import average_params, save_arrays  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -48,9 +48,7 @@ def main(argv=None) -> int:
     except (FileExistsError, FileNotFoundError, CardError, ValueError) as error:
         sys.exit("error: %s" % error)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    partial = args.out + ".params.partial"          # written whole, then renamed: never a half-written .params
-    mx.nd.save(partial, {name: mx.nd.array(array, dtype=array.dtype) for name, array in averaged.items()})
-    os.replace(partial, args.out + ".params")
+    save_arrays(averaged, args.out + ".params")
     write_card(args.out + ".json", replace(card, training=dict(card.training, averaged_from=list(args.params)),
                                            best_epoch=None, step=None, metrics={}, validation_metrics={},
                                            test_metrics={}))

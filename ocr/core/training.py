@@ -98,6 +98,12 @@ def save_params(net: gluon.Block, path: str) -> None:
     atomic_write_bytes(path, _saved_bytes(net.save_parameters))
 
 
+def save_arrays(arrays: dict[str, np.ndarray], path: str) -> None:
+    """Write named numpy arrays to ``path`` atomically as an MXNet .params file (what save_params writes for a net)."""
+    atomic_write_bytes(path, _saved_bytes(lambda blob: mx.nd.save(blob, {name: mx.nd.array(array, dtype=array.dtype)
+                                                                          for name, array in arrays.items()})))
+
+
 def average_params(snapshots: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """{name: array} of the element-wise means of weight ``snapshots`` of one network (dicts with the same names and
     shapes: the epochs of one run, say), batch-norm statistics included, in the first snapshot's dtypes. Raises

@@ -25,7 +25,6 @@ from ocr.core.training import settle_shapes
 
 GATES = 4        # MXNet LSTM rows are [input, forget, cell, output] gates, each ``hidden`` rows
 _RNN_PARAM = re.compile(r"^rnn\._unfused\.(\d+)\.[lr]_cell\.(i2h|h2h)_(weight|bias)$")
-_TRUNK_PARAM = re.compile(r"^trunk\.")
 
 
 def _unit_rows(old_hidden, new_hidden):
@@ -84,7 +83,7 @@ def widen_params(old: dict[str, np.ndarray], fresh: dict[str, np.ndarray], old_h
                     old_columns = columns
                 out[rows] = 0                          # old units ignore new units ...
                 out[np.ix_(rows, old_columns)] = source   # ... and keep their own weights
-        elif _TRUNK_PARAM.match(name):
+        elif name.startswith("trunk."):
             out = _grown_trunk_param(source, out)
         elif name == "classifier.weight":
             out[:] = 0
