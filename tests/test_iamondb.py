@@ -235,6 +235,51 @@ def test_font_words_take_their_share_of_the_font_items_and_leave_the_mix_alone_w
     assert ys.min() == 15 and ys.max() == 44            # 10 px of ink + 5 px margins either way, scaled by 3
 
 
+def test_form_weights_draw_hard_hands_more_often_and_leave_the_mix_alone_when_off(tree):
+    lines = load_iamondb(tree, exclude_forms=frozenset(), log=lambda m: None)
+    bank, texts, forms = word_bank(lines), [line.text for line in lines], [line.form_id for line in lines]
+
+    def epoch(**weights):
+        return epoch_specs(np.random.default_rng(3), 5, len(lines), 400, 0.5, 0.5, bank, 60, texts, **weights)
+
+    assert epoch() == epoch(pen_forms=forms, form_weights=None)
+    heavy = {"b02-100": 50.0, "a01-000u": 0.5}                  # a01-001w: 1.0, not listed
+    specs, _ = epoch(pen_forms=forms, form_weights=heavy)
+
+    def drawn(kind):
+        return [lines[s.ref if kind == "pen" else s.ref[0][0]].form_id for s in specs if s.kind == kind]
+
+    for kind in ("pen", "composed"):
+        share = drawn(kind).count("b02-100") / len(drawn(kind))
+        assert share > 0.85, (kind, share)
+    plain = [lines[s.ref].form_id for s in epoch()[0] if s.kind == "pen"]
+    assert plain.count("b02-100") / len(plain) < 0.6
+
+
+def test_form_weights_are_read_from_the_scorer_tsv_and_bad_files_are_named(tmp_path):
+    from ocr.data.line_mix import read_form_weights
+    path = tmp_path / "w.tsv"
+    path.write_text("form_id\tlines\tcer_percent\tweight\na01-000u\t8\t12.50\t1.800\nb02-100\t7\t2.00\t0.500\n")
+    assert read_form_weights(str(path)) == {"a01-000u": 1.8, "b02-100": 0.5}
+    for bad in ("a01-000u\t8\t12.5\t1.8\n", "form_id\tlines\tcer_percent\tweight\na01\t8\t12.5\t0\n",
+                "form_id\tlines\tcer_percent\tweight\na01\t8\t12.5\tnan\n",
+                "form_id\tlines\tcer_percent\tweight\na01\t8\n"):
+        path.write_text(bad)
+        with pytest.raises(ValueError, match="w.tsv"):
+            read_form_weights(str(path))
+
+
+def test_scorer_weights_forms_by_their_cer_against_the_pooled_cer():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("score_pen_forms", os.path.join(
+        os.path.dirname(__file__), "..", "utils", "score_pen_forms.py"))
+    scorer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scorer)
+    weights = scorer.form_weights({"easy": 0, "mid": 10, "hard": 50}, {"easy": 100, "mid": 100, "hard": 100}, 0.5, 3)
+    assert weights == {"easy": 0.5, "mid": 0.5, "hard": 2.5}           # pooled CER 20%: 0 / 0.5 / 2.5, clipped
+    assert scorer.form_weights({"a": 0}, {"a": 10}, 0.5, 3) == {"a": 1.0}
+
+
 def test_trainer_mixes_rendered_pen_lines_and_records_them(tmp_path):
     from ocr.recognition import train as cli
     from tests.test_training import _cli_args, make_iam_tree
@@ -242,13 +287,16 @@ def test_trainer_mixes_rendered_pen_lines_and_records_them(tmp_path):
     for k in range(40):        # 40 sessions of one form each (a day apart), two lines a form
         write_form(root, "x%02d-%03dz" % (k, k), ["one two three", "four five"], t0=86400.0 * k)
     iam = make_iam_tree(tmp_path / "iam")
+    weights = tmp_path / "weights.tsv"
+    weights.write_text("form_id\tlines\tcer_percent\tweight\nx00-000z\t2\t40.0\t3.0\n")
     history = cli.main(_cli_args(tmp_path, iam) + ["--iamondb", root, "--epoch-items", "12", "--pen-share", "0.5",
-                                                   "--pen-warp", "0.1"])
+                                                   "--pen-warp", "0.1", "--pen-weights", str(weights)])
     assert len(history) == 1
     assert {"val_cer", "font_val_cer"} <= set(history[0])        # validation on pen lines and on font lines
     info = json.loads((tmp_path / "ckpt" / "line.json").read_text())
     record = info["training"]["iamondb"]
     assert record["epoch_items"] == 12 and record["pen_share"] == 0.5 and info["hyperparameters"]["pen_warp"] == 0.1
+    assert record["form_weights"] == str(weights)
     forms = record["forms"]
     assert forms["train"] and forms["validation"] and forms["test"]
     assert not set(forms["train"]) & (set(forms["validation"]) | set(forms["test"]))

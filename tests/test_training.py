@@ -135,7 +135,7 @@ def test_cli_trains_one_epoch_end_to_end(tmp_path, iam_root):
     assert record["warm_start"] is None and len(record["resumed_by"]) == 1 and "line.ckpt" in record["resumed_by"][0]
 
 
-@pytest.mark.parametrize("args", [[], ["--iam-root", "/nonexistent"]])
+@pytest.mark.parametrize("args", [[], ["--iam-root", "/nonexistent"], ["--iam-root", ".", "--pen-weights", "w.tsv"]])
 def test_cli_bad_input_exits_2(args, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(args + ["-g", "-1"])

@@ -85,13 +85,20 @@ SHORT_WORDS = (1, 3)     # a short composed line: 1 or 2 words (single words and
 
 
 def composed_spec(bank: dict[str, dict], rng: np.random.Generator, max_chars: int,
-                  words_range: tuple[int, int] = LINE_WORDS) -> tuple[tuple[tuple[int, int], ...], str] | None:
+                  words_range: tuple[int, int] = LINE_WORDS,
+                  form_weights: dict[str, float] | None = None) -> tuple[tuple[tuple[int, int], ...], str] | None:
     """(refs, text) of a new line: random words of one random form of ``bank`` (``word_bank``), as many as
-    ``rng.integers(*words_range)``, at most ``max_chars`` characters; None when the bank is empty."""
+    ``rng.integers(*words_range)``, at most ``max_chars`` characters; None when the bank is empty. The form is
+    drawn uniformly, or in proportion to ``form_weights`` (form id -> weight, 1.0 where missing) when given."""
     forms = sorted(bank["words"])
     if not forms:
         return None
-    words = bank["words"][forms[rng.integers(len(forms))]]
+    if form_weights is None:
+        form = forms[rng.integers(len(forms))]
+    else:
+        p = np.array([form_weights.get(f, 1.0) for f in forms])
+        form = forms[rng.choice(len(forms), p=p / p.sum())]
+    words = bank["words"][form]
     picks = [words[k] for k in rng.choice(len(words), size=min(len(words), int(rng.integers(*words_range))),
                                           replace=False)]
     text = ""
@@ -107,23 +114,32 @@ def composed_spec(bank: dict[str, dict], rng: np.random.Generator, max_chars: in
 def epoch_specs(rng: np.random.Generator, font_rows: int, pen_rows: int, items: int, pen_share: float,
                 composed_share: float, bank: dict[str, dict] | None, max_chars: int,
                 pen_texts: list[str], short_share: float = 0.0, word_rows: int = 0,
-                word_share: float = 0.0) -> tuple[list[LineSpec], list[str | None]]:
+                word_share: float = 0.0, pen_forms: list[str] | None = None,
+                form_weights: dict[str, float] | None = None) -> tuple[list[LineSpec], list[str | None]]:
     """The shuffled (specs, texts) of one epoch of ``items`` lines: ``pen_share`` of them IAM-OnDB lines (of which
     ``composed_share`` composed from one form's words, and ``short_share`` of those only SHORT_WORDS long), the
     rest font rows, ``word_share`` of those font word rows (of ``word_rows``); rows are drawn without replacement
     within an epoch while there are enough. ``pen_texts``: the texts of the IAM-OnDB lines; texts of font items are
-    None. With ``short_share`` and ``word_share`` 0 the random draws are those of a mix without them."""
+    None. With ``form_weights`` (form id -> sampling weight, 1.0 where missing; ``pen_forms``: the form id of each
+    IAM-OnDB line) IAM-OnDB lines and the forms of composed lines are drawn in proportion to their form's weight,
+    with replacement. With ``short_share`` and ``word_share`` 0 and no ``form_weights`` the random draws are those
+    of a mix without them."""
     pen_items = int(round(items * pen_share)) if pen_rows else 0
     composed = int(round(pen_items * composed_share)) if bank and bank["words"] else 0
     short = int(round(composed * short_share))
     font_items = items - pen_items if font_rows else 0
     word_items = int(round(font_items * word_share)) if word_rows else 0
     specs, texts = [], []
-    for row in _draw(rng, pen_rows, pen_items - composed):
+    if form_weights is None:
+        pen_draw = _draw(rng, pen_rows, pen_items - composed)
+    else:
+        p = np.array([form_weights.get(form, 1.0) for form in pen_forms])
+        pen_draw = rng.choice(pen_rows, size=pen_items - composed, p=p / p.sum())
+    for row in pen_draw:
         specs.append(LineSpec("pen", int(row), int(rng.integers(2 ** 62))))
         texts.append(pen_texts[row])
     for k in range(composed):
-        refs, text = composed_spec(bank, rng, max_chars, SHORT_WORDS if k < short else LINE_WORDS)
+        refs, text = composed_spec(bank, rng, max_chars, SHORT_WORDS if k < short else LINE_WORDS, form_weights)
         specs.append(LineSpec("composed", refs, int(rng.integers(2 ** 62))))
         texts.append(text)
     for row in _draw(rng, font_rows, font_items - word_items):
@@ -134,6 +150,26 @@ def epoch_specs(rng: np.random.Generator, font_rows: int, pen_rows: int, items: 
         texts.append(None)
     order = rng.permutation(len(specs))
     return [specs[i] for i in order], [texts[i] for i in order]
+
+
+def read_form_weights(path: str) -> dict[str, float]:
+    """{form id: sampling weight} of a TSV written by ``utils/score_pen_forms.py`` (a header row, then form_id, lines,
+    cer_percent, weight); ValueError naming the file and line when it is not that."""
+    weights = {}
+    with open(path, encoding="utf-8") as f:
+        rows = f.read().splitlines()
+    if not rows or rows[0].split("\t")[:1] != ["form_id"]:
+        raise ValueError("%s: not a form-weights TSV (its first row must start with form_id)" % path)
+    for number, row in enumerate(rows[1:], 2):
+        fields = row.split("\t")
+        try:
+            weight = float(fields[-1])
+        except ValueError:
+            weight = -1.0
+        if len(fields) != 4 or not 0 < weight < float("inf"):
+            raise ValueError("%s line %d: want form_id, lines, cer_percent and a positive, finite weight" % (path, number))
+        weights[fields[0]] = weight
+    return weights
 
 
 def _draw(rng: np.random.Generator, rows: int, count: int) -> np.ndarray:

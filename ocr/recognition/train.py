@@ -14,7 +14,7 @@ snake_case spellings accepted too); differences:
 * -m/--load_model: a ``.ckpt`` resumes a run (step, optimizer, RNG); a model (.params/.json) warm-starts weights;
 * --iamondb DIR (with --pen-share, --composed-share, --short-share, --epoch-items): IAM-OnDB pen strokes rendered
   as ink afresh every epoch, mixed into training (ocr.data.line_mix); validation and test then also report its
-  held-out forms;
+  held-out forms; --pen-weights TSV draws its training forms (writers) in proportion to per-form weights;
 * --word-share: single words of the --iam-root tree among the font items, cut as the reader cuts word crops;
   validation and test then also report its words (font_word_*).
 Train on the IAM 'trainset' split, validate each epoch on 'validation' (writer-disjoint), best checkpoint by
@@ -38,7 +38,7 @@ from ocr.core.training import checkpoint_stem, fail, run_cli
 from ocr.data.iam import FITTED_SIZES
 from ocr.data.iamondb import IAMOnDBError
 from ocr.data.line_mix import (LineSpec, MixedLineSet, RowView, ctc_fits, epoch_specs, held_out_specs, pen_splits,
-                               word_bank)
+                               read_form_weights, word_bank)
 from ocr.metrics import cer, wer
 from ocr.recognition.augment import AugmentParams, augment_line
 from ocr.recognition.net import DEFAULT_CONFIG, build_recognizer, sequence_length
@@ -99,6 +99,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pen-warp", type=float, default=0.0,
                    help="largest strength of a smooth random warp of the IAM-OnDB letter shapes, in body heights "
                         "(drawn per training line from [0, value); 0: as written; validation and test never warp)")
+    p.add_argument("--pen-weights", metavar="TSV",
+                   help="sampling weight of each IAM-OnDB training form (utils/score_pen_forms.py): the hands a model "
+                        "reads worst are drawn more often (with --iamondb; default: every line alike)")
     p.add_argument("--epoch-items", type=positive_int,
                    help="lines per epoch (None: the font training lines; with --iamondb, %d)" % PEN_EPOCH_ITEMS)
     args = p.parse_args(argv)
@@ -108,6 +111,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         fail("need 0 <= --pen-share, --composed-share, --short-share, --word-share <= 1")
     if not 0 <= args.pen_warp <= 0.5:
         fail("need 0 <= --pen-warp <= 0.5")
+    if args.pen_weights and not args.iamondb:
+        fail("--pen-weights weights the IAM-OnDB training forms: give --iamondb too")
     if args.word_share and args.line_or_word != "line":
         fail("--word-share mixes words into line training (-t line)")
     return args
@@ -207,7 +212,7 @@ class LineTrainer(StageTrainer):
                                      shear=args.random_shearing, gamma=args.random_gamma, stroke=args.stroke,
                                      stroke_px=args.stroke_px, blur=args.blur)
         self.pen_warp = 0.0 if args.no_augment else args.pen_warp      # training lines only
-        self.pen = self.bank = self.words = None
+        self.pen = self.bank = self.words = self.form_weights = None
 
     @property
     def steps(self) -> int:
@@ -249,6 +254,15 @@ class LineTrainer(StageTrainer):
                   % (", ".join("%d %s" % (len(v), k) for k, v in self.pen.items()), len(self.bank["groups"])))
             if not self.pen["train"] or not self.pen["validation"]:
                 fail("no usable IAM-OnDB training or validation lines in %s" % args.iamondb)
+        if args.pen_weights:
+            try:
+                self.form_weights = read_form_weights(args.pen_weights)
+            except (OSError, ValueError) as err:
+                fail("--pen-weights: %s" % err)
+            forms = {line.form_id for line in self.pen["train"]}
+            weighted = [self.form_weights[form] for form in forms if form in self.form_weights]
+            print("IAM-OnDB form weights: %d of %d training forms weighted (%.2f-%.2f), the rest 1.0"
+                  % (len(weighted), len(forms), min(weighted, default=1.0), max(weighted, default=1.0)))
         if args.word_share:
             self.words = {role: load_lines(args.iam_root, "word", SPLITS[role], self.max_len, self.steps,
                                            None if role == "train" else args.max_test_items, args.seed)
@@ -290,6 +304,7 @@ class LineTrainer(StageTrainer):
                 "composed_share": args.composed_share, "short_share": args.short_share,
                 "epoch_items": self.epoch_items,
                 "splits": "by recording session (ocr.data.iamondb.split_lines), reserved forms left out",
+                "form_weights": self.args.pen_weights and os.path.abspath(self.args.pen_weights),
                 "items": {role: len(lines) for role, lines in self.pen.items()},
                 "forms": {role: sorted({line.form_id for line in lines}) for role, lines in self.pen.items()}}
             record["validation"] = "rendered IAM-OnDB validation lines (val_*) and font validation lines (font_val_*)"
@@ -325,7 +340,8 @@ class LineTrainer(StageTrainer):
         specs, texts = epoch_specs(rng, len(train), len(pen_lines), self.epoch_items,
                                    args.pen_share if self.pen else 0.0, args.composed_share, self.bank, 100,
                                    [line.text for line in pen_lines], args.short_share,
-                                   len(self.words["train"].rows) if self.words else 0, args.word_share)
+                                   len(self.words["train"].rows) if self.words else 0, args.word_share,
+                                   [line.form_id for line in pen_lines], self.form_weights)
         font_labels = {"font": train.labels, "font_word": self.words["train"].labels if self.words else None}
         labels = [font_labels[spec.kind][spec.ref] if spec.kind in font_labels else encode(text)
                   for spec, text in zip(specs, texts)]
