@@ -14,7 +14,7 @@ from lxml import etree
 from PIL import Image
 
 from ocr import pipeline as cli
-from ocr.core.alphabet import ALPHABET, NUM_CLASSES
+from ocr.core.alphabet import ALPHABET, NUM_CLASSES, encode
 from ocr.core.images import ImageError, read_image
 from ocr.decode import get_decoder
 from ocr.decode.greedy import decode_greedy
@@ -309,6 +309,49 @@ def test_lines_are_read_at_the_cards_stretches_with_widths(tmp_path, monkeypatch
     assert args.widths and load_pipeline(args).recognizer.stretches == (1.0, 1.3, 1.6)
     assert load_pipeline(cli.parse_args(["line.png", "--models", folder, "--level", "line"])).recognizer.stretches == (1.0,)
     assert PipelineOptions.from_args(args).widths and not PipelineOptions.from_args(cli.parse_args(["x.png"])).widths
+
+
+def test_a_lone_word_is_chosen_with_the_character_lm_as_its_card_says(tmp_path, monkeypatch):
+    folder = write_models(tmp_path / "words", stages=("recognizer",))
+    card_path = os.path.join(folder, "handwriting_line.json")
+
+    def reading(text, sure):
+        probs = np.full((8, NUM_CLASSES), (1 - sure) / (NUM_CLASSES - 1), np.float32)
+        probs[np.arange(8), list(encode(text)) + [NUM_CLASSES - 1] * (8 - len(text))] = sure
+        return text, probs
+    sizes = [reading("tbe", 0.95)] * 3 + [reading("the", 0.6)] * 3          # the surest sizes misread a letter
+    monkeypatch.setattr(Recognizer, "recognize", lambda self, images, batch_size=16, by_width=False: sizes[:len(images)])
+    word = np.full((40, 90), 235, np.uint8)
+    word[12:28, 10:80:14] = 30
+    texts = []
+    for weight in (0.0, 5.0):
+        card = read_card(card_path)
+        card.input.word_lm_weight = weight
+        write_card(card_path, card)
+        pipeline = Pipeline.load("greedy", level="word", models_dir=folder)
+        assert (pipeline.word_text_prior() is None) == (weight == 0)
+        texts.append(pipeline.transcribe(word, level="word").text)
+    assert texts == ["tbe", "the"]
+
+
+def test_the_word_prior_tuner_runs_no_image_through_the_net_twice():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("tune_word_prior", os.path.join(REPO_ROOT, "utils",
+                                                                                  "tune_word_prior.py"))
+    tuner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tuner)
+    calls = []
+
+    class Counting:
+        def recognize(self, images, batch_size=16, by_width=False):
+            calls.append(len(images))
+            return [("x%d" % int(image.sum()), None) for image in images]
+    recognizer = Counting()
+    tuner.cache_recognizer(recognizer)
+    a, b = np.zeros((4, 5), np.uint8), np.ones((4, 5), np.uint8)
+    assert [t for t, _ in recognizer.recognize([a, b])] == ["x0", "x20"]
+    assert [t for t, _ in recognizer.recognize([b, a, np.ones((5, 4), np.uint8)])] == ["x20", "x0", "x20"]
+    assert calls == [2, 1]                                       # only the new shape was run
 
 
 # ---- CLI ------------------------------------------------------------------------------------------------------

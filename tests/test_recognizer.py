@@ -222,6 +222,8 @@ def test_agreed_reading_prefers_the_text_several_sizes_support():
     assert max(range(4), key=lambda k: reading_score(readings[k][1])) == 0      # the surest alone is wrong
     assert agreed_reading(readings) == 1                                         # two jurors of three back 'ab'
     assert agreed_reading([loner, backed[0]], jury=1) == 0                      # a jury of one: the surest
+    assert agreed_reading(readings, prior=lambda text: 0.0) == 1
+    assert agreed_reading(readings, prior=lambda text: 100.0 * (text == "zz")) == 3   # a strong prior decides
 
 
 def test_augment_is_deterministic_and_keeps_shape():

@@ -73,7 +73,9 @@ def test_version_1_cards_are_upgraded_with_the_values_of_their_time():
     ({"format": CARD_FORMAT, "stage": "recognition", "network": {}, "input": {"fit_size": [1, 1], "stretches": []}},
      "stretches must be positive"),
     ({"format": CARD_FORMAT, "stage": "recognition", "network": {}, "input": {"fit_size": [1, 1], "stretches": 1.1}},
-     "not iterable")])
+     "not iterable"),
+    ({"format": CARD_FORMAT, "stage": "recognition", "network": {},
+      "input": {"fit_size": [1, 1], "word_lm_weight": -0.5}}, "word_lm_weight must be a finite weight")])
 def test_a_bad_card_is_one_clear_error(data, reason):
     with pytest.raises(CardError, match=reason):
         ModelCard.from_dict(data)

@@ -1,6 +1,7 @@
 """Robustness of the pipeline to what users bring: CER of each image variant next to the unchanged image.
 
-    python utils/bench_robustness.py [--real DIR] [--iam-root DIR] [--pages 4] [--words 8] [--decoder greedy]
+    python utils/bench_robustness.py [--real DIR] [--iam-root DIR] [--pages 4] [--words 8] [--word-pages N]
+                                     [--decoder greedy]
                                      [--seed 0] [--ink-lines 0] [--pen-words 0 --iamondb DIR]
 
 Items: the real images of ``--real`` (default ../shared/testdata/real_visible; each with ``<name>.gt.txt``, one
@@ -8,7 +9,8 @@ line of text per handwritten line) and ``--pages`` random test-split pages of th
 ``--iam-root`` (default data/synth_v2). Every item goes through ``Pipeline.transcribe`` at level auto, unchanged
 and as each variant: inverted; turned 90/180/270 degrees; skewed 2/5/10 degrees. Also: tight crops (cut to the
 ink, no margin) of the real images and ``--words`` tight word crops per synthetic page (words of two letters or
-more, cut by the tree's word boxes) next to the same words as read inside their lines (word-aligned); each one-line
+more, cut by the tree's word boxes; from ``--word-pages`` other random test pages when given, for a larger sample
+than the variants need) next to the same words as read inside their lines (word-aligned); each one-line
 real item and the lines of those words scaled to 28 px high next to the same lines unscaled; with ``--pen-words N``, N
 words of the IAM-OnDB test forms (real hands, ``--iamondb``) rendered alone next to the same words inside their
 lines; a blank and a black page (characters read: should be 0); and the share of multi-line
@@ -78,9 +80,9 @@ def real_items(folder):
     return items
 
 
-def synthetic_items(root, pages, seed):
-    """``pages`` random test pages of an IAM-format tree: [(id, uint8 gray page, reference lines, Form)]."""
-    dataset = IAMDataset(root, "form_original", split="test")
+def synthetic_items(root, pages, seed, split="test"):
+    """``pages`` random pages of an IAM-format tree's ``split``: [(id, uint8 gray page, reference lines, Form)]."""
+    dataset = IAMDataset(root, "form_original", split=split)
     forms = {form.id: form for form in dataset.tree.forms}
     picks = np.random.default_rng(seed).choice(len(dataset), min(pages, len(dataset)), replace=False)
     return [(dataset.item_id(int(i)), dataset[int(i)][0], dataset.text(int(i)).split("\n"),
@@ -136,15 +138,37 @@ def word_in_line(line_hypothesis, line_text, index):
     return ""
 
 
+def pick_words(form, count, rng):
+    """Up to ``count`` random (Line, word index) of a synthetic ``form``: words of two letters or more with a box,
+    in lines whose boxes and words match their text."""
+    chosen = [(ln, k) for ln in form.lines if ln.box_px and len(ln.words) == len(ln.text.split())
+              for k, w in enumerate(ln.words) if w.box_px and sum(c.isalnum() for c in w.text) >= 2]
+    return [chosen[int(pick)] for pick in rng.choice(len(chosen), min(count, len(chosen)), replace=False)]
+
+
+def pen_word_items(root, count, seed, split="test"):
+    """``count`` random words of the IAM-OnDB ``split`` forms of ``root`` (real hands): [(the word rendered alone and
+    cut to its ink as the reader cuts a word crop (WORD_MARGIN), its line rendered with the same seed, the line's
+    text, the word's index in it)]."""
+    from ocr.data.line_mix import LineSpec, pen_splits, render_spec, word_bank
+    lines = pen_splits(root)[split]
+    bank = word_bank(lines)
+    words = [(index, k) for form in sorted(bank["words"]) for index, k, word in bank["words"][form]
+             if sum(c.isalnum() for c in word) >= 2]
+    items = []
+    for n, pick in enumerate(np.random.default_rng(seed).choice(len(words), min(count, len(words)), replace=False)):
+        index, k = words[int(pick)]
+        items.append((render_spec(LineSpec("composed", ((index, k),), seed + n), lines, bank, None),
+                      render_spec(LineSpec("pen", index, seed + n), lines, bank, None), lines[index].text, k))
+    return items
+
+
 def crops_and_strips(pipeline, reals, synths, words, seed):
     """Print tight crops and 28 px strips next to their sources (real, synthetic)."""
     rng = np.random.default_rng(seed)
     word_pairs, in_line_pairs, line_pairs, thin_pairs = [], [], [], []
     for _, page, _, form in synths:
-        chosen = [(ln, k) for ln in form.lines if ln.box_px and len(ln.words) == len(ln.text.split())
-                  for k, w in enumerate(ln.words) if w.box_px and sum(c.isalnum() for c in w.text) >= 2]
-        for pick in rng.choice(len(chosen), min(words, len(chosen)), replace=False):
-            line, k = chosen[int(pick)]
+        for line, k in pick_words(form, words, rng):
             in_line = read(pipeline, crop(page, line.box_px))
             word_pairs.append((read(pipeline, crop(page, line.words[k].box_px)), [line.words[k].text]))
             in_line_pairs.append(([word_in_line(in_line, line.text, k)], [line.words[k].text]))
@@ -163,20 +187,13 @@ def crops_and_strips(pipeline, reals, synths, words, seed):
 
 def pen_words(pipeline, root, count, seed):
     """Print ``count`` random words of the IAM-OnDB test forms of ``root`` (real hands), each rendered alone and cut
-    to its ink as the reader cuts a word crop (WORD_MARGIN), next to the same words read inside their lines
-    (rendered with the same seed; word-aligned as for the synthetic crops)."""
-    from ocr.data.line_mix import LineSpec, pen_splits, render_spec, word_bank
-    lines = pen_splits(root)["test"]
-    bank = word_bank(lines)
-    words = [(index, k, word) for form in sorted(bank["words"]) for index, k, word in bank["words"][form]
-             if sum(c.isalnum() for c in word) >= 2]
+    to its ink as the reader cuts a word crop, next to the same words read inside their lines (pen_word_items;
+    word-aligned as for the synthetic crops)."""
     word_pairs, in_line_pairs = [], []
-    for n, pick in enumerate(np.random.default_rng(seed).choice(len(words), min(count, len(words)), replace=False)):
-        index, k, word = words[int(pick)]
-        alone = render_spec(LineSpec("composed", ((index, k),), seed + n), lines, bank, None)
-        in_line = read(pipeline, render_spec(LineSpec("pen", index, seed + n), lines, bank, None))
+    for alone, line, text, k in pen_word_items(root, count, seed):
+        word = text.split()[k]
         word_pairs.append((read(pipeline, alone), [word]))
-        in_line_pairs.append(([word_in_line(in_line, lines[index].text, k)], [word]))
+        in_line_pairs.append(([word_in_line(read(pipeline, line), text, k)], [word]))
     row("IAM-OnDB test words", pooled(word_pairs), None, "vs in line", pooled(in_line_pairs), None)
 
 
@@ -241,6 +258,8 @@ def main(argv=None):
     p.add_argument("--iam-root", default="data/synth_v2", help="synthetic IAM-format tree (default %(default)s)")
     p.add_argument("--pages", type=int, default=4, help="random synthetic test pages (default 4)")
     p.add_argument("--words", type=int, default=8, help="word crops and lines per synthetic page (default 8)")
+    p.add_argument("--word-pages", type=int,
+                   help="synthetic test pages to cut the word crops and lines from (default: the --pages pages)")
     p.add_argument("--decoder", default="greedy", choices=("greedy", "beam", "lexicon"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ink-lines", type=int, default=0, help="also the ink/paper table on this many lines")
@@ -252,6 +271,7 @@ def main(argv=None):
     try:
         reals = real_items(args.real) if os.path.isdir(args.real) else []
         synths = synthetic_items(args.iam_root, args.pages, args.seed) if args.pages > 0 else []
+        word_synths = synths if args.word_pages is None else synthetic_items(args.iam_root, args.word_pages, args.seed)
         pipeline = Pipeline.load(decoder=args.decoder, recognizer=args.model)
     except (OSError, ValueError, EvaluationError) as error:
         sys.exit("error: %s" % " ".join(str(error).split()))
@@ -263,7 +283,7 @@ def main(argv=None):
           % (len(reals), args.real, len(synths), args.iam_root, args.decoder))
     row("variant", "real", "synthetic", "real diff", "synth diff")
     _, unchanged = page_variants(pipeline, reals, synths)
-    crops_and_strips(pipeline, reals, synths, args.words, args.seed)
+    crops_and_strips(pipeline, reals, word_synths, args.words, args.seed)
     if args.pen_words > 0:
         pen_words(pipeline, args.iamondb, args.pen_words, args.seed)
     empty_pages(pipeline)

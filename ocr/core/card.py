@@ -33,7 +33,9 @@ class InputSpec:
     and the SSD), then encoded: 'grey' = (grey / 255 - mean) / std, 'ink' = 1 - grey / 255. ``stretches``,
     ``vote_below`` (recognition; ocr.recognition.predictor.Recognizer.read_lines): a line is read with its width
     scaled by the first stretch; when that reading's score (reading_score) is below ``vote_below`` (None: always),
-    it is read at the other stretches too and the readings vote on its text. (1.0,): read once, as given."""
+    it is read at the other stretches too and the readings vote on its text. (1.0,): read once, as given.
+    ``word_lm_weight`` (recognition; ocr.pipeline.Pipeline reading a lone word at several sizes): the weight of the
+    character LM's log-probability of each size's text in choosing among them (agreed_reading); 0: no LM."""
     fit_size: tuple[int, int]
     encoding: str = "grey"
     mean: float = 0.0
@@ -41,6 +43,7 @@ class InputSpec:
     note: str = ""
     stretches: tuple[float, ...] = (1.0,)
     vote_below: float | None = None
+    word_lm_weight: float = 0.0
 
     def __post_init__(self):
         self.fit_size = (int(self.fit_size[0]), int(self.fit_size[1]))
@@ -51,6 +54,9 @@ class InputSpec:
             raise CardError("input stretches must be positive factors, got %r" % (self.stretches,))
         if self.vote_below is not None:
             self.vote_below = float(self.vote_below)
+        self.word_lm_weight = float(self.word_lm_weight)
+        if not 0 <= self.word_lm_weight < float("inf"):
+            raise CardError("input word_lm_weight must be a finite weight >= 0, got %r" % (self.word_lm_weight,))
 
 
 @dataclass

@@ -23,7 +23,8 @@ from ocr.core.geometry import box_to_xywh_px, expand_box
 from ocr.core.images import read_image, to_gray
 from ocr.core.ink import normalise_illumination
 from ocr.core.paths import MODELS_DIR
-from ocr.decode import get_decoder
+from ocr.decode import get_decoder, load_lm
+from ocr.decode.lm import DEFAULT_LM_PATH
 from ocr.paragraph.predictor import ParagraphSegmenter
 from ocr.pipeline import preprocess
 from ocr.pipeline.results import Line, PageResult, Region, Word
@@ -77,6 +78,7 @@ class Pipeline:
         self.recognizer, self.decode, self.decoder = recognizer, decode, decoder
         self.detector, self.paragraph = detector, paragraph
         self.normalise, self.batch_size = normalise, batch_size
+        self._word_lm = None
 
     @classmethod
     def load(cls, decoder=DEFAULT_DECODER, ctx=None, level="auto", models_dir=MODELS_DIR, recognizer=None,
@@ -191,11 +193,25 @@ class Pipeline:
 
     def _read_word(self, crop):
         """(text, probs, (H, W) read) of a word crop: of its preprocess.word_sizes, the reading the sizes agree on
-        (agreed_reading). Each size keeps the crop's columns, so its probs map to the crop's x as a line's do."""
+        (agreed_reading), helped by the character LM as the recogniser's card says (word_text_prior). Each size
+        keeps the crop's columns, so its probs map to the crop's x as a line's do."""
         sizes = preprocess.word_sizes(crop)
         readings = self.recognizer.recognize(sizes, self.batch_size)
-        best = agreed_reading(readings)
+        best = agreed_reading(readings, prior=self.word_text_prior())
         return (*readings[best], sizes[best].shape)
+
+    def word_text_prior(self):
+        """``text -> weighted log-probability`` of a lone word's text under the shipped character LM (as a word
+        between spaces), weighted by the recogniser card's ``input.word_lm_weight``; None when that is 0 or no LM
+        is shipped. A word alone does not show its neighbours' letters: 'With' or 'with', 'ham' or 'him'. The LM
+        is loaded at the first word."""
+        weight = self.recognizer.card.input.word_lm_weight
+        if not weight or not os.path.exists(DEFAULT_LM_PATH):
+            return None
+        if self._word_lm is None:
+            self._word_lm = load_lm("default")
+        lm = self._word_lm
+        return lambda text: weight * lm.score(text + " ", " ")
 
     def transcribe_lines(self, page, level="auto"):
         """Any page image (see prepare_page) -> [(greedy text, probs T x C float32 softmax)] per line in reading order,

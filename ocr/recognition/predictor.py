@@ -6,6 +6,7 @@ input size, normalisation, training command and data, metrics); the net is rebui
 imported only to build the Gluon net (build_net: the MXNet engine, or an ONNX graph not cached yet; see
 ocr.core.loading).
 """
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import cv2
@@ -76,18 +77,21 @@ def reading_score(probs: np.ndarray) -> float:
     return float(np.log(np.maximum(tops, 1e-30)).mean()) if len(tops) else float("-inf")
 
 
-def agreed_reading(readings: list[tuple[str, np.ndarray]], jury: int = AGREEMENT_JURY) -> int:
+def agreed_reading(readings: list[tuple[str, np.ndarray]], jury: int = AGREEMENT_JURY,
+                   prior: Callable[[str], float] | None = None) -> int:
     """[(best-path text, float32 softmax (T, C), blank last)] of one word read at several sizes -> the index of the
     reading whose text the ``jury`` surest readings (reading_score) find the most likely on average (mean CTC
-    log-likelihood): the reading the sizes agree on. One size sure of a text the others do not see loses to a text
-    that several sizes support; ties go to the surer reading."""
+    log-likelihood), plus ``prior(text)`` when given (a weighted language-model log-probability): the reading the
+    sizes agree on. One size sure of a text the others do not see loses to a text that several sizes support; ties
+    go to the surer reading."""
     scores = [reading_score(probs) for _, probs in readings]
     labels, blank = column_labels(ALPHABET, readings[0][1].shape[1])
     jurors = [to_log_probs(readings[k][1], log_probs=False) for k in np.argsort(scores)[::-1][:jury]]
 
     def support(k: int) -> tuple[float, float]:
         columns = text_to_columns(readings[k][0], labels)
-        return float(np.mean([ctc_log_likelihood(log_probs, columns, blank) for log_probs in jurors])), scores[k]
+        likelihood = float(np.mean([ctc_log_likelihood(log_probs, columns, blank) for log_probs in jurors]))
+        return likelihood + (prior(readings[k][0]) if prior else 0.0), scores[k]
     return max(range(len(readings)), key=support)
 
 
