@@ -304,7 +304,7 @@ class LineTrainer(StageTrainer):
                 "composed_share": args.composed_share, "short_share": args.short_share,
                 "epoch_items": self.epoch_items,
                 "splits": "by recording session (ocr.data.iamondb.split_lines), reserved forms left out",
-                "form_weights": self.args.pen_weights and os.path.abspath(self.args.pen_weights),
+                "form_weights": args.pen_weights and os.path.abspath(args.pen_weights),
                 "items": {role: len(lines) for role, lines in self.pen.items()},
                 "forms": {role: sorted({line.form_id for line in lines}) for role, lines in self.pen.items()}}
             record["validation"] = "rendered IAM-OnDB validation lines (val_*) and font validation lines (font_val_*)"
