@@ -1,4 +1,6 @@
 """ocr.pipeline.preprocess and the pipeline's auto level, on images drawn here (cv2 Hershey text; no model needed)."""
+from types import SimpleNamespace
+
 import cv2
 import numpy as np
 import pytest
@@ -6,6 +8,7 @@ import pytest
 from ocr.core import ink
 from ocr.pipeline import preprocess as pp
 from ocr.core.alphabet import ALPHABET
+from ocr.core.card import InputSpec
 from ocr.core.geometry import fit_geometry
 from ocr.decode.ctc import Decoded
 from ocr.pipeline.pipeline import Pipeline
@@ -185,8 +188,10 @@ def test_word_sizes_keep_the_columns_and_pad_the_ink_rows():
 
 class FakeRecognizer:
     """Reads every crop as 'ab' with probability 0.9 (with ``favourite``: 0.9 on crops that many px high, 0.5 on the
-    others) and gives ``text`` as its greedy text; input 60 x 1200, 10 time steps."""
+    others) and gives ``text`` as its greedy text; input 60 x 1200, 10 time steps; its card's input has no stretches
+    and no word LM weight."""
     input_size = (60, 1200)
+    card = SimpleNamespace(input=InputSpec(input_size))
 
     def __init__(self, favourite=None, text="ab"):
         self.favourite, self.text, self.crops = favourite, text, []
