@@ -163,10 +163,10 @@ def read_form_weights(path: str) -> dict[str, float]:
     for number, row in enumerate(rows[1:], 2):
         fields = row.split("\t")
         try:
-            weight = float(fields[-1])
+            weight = float(fields[3]) if len(fields) == 4 else None
         except ValueError:
-            weight = -1.0
-        if len(fields) != 4 or not 0 < weight < float("inf"):
+            weight = None
+        if weight is None or not 0 < weight < float("inf"):
             raise ValueError("%s line %d: want form_id, lines, cer_percent and a positive, finite weight" % (path, number))
         weights[fields[0]] = weight
     return weights
