@@ -20,6 +20,18 @@ def require(condition, reason):
         pytest.skip(reason)
 
 
+def utils_script(name):
+    """``utils/<name>.py`` imported as a module (the scripts there are not a package)."""
+    import importlib.util
+
+    from ocr.core.paths import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO_ROOT, "utils", name + ".py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "testdata(*parts): needs ../shared/testdata/<parts> (skipped when absent)")
 

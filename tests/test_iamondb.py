@@ -270,11 +270,8 @@ def test_form_weights_are_read_from_the_scorer_tsv_and_bad_files_are_named(tmp_p
 
 
 def test_scorer_weights_forms_by_their_cer_against_the_pooled_cer():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("score_pen_forms", os.path.join(
-        os.path.dirname(__file__), "..", "utils", "score_pen_forms.py"))
-    scorer = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(scorer)
+    from tests.conftest import utils_script
+    scorer = utils_script("score_pen_forms")
     weights = scorer.form_weights({"easy": 0, "mid": 10, "hard": 50}, {"easy": 100, "mid": 100, "hard": 100}, 0.5, 3)
     assert weights == {"easy": 0.5, "mid": 0.5, "hard": 2.5}           # pooled CER 20%: 0 / 0.5 / 2.5, clipped
     assert scorer.form_weights({"a": 0}, {"a": 10}, 0.5, 3) == {"a": 1.0}

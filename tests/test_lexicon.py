@@ -1,5 +1,4 @@
 """Weighted edit distance, cost-table learning and lexicon search."""
-import importlib.util
 import math
 import os
 
@@ -10,13 +9,9 @@ from ocr.decode import get_decoder
 from ocr.decode.distance import DEFAULT_COSTS_PATH, EditCosts, align, weighted_distance
 from ocr.decode.lexicon import Lexicon, LexiconCorrector, decode_lexicon
 from ocr.decode.testdata import CTC_DIR, load_sample
-from ocr.core.paths import REPO_ROOT
-from tests.conftest import require_testdata
+from tests.conftest import require_testdata, utils_script
 
-_spec = importlib.util.spec_from_file_location("learn_edit_costs",
-                                               os.path.join(REPO_ROOT, "utils", "learn_edit_costs.py"))
-learn_edit_costs = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(learn_edit_costs)
+learn_edit_costs = utils_script("learn_edit_costs")
 
 
 @pytest.fixture(scope="module")

@@ -335,11 +335,8 @@ def test_a_lone_word_is_chosen_with_the_character_lm_as_its_card_says(tmp_path, 
 
 
 def test_the_word_prior_tuner_runs_no_image_through_the_net_twice():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("tune_word_prior", os.path.join(REPO_ROOT, "utils",
-                                                                                  "tune_word_prior.py"))
-    tuner = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tuner)
+    from tests.conftest import utils_script
+    tuner = utils_script("tune_word_prior")
     calls = []
 
     class Counting:

@@ -1,6 +1,5 @@
 """utils/make_real_forms.py: IAM-style pages built from the real handwriting images of ../shared/testdata/real_visible
 (page count, ground-truth lines, the handwritten-block box, the overwrite guard)."""
-import importlib.util
 import json
 import os
 
@@ -9,17 +8,12 @@ import numpy as np
 
 from ocr.data import fonts
 from ocr.evaluate import folder_samples
-from ocr.core.paths import REPO_ROOT
-from tests.conftest import require
+from tests.conftest import require, utils_script
 
 
 def _script():
     """utils/make_real_forms.py imported as a module."""
-    spec = importlib.util.spec_from_file_location("make_real_forms", os.path.join(REPO_ROOT, "utils",
-                                                                                  "make_real_forms.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return utils_script("make_real_forms")
 
 
 def _rules(page):

@@ -1,5 +1,4 @@
 """The training loop (logs, keep-best, resume) and the line-recognition CLI end to end on a tiny IAM-format tree."""
-import importlib.util
 import json
 import os
 from dataclasses import replace
@@ -14,11 +13,11 @@ from ocr.recognition import train as cli
 from ocr.core.alphabet import ALPHABET
 from ocr.core.card import InputSpec, ModelCard, read_card, write_card
 from ocr.core.geometry import LINE_SIZE
-from ocr.core.paths import REPO_ROOT
 from ocr.recognition.net import sequence_length
 from ocr.recognition.predictor import Recognizer
 from ocr.core.training import average_params, fit, load_checkpoint, save_params
 from tests.test_recognizer import TINY, TINY_SIZE, WORDS, render_line, tiny_batch, tiny_net
+from tests.conftest import utils_script
 
 FORM_XML = """<?xml version="1.0" encoding="ISO-8859-1"?>
 <form height="100" id="{form}" writer-id="{writer}" width="400"><handwritten-part>{lines}</handwritten-part></form>
@@ -173,10 +172,7 @@ def test_cli_word_share_without_word_images_exits_2(tmp_path, iam_root, capsys):
 
 
 def test_average_weights_writes_the_mean_of_the_snapshots(tmp_path):
-    spec = importlib.util.spec_from_file_location("average_weights", os.path.join(REPO_ROOT, "utils",
-                                                                                "average_weights.py"))
-    average_weights = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(average_weights)
+    average_weights = utils_script("average_weights")
     nets = [tiny_net(seed=seed) for seed in (1, 2)]
     card_path = str(tmp_path / "net.json")
     write_card(card_path, replace(TINY_CARD, best_epoch=3, metrics={"val_cer": 0.1}, history=[{"epoch": 1}]))

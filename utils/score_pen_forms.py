@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from ocr.core.loading import ENGINES, ModelLoadError  # noqa: E402
-from ocr.core.paths import atomic_write_text  # noqa: E402
+from ocr.core.paths import atomic_write_text, refuse_overwrite  # noqa: E402
 from ocr.data.iamondb import IAMOnDBError  # noqa: E402
 from ocr.data.line_mix import LineSpec, pen_splits, render_spec  # noqa: E402
 from ocr.recognition.predictor import Recognizer  # noqa: E402
@@ -51,13 +51,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if not 0 < args.min_weight <= 1 <= args.max_weight:
         parser.error("need 0 < --min-weight <= 1 <= --max-weight")
-    if os.path.exists(args.out) and not args.overwrite:
-        print("error: %s exists (--overwrite replaces it)" % args.out, file=sys.stderr)
-        return 2
     try:
+        refuse_overwrite(args.out, args.overwrite)
         lines = pen_splits(args.iamondb)["train"]
         recognizer = Recognizer.load(args.model, engine=args.engine)
-    except (IAMOnDBError, ModelLoadError, FileNotFoundError) as error:
+    except (IAMOnDBError, ModelLoadError, FileNotFoundError, FileExistsError) as error:
         print("error: %s" % error, file=sys.stderr)
         return 2
     errors, lengths, counts = {}, {}, {}

@@ -86,18 +86,14 @@ SHORT_WORDS = (1, 3)     # a short composed line: 1 or 2 words (single words and
 
 def composed_spec(bank: dict[str, dict], rng: np.random.Generator, max_chars: int,
                   words_range: tuple[int, int] = LINE_WORDS,
-                  form_weights: dict[str, float] | None = None) -> tuple[tuple[tuple[int, int], ...], str] | None:
+                  form_p: np.ndarray | None = None) -> tuple[tuple[tuple[int, int], ...], str] | None:
     """(refs, text) of a new line: random words of one random form of ``bank`` (``word_bank``), as many as
     ``rng.integers(*words_range)``, at most ``max_chars`` characters; None when the bank is empty. The form is
-    drawn uniformly, or in proportion to ``form_weights`` (form id -> weight, 1.0 where missing) when given."""
+    drawn uniformly, or with the probabilities ``form_p`` of the bank's forms in sorted order when given."""
     forms = sorted(bank["words"])
     if not forms:
         return None
-    if form_weights is None:
-        form = forms[rng.integers(len(forms))]
-    else:
-        p = np.array([form_weights.get(f, 1.0) for f in forms])
-        form = forms[rng.choice(len(forms), p=p / p.sum())]
+    form = forms[rng.integers(len(forms)) if form_p is None else rng.choice(len(forms), p=form_p)]
     words = bank["words"][form]
     picks = [words[k] for k in rng.choice(len(words), size=min(len(words), int(rng.integers(*words_range))),
                                           replace=False)]
@@ -131,15 +127,15 @@ def epoch_specs(rng: np.random.Generator, font_rows: int, pen_rows: int, items: 
     word_items = int(round(font_items * word_share)) if word_rows else 0
     specs, texts = [], []
     if form_weights is None:
-        pen_draw = _draw(rng, pen_rows, pen_items - composed)
+        pen_draw, form_p = _draw(rng, pen_rows, pen_items - composed), None
     else:
-        p = np.array([form_weights.get(form, 1.0) for form in pen_forms])
-        pen_draw = rng.choice(pen_rows, size=pen_items - composed, p=p / p.sum())
+        pen_draw = rng.choice(pen_rows, size=pen_items - composed, p=_probabilities(pen_forms, form_weights))
+        form_p = _probabilities(sorted(bank["words"]), form_weights) if composed else None
     for row in pen_draw:
         specs.append(LineSpec("pen", int(row), int(rng.integers(2 ** 62))))
         texts.append(pen_texts[row])
     for k in range(composed):
-        refs, text = composed_spec(bank, rng, max_chars, SHORT_WORDS if k < short else LINE_WORDS, form_weights)
+        refs, text = composed_spec(bank, rng, max_chars, SHORT_WORDS if k < short else LINE_WORDS, form_p)
         specs.append(LineSpec("composed", refs, int(rng.integers(2 ** 62))))
         texts.append(text)
     for row in _draw(rng, font_rows, font_items - word_items):
@@ -150,6 +146,12 @@ def epoch_specs(rng: np.random.Generator, font_rows: int, pen_rows: int, items: 
         texts.append(None)
     order = rng.permutation(len(specs))
     return [specs[i] for i in order], [texts[i] for i in order]
+
+
+def _probabilities(forms: list[str], form_weights: dict[str, float]) -> np.ndarray:
+    """Sampling probabilities of ``forms`` (one entry per item) in proportion to their weights (1.0 where missing)."""
+    p = np.array([form_weights.get(form, 1.0) for form in forms])
+    return p / p.sum()
 
 
 def read_form_weights(path: str) -> dict[str, float]:

@@ -206,10 +206,10 @@ class Pipeline:
         is shipped. A word alone does not show its neighbours' letters: 'With' or 'with', 'ham' or 'him'. The LM
         is loaded at the first word."""
         weight = self.recognizer.card.input.word_lm_weight
-        if not weight or not os.path.exists(DEFAULT_LM_PATH):
-            return None
-        if self._word_lm is None:
+        if weight and self._word_lm is None and os.path.exists(DEFAULT_LM_PATH):
             self._word_lm = load_lm("default")
+        if not weight or self._word_lm is None:
+            return None
         lm = self._word_lm
         return lambda text: weight * lm.score(text + " ", " ")
 
