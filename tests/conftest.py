@@ -21,12 +21,14 @@ def require(condition, reason):
 
 
 def utils_script(name):
-    """``utils/<name>.py`` imported as a module (the scripts there are not a package)."""
+    """``utils/<name>.py`` imported as a module (the scripts there are not a package); ``name`` may hold a folder
+    (``gpu/pack_recognizer_data``)."""
     import importlib.util
 
     from ocr.core.paths import REPO_ROOT
 
-    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO_ROOT, "utils", name + ".py"))
+    spec = importlib.util.spec_from_file_location(os.path.basename(name),
+                                                  os.path.join(REPO_ROOT, "utils", name + ".py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

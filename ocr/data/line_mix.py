@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from mxnet import gluon
 
 from ocr.core.alphabet import encode
 from ocr.recognition.augment import AugmentParams, augment_line
@@ -202,7 +201,7 @@ def render_spec(spec: LineSpec, pen_lines: list[OnlineLine], bank: dict[str, dic
     return image if size is None else resize_image(image, size)[0]
 
 
-class MixedLineSet(gluon.data.Dataset):
+class MixedLineSet:
     """Items (uint8 image (H, W) fitted into ``size``, int32 label) of ``specs``. Font specs read
     ``font_source[row][0]`` (already fitted), font word specs ``word_source.original_image(row)`` (cut to its ink
     with margins, then fitted), and augment it with ``augment`` (None: unchanged); pen specs render ``pen_lines``

@@ -9,10 +9,7 @@ Output: unnormalised scores (N, T, NUM_CLASSES); the CTC blank is the last class
 """
 from mxnet import gluon
 
-from ocr.recognition.config import DEFAULT_CONFIG, step_width
-
-# Channels of the four conv stages per unit of ``width``: width 4 (the default) -> 16, 32, 64, 96.
-STAGE_CHANNELS = (4, 8, 16, 24)
+from ocr.recognition.config import DEFAULT_CONFIG, STAGE_CHANNELS, step_width
 
 
 def _conv_bn_relu(channels):
