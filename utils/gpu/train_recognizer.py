@@ -20,7 +20,6 @@ import os
 import sys
 import time
 import types
-from functools import partial
 
 import numpy as np
 import torch
@@ -130,13 +129,18 @@ class FontRows:
         return len(self.images)
 
 
-def collate(items: list, mean: float, std: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """[(uint8 (H, W), int label)] -> (float32 (N, 1, H, W) of (pixel / 255 - mean) / std, as
-    ocr.recognition.predictor.standardise, int32 concatenated labels, label lengths)."""
-    images = (np.stack([image for image, _ in items]).astype(np.float32) / 255.0 - mean) / std
+def collate(items: list) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """[(uint8 (H, W), int label)] -> (uint8 (N, 1, H, W), int32 concatenated labels, label lengths). Batches
+    cross from the workers as uint8 (a quarter of float32's shared memory); ``standardised`` finishes them."""
     labels = [np.asarray(label, np.int32) for _, label in items]
-    return (torch.from_numpy(images[:, None]), torch.from_numpy(np.concatenate(labels)),
+    return (torch.from_numpy(np.stack([image for image, _ in items])[:, None]), torch.from_numpy(np.concatenate(labels)),
             torch.tensor([len(label) for label in labels], dtype=torch.int32))
+
+
+def standardised(images: torch.Tensor, mean: float, std: float, device: torch.device) -> torch.Tensor:
+    """uint8 (N, 1, H, W) -> float32 (N, 1, H, W) of (pixel / 255 - mean) / std on ``device``, as
+    ocr.recognition.predictor.standardise."""
+    return (images.to(device, non_blocking=True).float() / 255.0 - mean) / std
 
 
 def greedy_texts(scores: torch.Tensor, alphabet: str) -> list[str]:
@@ -208,20 +212,21 @@ def main(argv: list[str] | None = None) -> None:
     val_pen = MixedLineSet(held_out_specs(len(pen["validation"])), [encode(l.text) for l in pen["validation"]],
                            None, pen["validation"], None, size)
     loader = torch.utils.data.DataLoader(train_set, batch_size=args.batch, shuffle=False, drop_last=True,
-                                         num_workers=args.workers, collate_fn=partial(collate, mean=mean, std=std),
-                                         worker_init_fn=_one_thread, prefetch_factor=6)
+                                         num_workers=args.workers, collate_fn=collate,
+                                         worker_init_fn=_one_thread, prefetch_factor=4)
     batches = iter(loader)          # the workers start (and fork) before CUDA is initialised in this process
     net.to(device)
-    val_images = collate([val_pen[i] for i in range(len(val_pen))], mean, std)[0]
-    val_font = collate([(image, encode(text)) for image, text in zip(*font["val_line"])], mean, std)[0]
+    val_images = standardised(collate([val_pen[i] for i in range(len(val_pen))])[0], mean, std, device)
+    val_font = standardised(collate([(image, encode(text)) for image, text in zip(*font["val_line"])])[0], mean, std,
+                            device)
     val_refs = [l.text for l in pen["validation"]]
     alphabet = card["alphabet"]
 
     def evaluate() -> tuple[float, float]:
         net.eval()
         with torch.no_grad():
-            pen_h = greedy_texts(net(val_images.to(device)), alphabet)
-            font_h = greedy_texts(net(val_font.to(device)), alphabet)
+            pen_h = greedy_texts(net(val_images), alphabet)
+            font_h = greedy_texts(net(val_font), alphabet)
         net.train()
         return cer(pen_h, val_refs), cer(font_h, font["val_line"][1])
 
@@ -245,7 +250,7 @@ def main(argv: list[str] | None = None) -> None:
         lr = args.lr * min(1.0, (step + 1) / 300) * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * fraction)))
         for group in optimizer.param_groups:
             group["lr"] = lr
-        scores = net(images.to(device, non_blocking=True))
+        scores = net(standardised(images, mean, std, device))
         log_probs = torch.log_softmax(scores.float(), -1).permute(1, 0, 2)
         steps = torch.full((scores.shape[0],), scores.shape[1], dtype=torch.int32)
         loss = ctc(log_probs, flat_labels.to(device), steps, lengths).mean()
