@@ -108,8 +108,9 @@ def test_import_makes_a_model_that_reads_as_the_run_weights(tmp_path):
     (tmp_path / "base.json").write_text(json.dumps(card), encoding="utf-8")
     trained = save_tiny(tmp_path / "trained.params", seed=1)
     params = {k: v.asnumpy() for k, v in mx.nd.load(str(tmp_path / "trained.params")).items()}
-    write_run(str(tmp_path / "run"), params, [(0, 0, 0, 0, "nan", 0.07, 0.06), (40, 500, 32000, 3e-4, 9.5, 0.065, 0.061),
-                                              (80, 1000, 64000, 1e-4, 8.1, 0.066, 0.060)])
+    rows = [(0, 0, 0, 0, "nan", 0.07, 0.06), (40, 500, 32000, 3e-4, 9.5, 0.065, 0.061),
+            (80, 1000, 64000, 1e-4, 8.1, 0.066, 0.060)]
+    write_run(str(tmp_path / "run"), params, rows)
     argv = ["--run", str(tmp_path / "run"), "--base", str(tmp_path / "base"), "--out", str(tmp_path / "out" / "m"),
             "--command", "python utils/gpu/train_recognizer.py ...", "--device", "a test"]
     importer.main(argv)

@@ -47,10 +47,10 @@ PACK_B = ("rnn._unfused.1.",)            # parameters written to the second file
 
 class TorchLineRecognizer(nn.Module):
     """(N, 1, H, W) standardised lines -> (N, T, num_classes) CTC scores: ocr.recognition.net.LineRecognizer in
-    PyTorch (same layers, order and parameter shapes)."""
+    PyTorch (same layers, order and parameter shapes). ``input_height``: H, which the trunk halves four times."""
 
     def __init__(self, width: int, num_downsamples: int, rnn_hidden: int, rnn_layers: int, dropout: float,
-                 num_classes: int) -> None:
+                 num_classes: int, input_height: int = 60) -> None:
         super().__init__()
         layers, channels = [], 1
         for stage, unit in enumerate(STAGE_CHANNELS):
@@ -62,7 +62,7 @@ class TorchLineRecognizer(nn.Module):
             layers.append(nn.MaxPool2d(pool, pool))
         self.trunk = nn.Sequential(*layers)
         self.rnn_layers = rnn_layers
-        self.rnn = nn.LSTM(channels * 3, rnn_hidden, num_layers=rnn_layers, bidirectional=True,
+        self.rnn = nn.LSTM(channels * (input_height // 16), rnn_hidden, num_layers=rnn_layers, bidirectional=True,
                            dropout=dropout if rnn_layers > 1 else 0.0)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(2 * rnn_hidden, num_classes)
@@ -95,9 +95,9 @@ class TorchLineRecognizer(nn.Module):
     def load_gluon(self, params: dict[str, np.ndarray]) -> None:
         """Load Gluon-named arrays (all of them; a missing or extra name is an error)."""
         pairs = self._pairs()
-        missing = {g for g, _ in pairs} ^ set(params)
-        if missing:
-            raise ValueError("parameter names differ from the Gluon net's: %s" % sorted(missing)[:5])
+        differing = {g for g, _ in pairs} ^ set(params)
+        if differing:
+            raise ValueError("parameter names differ from the Gluon net's: %s" % sorted(differing)[:5])
         state = self.state_dict()
         for gluon_name, torch_name in pairs:
             if tuple(state[torch_name].shape) != params[gluon_name].shape:
@@ -133,7 +133,8 @@ def collate(items: list) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """[(uint8 (H, W), int label)] -> (uint8 (N, 1, H, W), int32 concatenated labels, label lengths). Batches
     cross from the workers as uint8 (a quarter of float32's shared memory); ``standardised`` finishes them."""
     labels = [np.asarray(label, np.int32) for _, label in items]
-    return (torch.from_numpy(np.stack([image for image, _ in items])[:, None]), torch.from_numpy(np.concatenate(labels)),
+    images = np.stack([image for image, _ in items])[:, None]
+    return (torch.from_numpy(images), torch.from_numpy(np.concatenate(labels)),
             torch.tensor([len(label) for label in labels], dtype=torch.int32))
 
 
@@ -192,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.backends.cudnn.benchmark = True
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-    net = TorchLineRecognizer(**card["network"])
+    net = TorchLineRecognizer(**card["network"], input_height=size[0])
     net.load_gluon(read_gluon_params(args.model + ".params"))
 
     pen, bank = read_pen(os.path.join(args.data, "pen.npz"))
