@@ -1,4 +1,4 @@
-"""Pack what a GPU fine-tuning run of the line recogniser needs into one folder small enough to travel (~25 MB).
+"""Pack what a GPU fine-tuning run of the line recogniser needs into one folder small enough to travel (~30 MB).
 
     python utils/gpu/pack_recognizer_data.py --iamondb data/iamondb --iam-root data/synth_v2 --out .gpu
 
@@ -83,6 +83,12 @@ def read_pen(path: str) -> tuple[dict[str, list[OnlineLine]], dict]:
     return lines, {"words": bank, "groups": groups}
 
 
+def save_npz(path: str, fields: dict[str, np.ndarray]) -> None:
+    """Write ``fields`` as the npz file ``path`` atomically (a temporary file beside it, then renamed)."""
+    np.savez(path + ".tmp.npz", **fields)
+    os.replace(path + ".tmp.npz", path)
+
+
 def _jpegs(images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(concatenated JPEG bytes, offsets) of uint8 gray images."""
     blobs = [cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])[1].tobytes() for image in images]
@@ -104,31 +110,27 @@ def read_font(path: str) -> dict[str, tuple[list[np.ndarray], list[str]]]:
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--iamondb", required=True)
-    p.add_argument("--iam-root", required=True, help="font tree (IAM layout) whose lines and words are sampled")
-    p.add_argument("--out", required=True)
-    p.add_argument("--font-lines", type=int, default=1200)
-    p.add_argument("--font-words", type=int, default=2000)
-    p.add_argument("--val-lines", type=int, default=100)
-    p.add_argument("--seed", type=int, default=14, help="the seed of the validation subset (as the trainer's)")
-    args = p.parse_args(argv)
-    from ocr.data.line_mix import pen_splits, word_bank
-    from ocr.recognition.train import MAX_LABEL, load_lines
+def pack(args: argparse.Namespace) -> None:
+    """Write pen.npz and font.npz into ``args.out`` (see the module docstring)."""
+    # imported here: they need MXNet, which the GPU machine (that only reads packs) does not have
+    from ocr.core.card import read_card
     from ocr.core.ink import WORD_MARGIN, crop_to_ink
+    from ocr.data.line_mix import pen_splits, word_bank
+    from ocr.recognition.net import sequence_length
+    from ocr.recognition.train import MAX_LABEL, load_lines
+    card = read_card(args.model + ".json")
+    steps = sequence_length(card.network, card.input.fit_size[1])
     os.makedirs(args.out, exist_ok=True)
-    pen = pen_splits(args.iamondb, 400, args.seed, MAX_LABEL["line"], 300)
+    pen = pen_splits(args.iamondb, 400, args.seed, MAX_LABEL["line"], steps)
     roles = {"train": pen["train"], "validation": pen["validation"]}
     bank = word_bank(pen["train"])
-    np.savez(os.path.join(args.out, "pen.npz.tmp"), **pack_pen(roles, bank["groups"]))
-    os.replace(os.path.join(args.out, "pen.npz.tmp.npz"), os.path.join(args.out, "pen.npz"))
+    save_npz(os.path.join(args.out, "pen.npz"), pack_pen(roles, bank["groups"]))
     rng = np.random.default_rng(args.seed)
     fields = {}
     for kind, split, count in (("line", "train", args.font_lines), ("word", "train", args.font_words),
                                ("val_line", "validation", args.val_lines)):
         unit = "word" if kind == "word" else "line"
-        lines = load_lines(args.iam_root, unit, split, MAX_LABEL["line"], 300, None, args.seed)
+        lines = load_lines(args.iam_root, unit, split, MAX_LABEL["line"], steps, None, args.seed)
         picks = np.sort(rng.permutation(len(lines.rows))[:count])
         if unit == "word":
             images = [crop_to_ink(lines.dataset.original_image(lines.rows[i]), WORD_MARGIN) for i in picks]
@@ -136,10 +138,30 @@ def main(argv: list[str] | None = None) -> None:
             images = [lines.dataset[lines.rows[i]][0] for i in picks]
         fields[kind + "_jpeg"], fields[kind + "_offsets"] = _jpegs(images)
         fields[kind + "_texts"] = np.array(json.dumps([lines.texts[i] for i in picks]))
-    np.savez(os.path.join(args.out, "font.npz.tmp"), **fields)
-    os.replace(os.path.join(args.out, "font.npz.tmp.npz"), os.path.join(args.out, "font.npz"))
+    save_npz(os.path.join(args.out, "font.npz"), fields)
     for name in ("pen.npz", "font.npz"):
         print("%s: %.1f MB" % (name, os.path.getsize(os.path.join(args.out, name)) / 1e6))
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--iamondb", required=True)
+    p.add_argument("--iam-root", required=True, help="font tree (IAM layout) whose lines and words are sampled")
+    p.add_argument("--out", required=True)
+    p.add_argument("--model", default="models/handwriting_line",
+                   help="the recogniser to be fine-tuned (its card gives the CTC steps that labels must fit)")
+    p.add_argument("--font-lines", type=int, default=1200)
+    p.add_argument("--font-words", type=int, default=2000)
+    p.add_argument("--val-lines", type=int, default=100)
+    p.add_argument("--seed", type=int, default=14, help="the seed of the validation subset (as the trainer's)")
+    args = p.parse_args(argv)
+    from ocr.core.training import fail
+    from ocr.data.iam import IAMNotFoundError
+    from ocr.data.iamondb import IAMOnDBError
+    try:
+        pack(args)
+    except (IAMNotFoundError, IAMOnDBError) as err:
+        fail(str(err))
 
 
 if __name__ == "__main__":

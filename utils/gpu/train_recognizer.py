@@ -40,7 +40,7 @@ from ocr.metrics import cer  # noqa: E402
 from ocr.recognition.augment import AugmentParams  # noqa: E402
 from ocr.recognition.config import STAGE_CHANNELS  # noqa: E402
 from gluon_params import read_gluon_params  # noqa: E402
-from pack_recognizer_data import read_font, read_pen  # noqa: E402
+from pack_recognizer_data import read_font, read_pen, save_npz  # noqa: E402
 
 PACK_B = ("rnn._unfused.1.",)            # parameters written to the second file (the second LSTM layer)
 
@@ -156,10 +156,8 @@ def greedy_texts(scores: torch.Tensor, alphabet: str) -> list[str]:
 
 def save_params(params: dict[str, np.ndarray], out: str, stem: str) -> None:
     """Write ``params`` as ``stem_a.npz`` and ``stem_b.npz`` (the PACK_B names) in ``out``, each atomically."""
-    for part, keep in (("a", lambda k: not k.startswith(PACK_B)), ("b", lambda k: k.startswith(PACK_B))):
-        path = os.path.join(out, "%s_%s.npz" % (stem, part))
-        np.savez(path + ".tmp.npz", **{k: v for k, v in params.items() if keep(k)})
-        os.replace(path + ".tmp.npz", path)
+    save_npz(os.path.join(out, stem + "_a.npz"), {k: v for k, v in params.items() if not k.startswith(PACK_B)})
+    save_npz(os.path.join(out, stem + "_b.npz"), {k: v for k, v in params.items() if k.startswith(PACK_B)})
 
 
 def _one_thread(_worker: int) -> None:
