@@ -175,7 +175,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--eval-seconds", type=float, default=45.0)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-4, help="peak learning rate (warm-up, then cosine over the budget)")
-    p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2))
+    p.add_argument("--workers", type=int, default=max(1, min(32, len(os.sched_getaffinity(0)) - 2)),
+                   help="data worker processes (default: the cores this process may use, less 2, at most 32)")
     p.add_argument("--items", type=int, default=800_000, help="lines drawn (more than the budget can use)")
     p.add_argument("--seed", type=int, default=21)
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke tests)")
