@@ -3,7 +3,6 @@ net (where PyTorch is installed) and the import of a run's weights back into a G
 import json
 import os
 
-import cv2
 import mxnet as mx
 import numpy as np
 import pytest
@@ -130,7 +129,7 @@ def test_import_makes_a_model_that_reads_as_the_run_weights(tmp_path):
 
 def test_pack_cli_writes_what_the_gpu_run_reads(tmp_path):
     from tests.test_iamondb import write_form
-    from tests.test_training import make_iam_tree
+    from tests.test_training import add_word_images, make_iam_tree
     pack = utils_script("gpu/pack_recognizer_data")
     root = str(tmp_path / "iamondb")
     for k in range(40):        # 40 sessions of one form each (a day apart), two lines a form
@@ -139,12 +138,7 @@ def test_pack_cli_writes_what_the_gpu_run_reads(tmp_path):
     with pytest.raises(SystemExit) as exit_info:           # the font tree has no words/ yet
         pack.main(["--iamondb", root, "--iam-root", iam, "--out", str(tmp_path / "pack")])
     assert exit_info.value.code == 2
-    for folder, _, files in os.walk(os.path.join(iam, "lines")):        # each line is one word of its form
-        for name in files:
-            word = os.path.join(folder.replace(os.path.join(iam, "lines"), os.path.join(iam, "words")),
-                                name[:-4] + "-00.png")
-            os.makedirs(os.path.dirname(word), exist_ok=True)
-            cv2.imwrite(word, cv2.imread(os.path.join(folder, name), cv2.IMREAD_GRAYSCALE))
+    add_word_images(iam)
     pack.main(["--iamondb", root, "--iam-root", iam, "--out", str(tmp_path / "pack"), "--font-lines", "3",
                "--font-words", "4", "--val-lines", "2"])
     lines, bank = pack.read_pen(str(tmp_path / "pack" / "pen.npz"))

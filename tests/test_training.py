@@ -148,13 +148,18 @@ def test_cli_folder_without_lines_exits_2(tmp_path):
     assert exit_info.value.code == 2
 
 
-def test_cli_mixes_font_words_cut_as_read_and_validates_on_them(tmp_path, iam_root):
-    for folder, _, files in os.walk(os.path.join(iam_root, "lines")):        # each line is one word of its form
+def add_word_images(iam_root):
+    """Give a make_iam_tree tree its words/ folder: each line's image is also the image of its first word."""
+    for folder, _, files in os.walk(os.path.join(iam_root, "lines")):
         for name in files:
             word = os.path.join(folder.replace(os.path.join(iam_root, "lines"), os.path.join(iam_root, "words")),
                                 name[:-4] + "-00.png")
             os.makedirs(os.path.dirname(word), exist_ok=True)
             cv2.imwrite(word, cv2.imread(os.path.join(folder, name), cv2.IMREAD_GRAYSCALE))
+
+
+def test_cli_mixes_font_words_cut_as_read_and_validates_on_them(tmp_path, iam_root):
+    add_word_images(iam_root)
     history = cli.main(_cli_args(tmp_path, iam_root) + ["--word-share", "0.5", "--epoch-items", "8"])
     assert {"val_cer", "font_word_val_cer"} <= set(history[0])
     info = json.loads((tmp_path / "ckpt" / "line.json").read_text())

@@ -80,6 +80,7 @@ def word_bank(lines: list[OnlineLine]) -> dict[str, dict]:
 
 
 LINE_WORDS = (3, 10)     # a composed line holds 3-9 words
+COMPOSED_MAX_CHARS = 100  # and at most this many characters
 SHORT_WORDS = (1, 3)     # a short composed line: 1 or 2 words (single words and tight crops, read as in lines)
 
 

@@ -37,8 +37,8 @@ from ocr.core.trainer import (SPLITS, Rows, StageTrainer, add_flag, open_split, 
 from ocr.core.training import checkpoint_stem, fail, run_cli
 from ocr.data.iam import FITTED_SIZES
 from ocr.data.iamondb import IAMOnDBError
-from ocr.data.line_mix import (LineSpec, MixedLineSet, RowView, ctc_fits, epoch_specs, held_out_specs, pen_splits,
-                               read_form_weights, word_bank)
+from ocr.data.line_mix import (COMPOSED_MAX_CHARS, LineSpec, MixedLineSet, RowView, ctc_fits, epoch_specs,
+                               held_out_specs, pen_splits, read_form_weights, word_bank)
 from ocr.metrics import cer, wer
 from ocr.recognition.augment import AugmentParams, augment_line
 from ocr.recognition.net import DEFAULT_CONFIG, build_recognizer, sequence_length
@@ -338,8 +338,8 @@ class LineTrainer(StageTrainer):
             return self._loader("train", seeds, order)
         pen_lines = self.pen["train"] if self.pen else []
         specs, texts = epoch_specs(rng, len(train), len(pen_lines), self.epoch_items,
-                                   args.pen_share if self.pen else 0.0, args.composed_share, self.bank, 100,
-                                   [line.text for line in pen_lines], args.short_share,
+                                   args.pen_share if self.pen else 0.0, args.composed_share, self.bank,
+                                   COMPOSED_MAX_CHARS, [line.text for line in pen_lines], args.short_share,
                                    len(self.words["train"].rows) if self.words else 0, args.word_share,
                                    [line.form_id for line in pen_lines], self.form_weights)
         font_labels = {"font": train.labels, "font_word": self.words["train"].labels if self.words else None}

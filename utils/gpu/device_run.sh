@@ -12,4 +12,4 @@ export PYTHONPATH=/tmp/site
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || echo "no nvidia-smi: no GPU here"
 df -h /dev/shm | tail -1
 python3 utils/gpu/train_recognizer.py --data .gpu --model models/handwriting_line --out "$out" --minutes "$minutes" \
-    --lr 3e-4 "$@" 2>&1 | tee "$out/train.log"
+    "$@" 2>&1 | tee "$out/train.log"

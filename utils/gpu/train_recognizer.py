@@ -35,7 +35,7 @@ _package.__path__ = [os.path.join(ROOT, "ocr")]
 sys.modules.setdefault("ocr", _package)
 
 from ocr.core.alphabet import NUM_CLASSES, encode  # noqa: E402
-from ocr.data.line_mix import MixedLineSet, epoch_specs, held_out_specs  # noqa: E402
+from ocr.data.line_mix import COMPOSED_MAX_CHARS, MixedLineSet, epoch_specs, held_out_specs  # noqa: E402
 from ocr.metrics import cer  # noqa: E402
 from ocr.recognition.augment import AugmentParams  # noqa: E402
 from ocr.recognition.config import STAGE_CHANNELS  # noqa: E402
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--minutes", type=float, default=7.0, help="training wall-clock budget")
     p.add_argument("--eval-seconds", type=float, default=45.0)
     p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--lr", type=float, default=2e-4, help="peak learning rate (warm-up, then cosine over the budget)")
+    p.add_argument("--lr", type=float, default=3e-4, help="peak learning rate (warm-up, then cosine over the budget)")
     p.add_argument("--workers", type=int, default=max(1, min(32, len(os.sched_getaffinity(0)) - 2)),
                    help="data worker processes (default: the cores this process may use, less 2, at most 32)")
     p.add_argument("--items", type=int, default=800_000, help="lines drawn (more than the budget can use)")
@@ -202,8 +202,10 @@ def main(argv: list[str] | None = None) -> None:
                         len(font["word"][0]), time.time() - started), flush=True)
     train_pen = pen["train"]
     rng = np.random.default_rng(args.seed)
-    specs, texts = epoch_specs(rng, len(font["line"][0]), len(train_pen), args.items, 0.6, 0.3, bank, 100,
-                               [line.text for line in train_pen], 0.3, len(font["word"][0]), 0.2,
+    mix = card["training"]["iamondb"]        # the shares the base model was trained with
+    specs, texts = epoch_specs(rng, len(font["line"][0]), len(train_pen), args.items, mix["pen_share"],
+                               mix["composed_share"], bank, COMPOSED_MAX_CHARS, [line.text for line in train_pen],
+                               mix["short_share"], len(font["word"][0]), card["training"]["font_words"]["share"],
                                [line.form_id for line in train_pen], None)
     font_labels = {"font": font["line"][1], "font_word": font["word"][1]}
     labels = [encode(font_labels[s.kind][s.ref] if s.kind in font_labels else t) for s, t in zip(specs, texts)]
@@ -256,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
         loss = ctc(log_probs, flat_labels.to(device), steps, lengths).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+        nn.utils.clip_grad_norm_(net.parameters(), card["hyperparameters"]["clip_norm"])
         optimizer.step()
         losses.append(loss.item())
         step += 1
