@@ -122,9 +122,15 @@ def test_import_makes_a_model_that_reads_as_the_run_weights(tmp_path):
     out = read_card(str(tmp_path / "out" / "m.json"))
     assert out.step == 500 and out.metrics["val_cer"] == 0.065 and not out.test_metrics
     assert out.training["gpu_fine_tune"]["steps"] == 1000 and out.training["gpu_fine_tune"]["device"] == "a test"
+    record = out.training["gpu_fine_tune"]
+    assert record["batch_size"] == 64 and record["peak_learning_rate"] == 3e-4
     assert len(out.history) == 3
     with pytest.raises(SystemExit):
         importer.main(argv)                        # the model is there: never overwritten
+    with pytest.raises(SystemExit) as exit_info:
+        importer.main(["--run", str(tmp_path), "--base", str(tmp_path / "base"), "--out", str(tmp_path / "other"),
+                       "--command", "x", "--device", "x"])          # no weights there: one line, exit 2
+    assert exit_info.value.code == 2
 
 
 def test_pack_cli_writes_what_the_gpu_run_reads(tmp_path):

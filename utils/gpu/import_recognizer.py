@@ -50,9 +50,13 @@ def main(argv: list[str] | None = None) -> None:
     except FileExistsError as err:
         fail(str(err))
     params = {}
-    for part in ("a", "b"):
-        with np.load(os.path.join(args.run, "%s_%s.npz" % (args.weights, part))) as data:
-            params.update({k: data[k] for k in data.files})
+    try:
+        for part in ("a", "b"):
+            with np.load(os.path.join(args.run, "%s_%s.npz" % (args.weights, part))) as data:
+                params.update({k: data[k] for k in data.files})
+        log = read_run_log(os.path.join(args.run, "log.tsv"))
+    except (OSError, ValueError, KeyError) as err:
+        fail("%s: not a finished GPU run's folder (%s)" % (args.run, err))
     card = read_card(args.base + ".json")
     net = build_recognizer(card.network)
     net.initialize()
@@ -65,7 +69,6 @@ def main(argv: list[str] | None = None) -> None:
         os.remove(args.out + ".params.tmp")
         fail("%s: weights do not fit the base model's network: %s" % (args.run, str(err).splitlines()[0]))
     os.replace(args.out + ".params.tmp", args.out + ".params")
-    log = read_run_log(os.path.join(args.run, "log.tsv"))
     # the run saves "best" at its first lowest validation CER, the starting weights included
     chosen = min(log, key=lambda row: row["val_cer"]) if args.weights == "best" else log[-1]
     training = dict(card.training)
@@ -73,6 +76,8 @@ def main(argv: list[str] | None = None) -> None:
                      "gpu_fine_tune": {"device": args.device, "weights": args.weights,
                                        "seconds": log[-1]["seconds"], "steps": int(log[-1]["step"]),
                                        "lines": int(log[-1]["lines"]),
+                                       "batch_size": int(log[-1]["lines"] // max(1, log[-1]["step"])),
+                                       "peak_learning_rate": max(row["lr"] for row in log),
                                        "validation": "the same 400 IAM-OnDB validation lines (val_cer) as the "
                                                      "MXNet trainer; 100 font validation lines (font_val_cer)",
                                        "base_training_command": card.training.get("command")}})
