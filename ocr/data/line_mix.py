@@ -64,18 +64,18 @@ def held_out_specs(count: int) -> list[LineSpec]:
     return [LineSpec("pen", i, HELD_OUT_SEED + i) for i in range(count)]
 
 
-def word_bank(lines: list[OnlineLine]) -> dict[str, dict]:
+def word_bank(lines: list[OnlineLine], groups: dict[int, list[list[int]]] | None = None) -> dict[str, dict]:
     """{form id: [(line index, word index, word text)]} of the IAM-OnDB lines whose stroke gaps agree with their
-    words (``word_groups``: count and widths); the groups are kept in ``groups`` for rendering."""
-    bank, groups = {}, {}
+    words (``word_groups``: count and widths); the groups are kept in ``groups`` for rendering. ``groups`` given
+    (line index -> stroke indices per word, as a bank holds them): the bank of those, without finding them again."""
+    if groups is None:
+        found = ((index, word_groups(line.strokes, line.text.split())) for index, line in enumerate(lines))
+        groups = {index: group for index, group in found if group is not None}
+    bank = {}
     for index, line in enumerate(lines):
-        words = line.text.split()
-        found = word_groups(line.strokes, words)
-        if found is None:
-            continue
-        groups[index] = found
-        for k, word in enumerate(words):
-            bank.setdefault(line.form_id, []).append((index, k, word))
+        if index in groups:
+            for k, word in enumerate(line.text.split()):
+                bank.setdefault(line.form_id, []).append((index, k, word))
     return {"words": bank, "groups": groups}
 
 

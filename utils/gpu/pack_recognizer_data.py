@@ -25,6 +25,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from ocr.data.iamondb import OnlineLine  # noqa: E402
+from ocr.data.line_mix import word_bank  # noqa: E402
 
 JPEG_QUALITY = 80
 
@@ -67,7 +68,7 @@ def pack_pen(lines: dict[str, list[OnlineLine]], groups: dict[int, list[list[int
 
 
 def read_pen(path: str) -> tuple[dict[str, list[OnlineLine]], dict]:
-    """``pen.npz`` -> ({role: [OnlineLine]}, word bank as ``ocr.data.line_mix.word_bank`` builds it)."""
+    """``pen.npz`` -> ({role: [OnlineLine]}, the training lines' ``ocr.data.line_mix.word_bank``)."""
     data = np.load(path)
     lines = {}
     for role in ("train", "validation"):
@@ -75,12 +76,7 @@ def read_pen(path: str) -> tuple[dict[str, list[OnlineLine]], dict]:
         meta = json.loads(str(data[role + "_meta"]))
         lines[role] = [OnlineLine(line_id, form_id, text, s) for (line_id, form_id, text), s in zip(meta, strokes)]
     groups = {int(k): v for k, v in json.loads(str(data["train_groups"])).items()}
-    bank = {}
-    for index, line in enumerate(lines["train"]):
-        if index in groups:
-            for k, word in enumerate(line.text.split()):
-                bank.setdefault(line.form_id, []).append((index, k, word))
-    return lines, {"words": bank, "groups": groups}
+    return lines, word_bank(lines["train"], groups)
 
 
 def save_npz(path: str, fields: dict[str, np.ndarray]) -> None:
@@ -115,7 +111,7 @@ def pack(args: argparse.Namespace) -> None:
     # imported here: they need MXNet, which the GPU machine (that only reads packs) does not have
     from ocr.core.card import read_card
     from ocr.core.ink import WORD_MARGIN, crop_to_ink
-    from ocr.data.line_mix import pen_splits, word_bank
+    from ocr.data.line_mix import pen_splits
     from ocr.recognition.net import sequence_length
     from ocr.recognition.train import MAX_LABEL, load_lines
     card = read_card(args.model + ".json")
