@@ -410,6 +410,21 @@ def test_ink_mask_drops_specks_under_the_minimum_size_only(noise):
     assert (specks > ink.FEW_SPECKS) == (noise == 60)                  # both ways of clearing them are tested
 
 
+def test_a_tight_crop_that_faint_blurred_ink_mostly_fills_is_a_word_not_a_blank_page():
+    """Its median is ink (40 grey levels from the darkest, under MIN_CONTRAST): its paper is its edges' grey."""
+    crop = np.full((21, 30), 234, np.uint8)
+    crop[3:18, 2:28] = 205                        # the blurred word's grey fills most of the crop
+    crop[6:15, 5:9] = crop[6:15, 12:16] = crop[6:15, 19:25] = 172
+    median, dark = ink.grey_percentiles(crop, (50, 0.1))
+    assert median - dark < ink.MIN_CONTRAST < ink.edge_grey(crop) - dark
+    assert not ink.ink_mask(crop).any()               # against the median: no ink
+    assert ink.paper_grey(crop) == 234
+    mask = ink.ink_mask(crop, paper=ink.paper_grey(crop))
+    assert mask[6:15, 5:9].all() and not mask[:2].any() and not mask[:, :2].any()
+    prepared = pp.normalise_page(crop)
+    assert not prepared.blank and prepared.level == "word"
+
+
 def test_a_scan_shadow_along_an_edge_is_neither_cut_as_ink_nor_left_as_a_sharp_edge():
     word = text_image(["mean"])
     x, y, w, h = pp.ink_box(pp.ink_mask(word))

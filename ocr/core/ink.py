@@ -45,11 +45,13 @@ def grey_median(gray: np.ndarray) -> float:
     return grey_percentiles(gray, (50,))[0]
 
 
-def ink_mask(gray: np.ndarray, min_contrast: int = MIN_CONTRAST, depth: float = 0.5) -> np.ndarray:
-    """uint8 gray (H, W), ink dark -> bool (H, W): pixels darker than ``depth`` of the way from the paper (median)
-    to the darkest ink (0.1st percentile); all False when they differ by less than ``min_contrast`` grey levels.
-    Ink components under MIN_INK_SIZE px both wide and high are dropped."""
-    paper, dark = grey_percentiles(gray, (50, 0.1))
+def ink_mask(gray: np.ndarray, min_contrast: int = MIN_CONTRAST, depth: float = 0.5,
+             paper: float | None = None) -> np.ndarray:
+    """uint8 gray (H, W), ink dark -> bool (H, W): pixels darker than ``depth`` of the way from the paper (``paper``,
+    a grey level; default: the median) to the darkest ink (0.1st percentile); all False when they differ by less
+    than ``min_contrast`` grey levels. Ink components under MIN_INK_SIZE px both wide and high are dropped."""
+    median, dark = grey_percentiles(gray, (50, 0.1))
+    paper = median if paper is None else paper
     if paper - dark < min_contrast:
         return np.zeros(gray.shape, dtype=bool)
     mask = (gray < paper - depth * (paper - dark)).astype(np.uint8)
@@ -73,6 +75,13 @@ def edge_grey(gray: np.ndarray) -> float:
     ring = max(1, round(EDGE_RING * min(gray.shape)))
     return grey_median(np.concatenate([gray[:ring].ravel(), gray[-ring:].ravel(),
                                        gray[:, :ring].ravel(), gray[:, -ring:].ravel()]))
+
+
+def paper_grey(gray: np.ndarray) -> float:
+    """uint8 gray (H, W) -> the grey of its paper, for deciding whether and how it holds writing: the lighter of its
+    median and its edges' grey (edge_grey), as a tight word crop that faint, blurred ink mostly fills has a median of
+    ink (its ink would then be too close to the 'paper' to be found, and the crop taken for a blank page)."""
+    return max(grey_median(gray), edge_grey(gray))
 
 
 def warp(gray: np.ndarray, matrix: np.ndarray, shape: tuple, paper: float | None = None) -> np.ndarray:

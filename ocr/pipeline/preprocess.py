@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from ocr.core.ink import (FAINT_INK, LINE_MARGIN, LINE_ROW_DEPTH, WORD_MARGIN, edge_grey, grey_median, grey_percentiles,
-                          ink_box, ink_crop_matrix, ink_mask, warp)
+                          ink_box, ink_crop_matrix, ink_mask, paper_grey, warp)
 
 LEVELS = ("page", "region", "line", "word")
 SAMPLE_MARGIN = 0.5        # paper around the sample crops the reader tells up from down on, fraction of their height
@@ -30,7 +30,8 @@ MAX_SKEW = 20.0            # degrees searched either way
 PROFILE_SIDE = 800         # px: the ink mask is reduced to at most this side for the profile search
 RULE_FRACTION = 0.4        # a printed rule spans at least this fraction of the image width
 MIN_RULE = 200             # px: and is at least this long
-WORD_PRIOR = 0.3           # reader confidence that a word's orientation as given is worth (normalise_page)
+WORD_PRIOR = 0.5           # reader confidence that a word's orientation as given is worth (normalise_page; 480
+                           # synth_v2 validation word crops: 0.3 turned 3 upright words, 0.5 and 1 turned 1)
 WORD_COMPONENTS = 30       # a word or a few has at most this many pieces of ink (a page has hundreds)
 WORD_SIZES = (0.15, 0.3, 0.5, 0.8, 1.2, 1.6)   # paper above and below a word's ink that the reader tries (word_sizes),
                            # fraction of its ink height: 0.15 for a word with ascenders and descenders, 1.6 for one of
@@ -387,7 +388,8 @@ def normalise_page(gray: np.ndarray, level: str = "auto", max_skew: float = MAX_
     """uint8 gray (H, W) with dark ink (see fix_polarity) -> Prepared: scaled up first when small (upscale_factor),
     turned upright and deskewed, ``level`` decided from the image when 'auto' (detect_level), and lines and words
     cut to their ink with LINE_MARGIN (words: WORD_MARGIN) of its height in paper around. An image without ink
-    gives ``blank``. Its matrix maps pixels of ``gray`` as given, whatever the scaling.
+    against its paper_grey (a tight crop that faint ink mostly fills has a median of ink) gives ``blank``. Its
+    matrix maps pixels of ``gray`` as given, whatever the scaling.
 
     The axis and skew (up to ``max_skew`` degrees) come from estimate_orientation; upright vs upside down from
     upright_turns, with the reader's ``confidence`` (line crops -> mean confidence) when given. The reader also
@@ -408,7 +410,7 @@ def normalise_page(gray: np.ndarray, level: str = "auto", max_skew: float = MAX_
 
 def _normalise(gray, level, max_skew, confidence):
     """normalise_page of an image large enough (upscale_factor 1)."""
-    mask = ink_mask(gray)
+    mask = ink_mask(gray, paper=paper_grey(gray))
     if not mask.any():
         return Prepared(gray, np.eye(3), gray.shape, "page" if level == "auto" else level, blank=True)
     given_word = few_words(mask)
