@@ -31,7 +31,7 @@ PROFILE_SIDE = 800         # px: the ink mask is reduced to at most this side fo
 RULE_FRACTION = 0.4        # a printed rule spans at least this fraction of the image width
 MIN_RULE = 200             # px: and is at least this long
 WORD_PRIOR = 0.5           # reader confidence that a word's orientation as given is worth (normalise_page; 480
-                           # synth_v2 validation word crops: 0.3 turned 3 upright words, 0.5 and 1 turned 1)
+                           # synth_v2 validation word crops: 0.3 turned 3 upright words upside down, 0.5 one)
 WORD_COMPONENTS = 30       # a word or a few has at most this many pieces of ink (a page has hundreds)
 WORD_SIZES = (0.15, 0.3, 0.5, 0.8, 1.2, 1.6)   # paper above and below a word's ink that the reader tries (word_sizes),
                            # fraction of its ink height: 0.15 for a word with ascenders and descenders, 1.6 for one of
