@@ -206,7 +206,8 @@ def test_average_weights_writes_the_mean_of_the_snapshots(tmp_path):
 def test_fit_keeps_every_epochs_weights_when_asked(tmp_path):
     net, _, _ = _run_fit(tmp_path, epochs=3, keep_epochs=True)
     kept = sorted(f for f in os.listdir(tmp_path / "ckpt") if "_epoch" in f)
-    assert kept == ["tiny_epoch1.params", "tiny_epoch2.params", "tiny_epoch3.params"]
+    assert kept == ["tiny_epoch%d.%s" % (n, ext) for n in (1, 2, 3) for ext in ("json", "params")]
+    assert [read_card(str(tmp_path / "ckpt" / ("tiny_epoch%d.json" % n))).best_epoch for n in (1, 2, 3)] == [1, 2, 3]
     last = mx.nd.load(str(tmp_path / "ckpt" / "tiny_epoch3.params"))
     first = mx.nd.load(str(tmp_path / "ckpt" / "tiny_epoch1.params"))
     for name, param in net._collect_params_with_prefix().items():

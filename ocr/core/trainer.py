@@ -141,8 +141,8 @@ def parser(entry_point: str, description: str, *, epochs: int, checkpoint_name: 
                    help="seed of the weights' initialisation, the subsets, batch order and augmentation")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run of the same name")
     p.add_argument("--keep-epochs", action="store_true",
-                   help="also keep every epoch's weights, as <checkpoint_dir>/<name>_epoch<N>.params (to average them: "
-                        "utils/average_weights.py)")
+                   help="also keep every epoch's weights and card, as <checkpoint_dir>/<name>_epoch<N>.params/.json "
+                        "(a model that loads; to average them: utils/average_weights.py)")
     if num_workers:
         p.add_argument("--num-workers", type=non_negative_int, default=0,
                        help="data loader worker processes (0 = in-process)")

@@ -274,8 +274,9 @@ def fit(net: gluon.Block, trainer: gluon.Trainer, make_batches: Callable[[int, n
     weights as ``<name>.json``, and stored as a dict in the checkpoint as ``extra``. clip_norm: global
     gradient-norm clip (None = off). resume: a checkpoint dict (load_checkpoint) whose params/optimizer
     states/epoch/step/best/history/RNG are restored before training; the card's ``training`` record then keeps
-    the first run's command (continue_training_record). keep_epochs: also write every epoch's weights as
-    ``<checkpoint_dir>/<name>_epoch<N>.params`` (to average them later: utils/average_weights.py).
+    the first run's command (continue_training_record). keep_epochs: also write every epoch's weights and card as
+    ``<checkpoint_dir>/<name>_epoch<N>.params`` / ``.json``: a model that loads, and weights to average later
+    (utils/average_weights.py).
 
     Ctrl-C (KeyboardInterrupt) during an epoch writes the checkpoint with that epoch's state as it is (weights,
     optimizer, the batches done, the epoch's loss so far, the RNG state the epoch started from) and re-raises
@@ -339,7 +340,9 @@ def fit(net: gluon.Block, trainer: gluon.Trainer, make_batches: Callable[[int, n
                 write_card(os.path.join(checkpoint_dir, name + ".json"),
                            replace(card, best_epoch=epoch + 1, step=step, metrics=record))
             if keep_epochs:
-                save_params(net, os.path.join(checkpoint_dir, "%s_epoch%d.params" % (name, epoch + 1)))
+                kept = os.path.join(checkpoint_dir, "%s_epoch%d" % (name, epoch + 1))
+                save_params(net, kept + ".params")
+                write_card(kept + ".json", replace(card, best_epoch=epoch + 1, step=step, metrics=record))
             checkpoint(epoch=epoch + 1, best=best, history=history, rng=rng.bit_generator.state)
             written = True
             atomic_write_text(log_path, "".join(json.dumps(h) + "\n" for h in history))
