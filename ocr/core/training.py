@@ -336,13 +336,11 @@ def fit(net: gluon.Block, trainer: gluon.Trainer, make_batches: Callable[[int, n
             improved = best is None or (value < best if lower_is_better else value > best)
             if improved:
                 best = value
-                save_params(net, os.path.join(checkpoint_dir, name + ".params"))
-                write_card(os.path.join(checkpoint_dir, name + ".json"),
-                           replace(card, best_epoch=epoch + 1, step=step, metrics=record))
-            if keep_epochs:
-                kept = os.path.join(checkpoint_dir, "%s_epoch%d" % (name, epoch + 1))
-                save_params(net, kept + ".params")
-                write_card(kept + ".json", replace(card, best_epoch=epoch + 1, step=step, metrics=record))
+            epoch_card = replace(card, best_epoch=epoch + 1, step=step, metrics=record)
+            # weights and card: as the best so far when improved, and as this epoch's when epochs are kept
+            for stem in [name] * improved + ["%s_epoch%d" % (name, epoch + 1)] * keep_epochs:
+                save_params(net, os.path.join(checkpoint_dir, stem + ".params"))
+                write_card(os.path.join(checkpoint_dir, stem + ".json"), epoch_card)
             checkpoint(epoch=epoch + 1, best=best, history=history, rng=rng.bit_generator.state)
             written = True
             atomic_write_text(log_path, "".join(json.dumps(h) + "\n" for h in history))
