@@ -176,14 +176,36 @@ def test_word_sizes_keep_the_columns_and_pad_the_ink_rows():
     word = pp.normalise_page(text_image(["bold"]), level="word").image
     _, y, _, h = pp.ink_box(pp.ink_mask(word, depth=ink.FAINT_INK))
     sizes = pp.word_sizes(word)
-    assert len(sizes) == len(pp.WORD_SIZES)
+    assert len(sizes) == len(pp.WORD_SIZES) + len(pp.CORE_FRACTIONS)
     for margin, size in zip(pp.WORD_SIZES, sizes):
         pad = round(margin * h)
         assert size.shape == (h + 2 * pad, word.shape[1])
         assert np.array_equal(size[pad:pad + h], word[y:y + h])
         assert (size[:pad] >= 250).all() and (size[pad + h:] >= 250).all()
+    for size in sizes[len(pp.WORD_SIZES):]:                              # placed by its core: the ink rows whole
+        _, top, _, height = pp.ink_box(pp.ink_mask(size, depth=ink.FAINT_INK))
+        assert size.shape[1] == word.shape[1] and np.array_equal(size[top:top + height], word[y:y + h])
     blank = np.full((30, 40), 255, np.uint8)
     assert [s.shape for s in pp.word_sizes(blank)] == [(30, 40)]
+
+
+def test_a_word_placed_by_its_core_has_it_where_lines_have_theirs():
+    rows = np.full((30, 50), 255, np.uint8)
+    rows[10:20, 5:45] = 0                                                # core band: rows 10-19
+    rows[0:10, 8:11] = 0                                                 # an ascender
+    rows[20:30, 30:33] = 0                                               # a descender
+    assert pp.text_bands(rows < 128)[0][1:3] == (10, 19)
+    for fraction in (0.25, 0.3):
+        placed = pp.placed_by_core(rows, (10, 19), fraction, 255)
+        core_top = pp.text_bands(placed < 128)[0][1]
+        assert placed.shape[0] == pytest.approx(10 / fraction, abs=1)
+        assert core_top == pytest.approx(pp.CORE_TOP * placed.shape[0], abs=1)
+    small = np.full((10, 50), 255, np.uint8)                             # all core ('on'): paper both sides
+    small[:, 5:45] = 0
+    placed = pp.placed_by_core(small, (0, 9), 0.3, 255)
+    assert placed.shape == (33, 50) and np.array_equal(placed[11:21], small) and (placed[:11] == 255).all()
+    tall = pp.placed_by_core(rows, (10, 19), 0.6, 255)                  # ink beyond the placement: a tenth of the core
+    assert tall.shape == (32, 50) and np.array_equal(tall[1:31], rows)
 
 
 class FakeRecognizer:

@@ -36,6 +36,10 @@ WORD_COMPONENTS = 30       # a word or a few has at most this many pieces of ink
 WORD_SIZES = (0.15, 0.3, 0.5, 0.8, 1.2, 1.6)   # paper above and below a word's ink that the reader tries (word_sizes),
                            # fraction of its ink height: 0.15 for a word with ascenders and descenders, 1.6 for one of
                            # small letters only; one fixed margin (WORD_MARGIN) read words 2x as badly as their lines
+CORE_FRACTIONS = (0.30, 0.33, 0.36, 0.40, 0.44)   # and placed as a line places its words (placed_by_core): the
+CORE_TOP = 0.33            # core (x-height) band this fraction of the height read, its top CORE_TOP down (medians of
+                           # the pipeline's crops of 240 synth_v2 / 294 rendered IAM-OnDB validation lines: cores 0.39 /
+                           # 0.33 of their height, tops at 0.33)
 SURE_READING = 0.9         # reader confidence of text as given above which it is not read upside down too (upright
                            # lines of 25 synth_v2 validation pages: median 0.91; the same upside down: at most 0.81)
 SURE_PROFILE = 0.15        # |upside_down_score| of a page of MANY_BANDS lines or more that decides up from down unread
@@ -295,19 +299,39 @@ def detect_level(mask: np.ndarray) -> str:
     return "line" if word_gaps(band, core) or ink_box(band)[2] >= 8 * core else "word"
 
 
-def word_sizes(gray: np.ndarray, margins: tuple = WORD_SIZES) -> list:
-    """uint8 gray (H, W) of a word with paper around it (normalise_page's) -> one uint8 gray image (H_k, W) per margin
-    in ``margins``: the rows of its ink (faint strokes too, as a word crop is cut) with margin x ink height of paper
-    (edge_grey) above and below, all W columns as given. A word alone does not show how tall its letters are ('one'
-    in small letters fills a tight crop as 'ONE' does): the reader reads each size and keeps the reading the sizes
-    agree on (Pipeline._read_word). No ink: [gray]."""
-    box = ink_box(ink_mask(gray, depth=FAINT_INK))
+def word_sizes(gray: np.ndarray, margins: tuple = WORD_SIZES, core_fractions: tuple = CORE_FRACTIONS) -> list:
+    """uint8 gray (H, W) of a word with paper around it (normalise_page's) -> the images the reader tries (uint8
+    (H_k, W), all W columns as given), each the rows of its ink (faint strokes too, as a word crop is cut) with paper
+    (edge_grey) above and below: first one per margin in ``margins`` (margin x ink height each side), then one per
+    fraction in ``core_fractions`` (placed_by_core). A word alone does not show how tall its letters are ('one' in
+    small letters fills a tight crop as 'ONE' does): the reader reads each and keeps the reading they agree on
+    (Pipeline._read_word). No ink: [gray]."""
+    mask = ink_mask(gray, depth=FAINT_INK)
+    box = ink_box(mask)
     if box is None:
         return [gray]
     _, top, _, height = box
-    paper = int(round(edge_grey(gray)))
-    return [cv2.copyMakeBorder(gray[top:top + height], round(m * height), round(m * height), 0, 0,
-                               cv2.BORDER_CONSTANT, value=paper) for m in margins]
+    rows, paper = gray[top:top + height], int(round(edge_grey(gray)))
+    sizes = [cv2.copyMakeBorder(rows, round(m * height), round(m * height), 0, 0, cv2.BORDER_CONSTANT, value=paper)
+             for m in margins]
+    bands = text_bands(mask[top:top + height])
+    if bands:
+        core = max(bands, key=lambda band: band[2] - band[1])[1:3]
+        sizes += [placed_by_core(rows, core, fraction, paper) for fraction in core_fractions]
+    return sizes
+
+
+def placed_by_core(rows: np.ndarray, core: tuple, fraction: float, paper: int, top_at: float = CORE_TOP) -> np.ndarray:
+    """uint8 gray (h, W) rows of a word's ink and its core band (core_top, core_bottom), rows of ``rows`` inclusive ->
+    (H', W) with paper above and below so that the core is ``fraction`` of H' and starts ``top_at`` x H' down, as a
+    line's core lies in the crops the reader reads lines from (CORE_TOP); at least a tenth of the core's height of
+    paper each side where the ink reaches further."""
+    core_height = core[1] - core[0] + 1
+    height = core_height / fraction
+    above = round(top_at * height - core[0])
+    below = round(height - above - len(rows))
+    least = round(0.1 * core_height)
+    return cv2.copyMakeBorder(rows, max(above, least), max(below, least), 0, 0, cv2.BORDER_CONSTANT, value=paper)
 
 
 def pad(gray: np.ndarray, margin: int) -> np.ndarray:
