@@ -338,7 +338,8 @@ def fit(net: gluon.Block, trainer: gluon.Trainer, make_batches: Callable[[int, n
                 best = value
             epoch_card = replace(card, best_epoch=epoch + 1, step=step, metrics=record)
             # weights and card: as the best so far when improved, and as this epoch's when epochs are kept
-            for stem in [name] * improved + ["%s_epoch%d" % (name, epoch + 1)] * keep_epochs:
+            stems = ([name] if improved else []) + (["%s_epoch%d" % (name, epoch + 1)] if keep_epochs else [])
+            for stem in stems:
                 save_params(net, os.path.join(checkpoint_dir, stem + ".params"))
                 write_card(os.path.join(checkpoint_dir, stem + ".json"), epoch_card)
             checkpoint(epoch=epoch + 1, best=best, history=history, rng=rng.bit_generator.state)
