@@ -36,10 +36,11 @@ WORD_COMPONENTS = 30       # a word or a few has at most this many pieces of ink
 WORD_SIZES = (0.15, 0.3, 0.5, 0.8, 1.2, 1.6)   # paper above and below a word's ink that the reader tries (word_sizes),
                            # fraction of its ink height: 0.15 for a word with ascenders and descenders, 1.6 for one of
                            # small letters only; one fixed margin (WORD_MARGIN) read words 2x as badly as their lines
-CORE_FRACTIONS = (0.30, 0.33, 0.36, 0.40, 0.44)   # and placed as a line places its words (placed_by_core): the
-CORE_TOP = 0.33            # core (x-height) band this fraction of the height read, its top CORE_TOP down (medians of
-                           # the pipeline's crops of 240 synth_v2 / 294 rendered IAM-OnDB validation lines: cores 0.39 /
-                           # 0.33 of their height, tops at 0.33)
+CORE_FRACTIONS = (0.30, 0.33, 0.36, 0.40, 0.44)   # the word is also placed as a line places its words
+                           # (placed_by_core): its core (x-height) band each of these fractions of the image height,
+CORE_TOP = 0.33            # the core's top this fraction of the height down (medians of the pipeline's crops of 240
+                           # synth_v2 / 294 rendered IAM-OnDB validation lines: cores 0.39 / 0.33 of their height,
+                           # tops at 0.33)
 SURE_READING = 0.9         # reader confidence of text as given above which it is not read upside down too (upright
                            # lines of 25 synth_v2 validation pages: median 0.91; the same upside down: at most 0.81)
 SURE_PROFILE = 0.15        # |upside_down_score| of a page of MANY_BANDS lines or more that decides up from down unread
